@@ -1,0 +1,2 @@
+//! Kernel benchmarks (placeholder until the kernels land).
+fn main() {}

@@ -1,0 +1,159 @@
+//! `add infer`: run images under a policy and write, per image, every computed exit's palette
+//! mask and confidence map, and a JSON record; bad images are reported and skipped.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context;
+use image::{GrayImage, RgbImage};
+
+use super::model_arg::ModelArgs;
+use crate::engine::{Decision, Engine, ExitMaps, Policy, RunEvent, RunOptions};
+use crate::network::ArchCard;
+
+/// Options of `add infer`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InferArgs {
+    /// Images, or folders of images.
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Exit policy: edm:T, edm-map:T, entropy:T, confident:T[@P], exit:K or full.
+    #[arg(long, default_value = "full")]
+    pub policy: String,
+    /// Compute every exit's head (the policy's decision is still recorded).
+    #[arg(long)]
+    pub analysis: bool,
+    /// Output folder.
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+    /// Images whose longer side exceeds this are scaled down first.
+    #[arg(long, default_value_t = 2049)]
+    pub max_side: u32,
+}
+
+const IMAGE_EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"];
+
+/// Expands folders into their image files (sorted), keeping files as given.
+pub fn expand_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("{}: cannot list folder", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())))
+                .collect();
+            files.sort();
+            out.extend(files);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `add infer`.
+pub fn run(args: InferArgs) -> anyhow::Result<()> {
+    let policy: Policy = args.policy.parse()?;
+    let engine = args.model.engine()?;
+    let images = expand_inputs(&args.images)?;
+    anyhow::ensure!(!images.is_empty(), "no images found in {:?}", args.images);
+    std::fs::create_dir_all(&args.out).with_context(|| format!("{}: cannot create output folder", args.out.display()))?;
+    let opts = RunOptions { policy, analysis: args.analysis, max_side: args.max_side, edm_maps: true };
+    let bar = indicatif::ProgressBar::new(images.len() as u64);
+    bar.set_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed} < {eta}]").expect("valid template"));
+    let mut records = Vec::new();
+    let mut failed = Vec::new();
+    for (i, path) in images.iter().enumerate() {
+        bar.set_message(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        match infer_one(&engine, path, &opts, i as u64, &args.out) {
+            Ok(rec) => records.push(rec),
+            Err(e) => {
+                bar.println(format!("skipped {}: {e:#}", path.display()));
+                failed.push(path.clone());
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let jsonl: String = records.iter().map(|r| format!("{r}\n")).collect();
+    crate::fsutil::atomic_write(&args.out.join("results.jsonl"), jsonl.as_bytes())?;
+    println!("{} image(s) done, results in {}", records.len(), args.out.display());
+    if !failed.is_empty() {
+        anyhow::bail!("{} of {} image(s) failed (listed above)", failed.len(), images.len());
+    }
+    Ok(())
+}
+
+/// Runs one image and writes its files; returns its JSON record.
+fn infer_one(engine: &Engine, path: &Path, opts: &RunOptions, run_id: u64, out: &Path) -> anyhow::Result<serde_json::Value> {
+    let image = crate::data::image_io::load_rgb(path)?;
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| format!("image{run_id}"));
+    let mut events = Vec::new();
+    let summary = engine
+        .run(&image, opts, run_id, &AtomicBool::new(false), &mut |e| events.push(e))
+        .with_context(|| format!("{}: run failed", path.display()))?;
+    let card = engine.card();
+    let mut exits = Vec::new();
+    let mut cells = Vec::new();
+    for e in &events {
+        match e {
+            RunEvent::CellDone { cell, cell_ms, .. } => cells.push(serde_json::json!({ "cell": cell, "ms": cell_ms })),
+            RunEvent::Exit(r) => {
+                let mut files = Vec::new();
+                if let Some(m) = &r.maps {
+                    let mask = out.join(format!("{stem}_exit{}.png", r.exit));
+                    save(&palette_image(m, card), &mask)?;
+                    let conf = out.join(format!("{stem}_exit{}_confidence.png", r.exit));
+                    save(&gray_image(m.width, m.height, &m.max_prob), &conf)?;
+                    files.push(mask);
+                    files.push(conf);
+                }
+                if let Some(map) = &r.edm_map {
+                    let f = out.join(format!("{stem}_exit{}_edm_map.png", r.exit));
+                    save(&gray_image(image.width() as usize, image.height() as usize, map), &f)?;
+                    files.push(f);
+                }
+                exits.push(serde_json::json!({
+                    "exit": r.exit, "cell": r.cell, "level": r.level,
+                    "decision": match r.decision { Decision::Stop => "stop", Decision::Continue => "continue", Decision::Final => "final" },
+                    "head_computed": r.maps.is_some(),
+                    "edm_score": r.edm_score, "edm_map_score": r.edm_map_score,
+                    "mean_entropy": r.mean_entropy, "confident_fraction": r.confident_fraction,
+                    "time_ms": r.time_ms, "cum_madds": r.cum_madds,
+                    "files": files,
+                }));
+            }
+            _ => {}
+        }
+    }
+    let record = serde_json::json!({
+        "image": path, "width": image.width(), "height": image.height(),
+        "policy": opts.policy.to_string(), "analysis": opts.analysis,
+        "chosen_exit": summary.chosen_exit, "total_ms": summary.total_ms, "madds": summary.madds,
+        "device": engine.device_name(), "cells": cells, "exits": exits,
+    });
+    crate::fsutil::atomic_write(&out.join(format!("{stem}.json")), serde_json::to_string_pretty(&record)?.as_bytes())?;
+    Ok(record)
+}
+
+fn save(img: &image::DynamicImage, path: &Path) -> anyhow::Result<()> {
+    crate::data::image_io::save_png_atomic(img, path).with_context(|| format!("{}: cannot write", path.display()))
+}
+
+/// A class map in the card's palette.
+pub fn palette_image(m: &ExitMaps, card: &ArchCard) -> image::DynamicImage {
+    let img = RgbImage::from_fn(m.width as u32, m.height as u32, |x, y| {
+        let c = m.classes[y as usize * m.width + x as usize] as usize;
+        image::Rgb(card.classes.get(c).map_or([0, 0, 0], |ci| ci.color))
+    });
+    image::DynamicImage::ImageRgb8(img)
+}
+
+/// A [0,1] map as 8-bit grey.
+pub fn gray_image(w: usize, h: usize, v: &[f32]) -> image::DynamicImage {
+    let img = GrayImage::from_fn(w as u32, h as u32, |x, y| image::Luma([(v[y as usize * w + x as usize].clamp(0.0, 1.0) * 255.0).round() as u8]));
+    image::DynamicImage::ImageLuma8(img)
+}

@@ -1,0 +1,47 @@
+//! The headless command line. Each subcommand lives in its own file beside the part it drives;
+//! this file only routes. Errors become `anyhow` here, at the binary's edge.
+
+pub mod import;
+pub mod infer;
+pub mod info;
+pub mod model_arg;
+
+use clap::{Parser, Subcommand};
+
+/// ADD Studio: inspect Auto-Dynamic-DeepLab, an early-exit segmentation network.
+#[derive(Debug, Parser)]
+#[command(name = "add", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of the app, used when no subcommand is given.
+    #[command(flatten)]
+    pub app: crate::ui::AppArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the app (the same as no subcommand); `--screenshot` saves one and exits.
+    App(crate::ui::AppArgs),
+    /// Show a model's card, parameters and Multi-Adds per cell and per exit.
+    Info(info::InfoArgs),
+    /// Run images under an exit policy; write masks, confidence maps and JSON records.
+    Infer(infer::InferArgs),
+    /// Convert a reference PyTorch checkpoint into a safetensors model with its card.
+    Import(import::ImportArgs),
+    /// Generate a synthetic street-scene dataset in the Cityscapes layout.
+    Synth(crate::data::SynthArgs),
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => crate::ui::run_app(cli.app),
+        Some(Command::App(args)) => crate::ui::run_app(args),
+        Some(Command::Info(args)) => info::run(args),
+        Some(Command::Infer(args)) => infer::run(args),
+        Some(Command::Import(args)) => import::run(args),
+        Some(Command::Synth(args)) => crate::data::run_synth(args),
+    }
+}

@@ -1,0 +1,53 @@
+//! How the command line names a model: a weights file (safetensors or reference .pth) with an
+//! optional card, or a built-in preset with random weights.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::engine::{Engine, device};
+use crate::network::ArchCard;
+
+/// Which model to use and on which device.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelArgs {
+    /// Weights: our .safetensors or a reference PyTorch checkpoint (.pth).
+    #[arg(long, short = 'm')]
+    pub model: Option<PathBuf>,
+    /// Architecture card (JSON); default: embedded in the model, or <model>.json beside it.
+    #[arg(long)]
+    pub card: Option<PathBuf>,
+    /// A built-in card (add-2, add-3, add-4, autodeeplab, autodeeplab-dense) with random weights.
+    #[arg(long, conflicts_with = "model")]
+    pub preset: Option<String>,
+    /// Filter multiplier F for --preset.
+    #[arg(long, default_value_t = 20)]
+    pub filters: usize,
+    /// Device: cpu, cuda, cuda:N, metal or auto.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+}
+
+impl ModelArgs {
+    /// The card this model uses, without loading weights when there is a preset or a card.
+    pub fn card(&self) -> anyhow::Result<ArchCard> {
+        if let Some(p) = &self.preset {
+            return Ok(ArchCard::preset(p, self.filters)?);
+        }
+        if let Some(c) = &self.card {
+            return Ok(ArchCard::load(c)?);
+        }
+        Ok(self.engine()?.card().clone())
+    }
+
+    /// Loads the model on the chosen device.
+    pub fn engine(&self) -> anyhow::Result<Engine> {
+        let dev = device::select(Some(&self.device)).map_err(anyhow::Error::msg)?;
+        if let Some(p) = &self.preset {
+            let card = ArchCard::preset(p, self.filters)?;
+            return Ok(Engine::random(card, 0, &dev)?);
+        }
+        let model = self.model.as_ref().context("no model given: pass --model FILE or --preset NAME")?;
+        Ok(Engine::load(model, self.card.as_deref(), &dev)?)
+    }
+}

@@ -1,0 +1,264 @@
+//! The engine: a loaded model on a device that runs one image under a policy and reports each
+//! cell and exit as it happens. What the policy skips is never computed: with the EDM policy a
+//! skipped exit costs only its decision maker, and the executed Multi-Add counter proves it.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor};
+use image::RgbImage;
+
+use super::events::{Decision, ExitMaps, ExitReport, RunEvent};
+use super::policy::{ExitStats, Policy, PolicyError};
+use super::prepare::{Prepared, prepare};
+use crate::network::checkpoint::{self, CheckpointError, TensorFile};
+use crate::network::{AddNet, ArchCard, BuildMode, cost};
+
+/// Why a model could not be loaded or a run could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error("{0}")]
+    Image(String),
+    #[error("network: {0}")]
+    Candle(#[from] candle_core::Error),
+}
+
+/// How to run an image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOptions {
+    pub policy: Policy,
+    /// Compute every head (the policy's decision is still reported at each exit).
+    pub analysis: bool,
+    /// Longer image side above which the image is scaled down (see [`super::prepare`]).
+    pub max_side: u32,
+    /// Also compute the EDM-maps at image resolution (when the model has them).
+    pub edm_maps: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { policy: Policy::FixedExit(usize::MAX), analysis: false, max_side: 2049, edm_maps: true }
+    }
+}
+
+/// What a finished run amounts to (the same facts as its `Finished` event).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunSummary {
+    pub chosen_exit: usize,
+    pub total_ms: f64,
+    pub madds: u64,
+    /// False when the run was cancelled before it finished.
+    pub completed: bool,
+}
+
+/// A loaded model on a device.
+pub struct Engine {
+    net: AddNet,
+    device: Device,
+}
+
+impl Engine {
+    /// Loads a model (safetensors or reference .pth) and its card (explicit, embedded, or
+    /// `<model>.json`), checking every tensor against the card.
+    pub fn load(model: &Path, card: Option<&Path>, device: &Device) -> Result<Engine, EngineError> {
+        let file = TensorFile::read(model)?;
+        let card = checkpoint::resolve_card(&file, card)?;
+        checkpoint::check_against(&card, &model.display().to_string(), &file.tensors)?;
+        let net = checkpoint::build(&card, file.tensors, device, BuildMode::Folded)?;
+        Ok(Engine { net, device: device.clone() })
+    }
+
+    /// A model with random weights (Kaiming init, seeded): for demos, tests and benchmarks.
+    pub fn random(card: ArchCard, seed: u64, device: &Device) -> Result<Engine, EngineError> {
+        card.validate().map_err(CheckpointError::from)?;
+        let varmap = candle_nn::VarMap::new();
+        device.set_seed(seed)?;
+        let vb = candle_nn::VarBuilder::from_varmap(&varmap, DType::F32, device);
+        let net = AddNet::load(&card, vb, BuildMode::Folded)?;
+        Ok(Engine { net, device: device.clone() })
+    }
+
+    /// Wraps an already built network.
+    pub fn from_net(net: AddNet, device: &Device) -> Engine {
+        Engine { net, device: device.clone() }
+    }
+
+    pub fn card(&self) -> &ArchCard {
+        &self.net.card
+    }
+
+    pub fn net(&self) -> &AddNet {
+        &self.net
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn device_name(&self) -> String {
+        super::device::name(&self.device)
+    }
+
+    /// Runs `image`, calling `sink` with each event in order; checks `cancel` between cells.
+    pub fn run(
+        &self,
+        image: &RgbImage,
+        opts: &RunOptions,
+        run_id: u64,
+        cancel: &AtomicBool,
+        sink: &mut dyn FnMut(RunEvent),
+    ) -> Result<RunSummary, EngineError> {
+        let card = &self.net.card;
+        if matches!(opts.policy, Policy::Edm { .. }) && !card.edm.kind.has_scalar() && !card.edm.kind.has_map() {
+            return Err(PolicyError::NoEdm(opts.policy.to_string()).into());
+        }
+        if matches!(opts.policy, Policy::EdmMap { .. }) && !card.edm.kind.has_map() {
+            return Err(PolicyError::NoEdm(opts.policy.to_string()).into());
+        }
+        let t0 = Instant::now();
+        let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
+        cost::reset();
+        let p = prepare(image, &card.normalization, opts.max_side, &self.device).map_err(EngineError::Image)?;
+        sink(RunEvent::Started {
+            run_id,
+            image_size: p.image_size,
+            input_size: p.input_size,
+            device: self.device_name(),
+        });
+        let exits = card.exit_cells();
+        let last_exit = exits.len() - 1;
+        let mut chosen: Option<usize> = None;
+        let mut trace = self.net.start(&p.tensor, false)?;
+        for cell in 0..exits[last_exit] + 1 {
+            if cancel.load(Ordering::Relaxed) {
+                sink(RunEvent::Cancelled { run_id });
+                return Ok(RunSummary { chosen_exit: chosen.unwrap_or(last_exit), total_ms: ms(t0), madds: cost::executed(), completed: false });
+            }
+            let tc = Instant::now();
+            self.net.step(&mut trace, false)?;
+            self.device.synchronize()?;
+            sink(RunEvent::CellDone {
+                run_id,
+                cell,
+                level: card.path[cell],
+                cell_ms: ms(tc),
+                time_ms: ms(t0),
+                cum_madds: cost::executed(),
+            });
+            let Some(exit) = exits.iter().position(|&c| c == cell) else { continue };
+            let report = self.exit(exit, &trace, &p, opts, run_id, t0)?;
+            if chosen.is_none() && report.decision != Decision::Continue {
+                chosen = Some(exit);
+            }
+            sink(RunEvent::Exit(report));
+            if chosen.is_some() && !opts.analysis {
+                break;
+            }
+        }
+        let chosen_exit = chosen.unwrap_or(last_exit);
+        let summary = RunSummary { chosen_exit, total_ms: ms(t0), madds: cost::executed(), completed: true };
+        sink(RunEvent::Finished { run_id, chosen_exit, total_ms: summary.total_ms, cum_madds: summary.madds });
+        Ok(summary)
+    }
+
+    /// Decides at one exit, running its decision makers and, when needed, its head.
+    fn exit(
+        &self,
+        exit: usize,
+        trace: &crate::network::Trace,
+        p: &Prepared,
+        opts: &RunOptions,
+        run_id: u64,
+        t0: Instant,
+    ) -> Result<ExitReport, EngineError> {
+        let card = &self.net.card;
+        let cell = card.exit_cells()[exit];
+        let is_last = exit + 1 == card.num_exits();
+        let mut stats = ExitStats::default();
+        let mut edm_map = None;
+        if !is_last {
+            let feature = trace.feature();
+            stats.edm_score = self.net.edm_score(exit, feature)?.map(|s| s.to_vec1::<f32>()).transpose()?.map(|v| v[0]);
+            if let Some(m) = self.net.edm_map(exit, feature)? {
+                stats.edm_map_score = Some(m.mean_all()?.to_scalar::<f32>()?);
+                if opts.edm_maps {
+                    let (ih, iw) = (p.input_size.1, p.input_size.0);
+                    let full = crate::network::layers::resize(&m, ih, iw)?;
+                    edm_map = Some(Arc::new(p.to_image(&full)?.flatten_all()?.to_vec1::<f32>()?));
+                }
+            }
+        }
+        // Does this exit's head run? The last always; analysis mode always; output-based
+        // policies need it to decide; otherwise only when the policy stops here.
+        let run_head_first = is_last || opts.analysis || opts.policy.needs_head();
+        let mut maps = None;
+        if run_head_first {
+            let m = self.head_maps(exit, trace, p, opts.policy.confident_prob())?;
+            stats.mean_entropy = Some(m.1);
+            stats.confident_fraction = Some(m.2);
+            maps = Some(Arc::new(m.0));
+        }
+        let decision = if is_last {
+            Decision::Final
+        } else if opts.policy.stop_at(exit, &stats)? {
+            Decision::Stop
+        } else {
+            Decision::Continue
+        };
+        if maps.is_none() && decision == Decision::Stop {
+            let m = self.head_maps(exit, trace, p, opts.policy.confident_prob())?;
+            stats.mean_entropy = Some(m.1);
+            stats.confident_fraction = Some(m.2);
+            maps = Some(Arc::new(m.0));
+        }
+        self.device.synchronize()?;
+        Ok(ExitReport {
+            run_id,
+            exit,
+            cell,
+            level: card.path[cell],
+            edm_score: stats.edm_score,
+            edm_map,
+            edm_map_score: stats.edm_map_score,
+            decision,
+            maps,
+            mean_entropy: stats.mean_entropy,
+            confident_fraction: stats.confident_fraction,
+            time_ms: t0.elapsed().as_secs_f64() * 1e3,
+            cum_madds: cost::executed(),
+        })
+    }
+
+    /// Runs exit `exit`'s head; returns its maps at image size, mean normalised entropy and
+    /// the fraction of pixels whose max probability exceeds `confident_prob`.
+    fn head_maps(&self, exit: usize, trace: &crate::network::Trace, p: &Prepared, confident_prob: f32) -> Result<(ExitMaps, f32, f32), EngineError> {
+        let logits = self.net.exit_logits(exit, trace, false)?;
+        let logits = p.to_image(&logits)?;
+        Ok(maps_from_logits(&logits, confident_prob)?)
+    }
+}
+
+/// Class map, max-probability and normalised entropy of (1,K,H,W) logits, with the mean
+/// entropy and the confident-pixel fraction.
+pub fn maps_from_logits(logits: &Tensor, confident_prob: f32) -> candle_core::Result<(ExitMaps, f32, f32)> {
+    let (_, k, h, w) = logits.dims4()?;
+    let logits = logits.squeeze(0)?.contiguous()?;
+    let probs = candle_nn::ops::softmax(&logits, 0)?;
+    let max_prob = probs.max(0)?;
+    let classes = logits.argmax(0)?;
+    let log_p = candle_nn::ops::log_softmax(&logits, 0)?;
+    let entropy = ((probs * log_p)?.sum(0)? * (-1.0 / (k as f64).ln()))?.clamp(0f32, 1f32)?;
+    let max_prob: Vec<f32> = max_prob.flatten_all()?.to_vec1()?;
+    let entropy: Vec<f32> = entropy.flatten_all()?.to_vec1()?;
+    let classes: Vec<u8> = classes.flatten_all()?.to_dtype(DType::U32)?.to_vec1::<u32>()?.into_iter().map(|c| c as u8).collect();
+    let n = (w * h) as f32;
+    let mean_entropy = entropy.iter().sum::<f32>() / n;
+    let confident = max_prob.iter().filter(|&&p| p > confident_prob).count() as f32 / n;
+    Ok((ExitMaps { width: w, height: h, classes, max_prob, entropy }, mean_entropy, confident))
+}

@@ -1,0 +1,22 @@
+//! Our own CPU kernels for the ops that dominate Auto-DeepLab, because candle 0.11's are slow
+//! there (grouped conv2d runs one conv per channel) or lack a backward (bilinear resize).
+//!
+//! Every kernel is a candle custom op on CPU/f32 with a backward pass, and falls back to candle's
+//! own op on other devices and dtypes so CUDA/Metal builds keep working.
+//! - [`depthwise_conv2d`]: depthwise kxk conv with stride, padding and dilation.
+//! - [`resize_bilinear`]: PyTorch `F.interpolate(mode='bilinear')` in size mode.
+//! - [`conv1x1`]: pointwise conv as one GEMM per image, no im2col.
+
+mod conv1x1;
+mod depthwise;
+mod depthwise_cpu;
+mod resize;
+mod resize_cpu;
+mod util;
+
+#[cfg(test)]
+mod test_util;
+
+pub use conv1x1::conv1x1;
+pub use depthwise::depthwise_conv2d;
+pub use resize::resize_bilinear;

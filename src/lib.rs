@@ -1,0 +1,20 @@
+//! ADD Studio: run Auto-Dynamic-DeepLab (ADD), an early-exit segmentation network, and see
+//! how it decides.
+//!
+//! The tree follows the parts of the work:
+//! - [`network`]: the architecture card and the ADD / Auto-DeepLab modules (candle).
+//! - [`kernels`]: our own CPU kernels where candle's are slow (depthwise conv, resizing).
+//! - [`engine`]: dynamic inference as a stream of events, the exit policies.
+//! - [`data`]: images, datasets, the procedural street-scene generator.
+//! - [`eval`]: metrics (confusion matrix, mIoU).
+//! - [`ui`]: the desktop app (eframe).
+//! - [`cli`]: the headless `add ...` subcommands.
+
+pub mod cli;
+pub mod data;
+pub mod engine;
+pub mod eval;
+pub mod fsutil;
+pub mod kernels;
+pub mod network;
+pub mod ui;

@@ -1,0 +1,8 @@
+//! `add`: with no subcommand opens the app; subcommands do the same work headless.
+
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    let cli = add_studio::cli::Cli::parse();
+    add_studio::cli::run(cli)
+}

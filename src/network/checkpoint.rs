@@ -1,0 +1,216 @@
+//! Weights on disk: our safetensors files (the card embedded in the metadata) and the
+//! reference's `torch.save` checkpoints (`{'epoch','state_dict',...}` or a bare state dict,
+//! keys with or without `module.`). Pickles are parsed as data by candle's reader, never
+//! executed. Every load is checked against the tensors the card's network needs: missing,
+//! unexpected and mis-shaped tensors are reported by name, and nothing half-loaded is used.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+
+use super::card::{ArchCard, CardError};
+use super::layers::BuildMode;
+use super::model::AddNet;
+
+/// Metadata key under which our safetensors files carry their architecture card.
+pub const CARD_METADATA_KEY: &str = "add_studio.card";
+
+/// A checkpoint that cannot become a network; the message names the file and the tensors.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("{file}: cannot read: {message}")]
+    Read { file: String, message: String },
+    #[error("{file}: no architecture card: pass --card, or put {stem}.json beside the weights")]
+    NoCard { file: String, stem: String },
+    #[error(transparent)]
+    Card(#[from] CardError),
+    #[error("{file}: tensor `{name}` has dtype {dtype:?}; expected a floating-point tensor")]
+    DType { file: String, name: String, dtype: DType },
+    #[error("{file}: does not match the card `{card}`:{report}")]
+    Mismatch { file: String, card: String, report: String },
+    #[error("{file}: cannot write: {message}")]
+    Write { file: String, message: String },
+}
+
+/// Tensors read from a file, names normalised, all as f32 on the CPU.
+pub struct TensorFile {
+    pub path: PathBuf,
+    pub tensors: HashMap<String, Tensor>,
+    /// The card embedded in a safetensors file, if any.
+    pub card: Option<ArchCard>,
+}
+
+/// Largest checkpoint we read into memory; a model of this family is far smaller.
+const MAX_FILE_BYTES: u64 = 4 << 30;
+
+impl TensorFile {
+    /// Reads a `.safetensors` or PyTorch `.pth`/`.pt`/`.tar` file (by content, not extension).
+    pub fn read(path: &Path) -> Result<TensorFile, CheckpointError> {
+        let file = path.display().to_string();
+        let err = |message: String| CheckpointError::Read { file: file.clone(), message };
+        let len = std::fs::metadata(path).map_err(|e| err(e.to_string()))?.len();
+        if len > MAX_FILE_BYTES {
+            return Err(err(format!("{len} bytes is larger than any model of this family (limit {MAX_FILE_BYTES})")));
+        }
+        let mut head = [0u8; 4];
+        {
+            use std::io::Read;
+            let mut f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+            let n = f.read(&mut head).map_err(|e| err(e.to_string()))?;
+            if n < 4 {
+                return Err(err(format!("only {n} bytes: not a checkpoint")));
+            }
+        }
+        let (raw, card) = if &head == b"PK\x03\x04" {
+            (read_pth(path).map_err(|e| err(format!("not a readable PyTorch checkpoint: {e}")))?, None)
+        } else {
+            let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+            let card = safetensors_card(&bytes).map_err(|m| err(format!("not a safetensors file: {m}")))?;
+            let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
+                .map_err(|e| err(format!("not a safetensors file: {e}")))?;
+            let card = match card {
+                Some(text) => Some(ArchCard::from_json(&text).map_err(|e| e.in_file(&format!("{file} (embedded card)")))?),
+                None => None,
+            };
+            (tensors.into_iter().collect(), card)
+        };
+        let mut tensors = HashMap::new();
+        for (name, t) in raw {
+            if name.ends_with("num_batches_tracked") {
+                continue;
+            }
+            let name = name.strip_prefix("module.").unwrap_or(&name).to_string();
+            if !t.dtype().is_float() {
+                return Err(CheckpointError::DType { file: file.clone(), name, dtype: t.dtype() });
+            }
+            let t = t.to_dtype(DType::F32).map_err(|e| err(e.to_string()))?;
+            tensors.insert(name, t);
+        }
+        if tensors.is_empty() {
+            return Err(err("holds no tensors".into()));
+        }
+        Ok(TensorFile { path: path.to_path_buf(), tensors, card })
+    }
+}
+
+/// Reads a PyTorch zip checkpoint: its `state_dict` entry, else the top-level dict.
+fn read_pth(path: &Path) -> candle_core::Result<Vec<(String, Tensor)>> {
+    let with_key = candle_core::pickle::read_all_with_key(path, Some("state_dict"));
+    match with_key {
+        Ok(v) if !v.is_empty() => Ok(v),
+        _ => candle_core::pickle::read_all(path),
+    }
+}
+
+/// The card JSON in a safetensors header's metadata, validating the header on the way.
+fn safetensors_card(bytes: &[u8]) -> Result<Option<String>, String> {
+    let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| e.to_string())?;
+    Ok(meta.metadata().as_ref().and_then(|m| m.get(CARD_METADATA_KEY).cloned()))
+}
+
+/// Name -> shape of every tensor (parameters and BatchNorm buffers) `card`'s network reads.
+pub fn expected_tensors(card: &ArchCard) -> candle_core::Result<BTreeMap<String, Vec<usize>>> {
+    let vm = VarMap::new();
+    AddNet::load(card, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu), BuildMode::Unfolded)?;
+    let data = vm.data().lock().expect("varmap lock");
+    Ok(data.iter().map(|(n, v)| (n.clone(), v.dims().to_vec())).collect())
+}
+
+/// Checks `tensors` against what `card` needs; lists every difference by name.
+pub fn check_against(card: &ArchCard, file: &str, tensors: &HashMap<String, Tensor>) -> Result<(), CheckpointError> {
+    let expected = expected_tensors(card).map_err(|e| CheckpointError::Read { file: file.into(), message: e.to_string() })?;
+    let mut missing = Vec::new();
+    let mut misshaped = Vec::new();
+    for (name, shape) in &expected {
+        match tensors.get(name) {
+            None => missing.push(name.clone()),
+            Some(t) if t.dims() != shape.as_slice() => {
+                misshaped.push(format!("{name}: expected {shape:?}, found {:?}", t.dims()))
+            }
+            Some(_) => {}
+        }
+    }
+    let mut unexpected: Vec<_> = tensors.keys().filter(|n| !expected.contains_key(*n)).cloned().collect();
+    unexpected.sort();
+    if missing.is_empty() && misshaped.is_empty() && unexpected.is_empty() {
+        return Ok(());
+    }
+    let mut report = String::new();
+    for (title, list) in [("missing", &missing), ("mis-shaped", &misshaped), ("unexpected", &unexpected)] {
+        if !list.is_empty() {
+            report.push_str(&format!("\n  {} {title}: {}", list.len(), abbreviate(list)));
+        }
+    }
+    Err(CheckpointError::Mismatch { file: file.into(), card: card.name.clone(), report })
+}
+
+fn abbreviate(list: &[String]) -> String {
+    const SHOW: usize = 8;
+    let mut s = list.iter().take(SHOW).cloned().collect::<Vec<_>>().join(", ");
+    if list.len() > SHOW {
+        s.push_str(&format!(", ... ({} more)", list.len() - SHOW));
+    }
+    s
+}
+
+/// Builds the network of `card` from checked tensors on `device`.
+pub fn build(card: &ArchCard, tensors: HashMap<String, Tensor>, device: &Device, mode: BuildMode) -> candle_core::Result<AddNet> {
+    let tensors = tensors.into_iter().map(|(n, t)| Ok((n, t.to_device(device)?))).collect::<candle_core::Result<HashMap<_, _>>>()?;
+    AddNet::load(card, VarBuilder::from_tensors(tensors, DType::F32, device), mode)
+}
+
+/// Finds the card for a weights file: the explicit one, else the embedded one, else
+/// `<stem>.json` beside the weights.
+pub fn resolve_card(weights: &TensorFile, explicit: Option<&Path>) -> Result<ArchCard, CheckpointError> {
+    if let Some(p) = explicit {
+        return Ok(ArchCard::load(p)?);
+    }
+    if let Some(c) = &weights.card {
+        return Ok(c.clone());
+    }
+    let sibling = weights.path.with_extension("json");
+    if sibling.exists() {
+        return Ok(ArchCard::load(&sibling)?);
+    }
+    Err(CheckpointError::NoCard {
+        file: weights.path.display().to_string(),
+        stem: weights.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+    })
+}
+
+/// Writes `tensors` with `card` embedded as a safetensors file, atomically (temp file in the
+/// same folder, then rename), so an interrupted write never leaves a half file under `path`.
+pub fn save(path: &Path, card: &ArchCard, tensors: &HashMap<String, Tensor>) -> Result<(), CheckpointError> {
+    let file = path.display().to_string();
+    let werr = |message: String| CheckpointError::Write { file: file.clone(), message };
+    let mut views = Vec::new();
+    let mut names: Vec<_> = tensors.keys().cloned().collect();
+    names.sort();
+    for name in &names {
+        let t = tensors[name].to_dtype(DType::F32).and_then(|t| t.flatten_all()).and_then(|t| t.to_vec1::<f32>()).map_err(|e| werr(e.to_string()))?;
+        let bytes: Vec<u8> = t.iter().flat_map(|v| v.to_le_bytes()).collect();
+        views.push((name.clone(), tensors[name].dims().to_vec(), bytes));
+    }
+    let data: Vec<(String, safetensors::tensor::TensorView)> = views
+        .iter()
+        .map(|(n, shape, bytes)| Ok((n.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes).map_err(|e| werr(e.to_string()))?)))
+        .collect::<Result<_, CheckpointError>>()?;
+    let meta = HashMap::from([(CARD_METADATA_KEY.to_string(), serde_json::to_string(card).expect("card serialises"))]);
+    let bytes = safetensors::tensor::serialize(data, Some(meta)).map_err(|e| werr(e.to_string()))?;
+    crate::fsutil::atomic_write(path, &bytes).map_err(|e| werr(e.to_string()))
+}
+
+/// Adds a reference EDM checkpoint's tensors (`conv.weight`, `edm.*`) as early exit `k`'s
+/// scalar EDM (`edm.{k}.`).
+pub fn merge_edm(tensors: &mut HashMap<String, Tensor>, edm: TensorFile, k: usize) -> Result<(), CheckpointError> {
+    let file = edm.path.display().to_string();
+    if !edm.tensors.contains_key("conv.weight") {
+        return Err(CheckpointError::Read { file, message: "not a reference EDM checkpoint: no `conv.weight` tensor".into() });
+    }
+    for (name, t) in edm.tensors {
+        tensors.insert(format!("edm.{k}.{name}"), t);
+    }
+    Ok(())
+}

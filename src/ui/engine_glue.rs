@@ -1,0 +1,89 @@
+//! The app's models: the real [`Engine`] behind the worker's [`Segmenter`] trait, the default
+//! model files, and the fallbacks (random weights, demo data), each announced by a banner so
+//! nobody mistakes noise for a result.
+
+use super::demo::DemoSegmenter;
+use super::worker::{Loaded, Loader, ModelSpec, Role, SegmentOptions, Segmenter};
+use crate::engine::{Engine, RunEvent, RunOptions, device};
+use crate::network::ArchCard;
+use anyhow::anyhow;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// Default ADD weights (the card is `<model>.json` or embedded).
+pub const DEFAULT_ADD: &str = "models/add.safetensors";
+/// Default full Auto-DeepLab baseline weights.
+pub const DEFAULT_BASELINE: &str = "models/autodeeplab.safetensors";
+
+impl Segmenter for Engine {
+    fn card(&self) -> &ArchCard {
+        Engine::card(self)
+    }
+
+    fn device_name(&self) -> String {
+        Engine::device_name(self)
+    }
+
+    fn run(
+        &self,
+        image: &image::RgbImage,
+        opts: &SegmentOptions,
+        run_id: u64,
+        cancel: &AtomicBool,
+        sink: &mut dyn FnMut(RunEvent),
+    ) -> anyhow::Result<()> {
+        let o = RunOptions {
+            policy: opts.policy,
+            analysis: opts.analysis,
+            max_side: opts.max_side.min(u32::MAX as usize) as u32,
+            edm_maps: true,
+        };
+        Engine::run(self, image, &o, run_id, cancel, sink)?;
+        Ok(())
+    }
+}
+
+/// A default model file, looked up under the working directory, then the crate.
+fn default_file(rel: &str) -> Option<PathBuf> {
+    [PathBuf::from(rel), Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)].into_iter().find(|p| p.is_file())
+}
+
+/// The loader the app uses: real models, or the demo segmenter when `demo` is set.
+pub fn loader(demo: bool) -> Loader {
+    Arc::new(move |role, spec| if demo { Ok(Some(demo_model(role))) } else { load(role, spec) })
+}
+
+/// The demo models (colour rules, with a banner).
+pub fn demo_model(role: Role) -> Loaded {
+    let cell_delay = std::time::Duration::from_millis(40);
+    let segmenter: Box<dyn Segmenter> = match role {
+        Role::Add => Box::new(DemoSegmenter::add(cell_delay)),
+        Role::Full => Box::new(DemoSegmenter::full(cell_delay)),
+    };
+    let banner = (role == Role::Add).then(|| "DEMO DATA: masks come from colour rules, not from a network".to_string());
+    Loaded { segmenter, banner }
+}
+
+fn load(role: Role, spec: &ModelSpec) -> anyhow::Result<Option<Loaded>> {
+    let dev = device::select(Some(if spec.device.is_empty() { "auto" } else { &spec.device })).map_err(|e| anyhow!(e))?;
+    let default = match role {
+        Role::Add => DEFAULT_ADD,
+        Role::Full => DEFAULT_BASELINE,
+    };
+    let model = spec.model.clone().or_else(|| default_file(default));
+    match (role, model) {
+        (_, Some(path)) => {
+            let engine = Engine::load(&path, spec.card.as_deref(), &dev)
+                .map_err(|e| anyhow!("cannot load {}: {e}", path.display()))?;
+            Ok(Some(Loaded { segmenter: Box::new(engine), banner: None }))
+        }
+        (Role::Add, None) => {
+            let card = ArchCard::preset("add-2", 8)?;
+            let engine = Engine::random(card, 0, &dev)?;
+            let banner = format!("UNTRAINED WEIGHTS: {DEFAULT_ADD} not found, masks are from a random network");
+            Ok(Some(Loaded { segmenter: Box::new(engine), banner: Some(banner) }))
+        }
+        (Role::Full, None) => Ok(None),
+    }
+}

@@ -1,0 +1,290 @@
+//! Opening things without freezing the window: native dialogs and image decoding run on
+//! short-lived threads and post their result back over a channel the UI drains each frame.
+//! Also the folder navigation (arrow keys) and the sample gallery.
+
+use super::results::LabelMap;
+use crossbeam_channel::{Receiver, Sender};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Images larger than this on their longest side are shown and run downscaled.
+pub const MAX_SIDE: u32 = 4096;
+/// File extensions the app opens as images.
+pub const IMAGE_EXTS: [&str; 8] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp", "ppm"];
+
+/// A decoded image and its label, ready to show.
+#[derive(Debug)]
+pub struct Opened {
+    pub path: PathBuf,
+    pub image: image::RgbImage,
+    pub label: Option<LabelMap>,
+    /// Something the user should know (downscaled, label ignored...).
+    pub note: Option<String>,
+}
+
+/// What the helper threads post back.
+#[derive(Debug)]
+pub enum IoMsg {
+    PickedImage(PathBuf),
+    PickedFolder(PathBuf),
+    PickedModel(super::worker::Role, PathBuf),
+    PickedExportDir(PathBuf),
+    Opened(Box<Opened>),
+    Failed { what: String, message: String },
+    Exported(Result<Vec<PathBuf>, String>),
+}
+
+/// The UI's end of the helper threads.
+pub struct Io {
+    tx: Sender<IoMsg>,
+    rx: Receiver<IoMsg>,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+    /// Path being decoded now (the newest wins).
+    pub loading: Option<PathBuf>,
+}
+
+impl Io {
+    pub fn new(repaint: Arc<dyn Fn() + Send + Sync>) -> Io {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        Io { tx, rx, repaint, loading: None }
+    }
+
+    /// Runs `job` on a thread and posts its message (if any).
+    pub fn spawn(&self, job: impl FnOnce() -> Option<IoMsg> + Send + 'static) {
+        let (tx, repaint) = (self.tx.clone(), self.repaint.clone());
+        std::thread::spawn(move || {
+            if let Some(m) = job() {
+                let _ = tx.send(m);
+                repaint();
+            }
+        });
+    }
+
+    /// The native "open image" dialog, off the UI thread.
+    pub fn pick_image(&self, start: Option<PathBuf>) {
+        self.spawn(move || {
+            let mut d = rfd::FileDialog::new().add_filter("images", &IMAGE_EXTS);
+            if let Some(dir) = start {
+                d = d.set_directory(dir);
+            }
+            d.pick_file().map(IoMsg::PickedImage)
+        });
+    }
+
+    pub fn pick_folder(&self, start: Option<PathBuf>) {
+        self.spawn(move || {
+            let mut d = rfd::FileDialog::new();
+            if let Some(dir) = start {
+                d = d.set_directory(dir);
+            }
+            d.pick_folder().map(IoMsg::PickedFolder)
+        });
+    }
+
+    pub fn pick_model(&self, role: super::worker::Role) {
+        self.spawn(move || {
+            rfd::FileDialog::new()
+                .add_filter("model weights", &["safetensors", "pth", "pt"])
+                .pick_file()
+                .map(|p| IoMsg::PickedModel(role, p))
+        });
+    }
+
+    pub fn pick_export_dir(&self) {
+        self.spawn(|| rfd::FileDialog::new().set_title("Export to folder").pick_folder().map(IoMsg::PickedExportDir));
+    }
+
+    /// Decodes `path` (and its label) on a thread.
+    pub fn open(&mut self, path: PathBuf) {
+        self.loading = Some(path.clone());
+        self.spawn(move || {
+            Some(match open_image(&path) {
+                Ok(o) => IoMsg::Opened(Box::new(o)),
+                Err(e) => IoMsg::Failed { what: path.display().to_string(), message: format!("{e:#}") },
+            })
+        });
+    }
+
+    /// Everything posted since the last call.
+    pub fn poll(&self) -> Vec<IoMsg> {
+        self.rx.try_iter().collect()
+    }
+}
+
+fn has_image_ext(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+fn is_label_file(p: &Path) -> bool {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.ends_with("_label.png") || name.contains("_gtFine_") || name.contains("_labelTrainIds")
+}
+
+/// The label file next to an image, by the conventions we know.
+pub fn label_path_for(path: &Path) -> Option<PathBuf> {
+    let stem = path.file_stem()?.to_str()?;
+    let mut candidates = vec![path.with_file_name(format!("{stem}_label.png"))];
+    if let Some(base) = stem.strip_suffix("_leftImg8bit") {
+        let name = format!("{base}_gtFine_labelTrainIds.png");
+        candidates.push(path.with_file_name(&name));
+        let s = path.to_string_lossy().replace("leftImg8bit/", "gtFine/");
+        candidates.push(Path::new(&s).with_file_name(&name));
+    }
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+fn decode(path: &Path) -> anyhow::Result<image::DynamicImage> {
+    use anyhow::Context;
+    let mut reader = image::ImageReader::open(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .with_guessed_format()
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(20_000);
+    limits.max_image_height = Some(20_000);
+    limits.max_alloc = Some(1 << 30);
+    reader.limits(limits);
+    if reader.format().is_none() {
+        anyhow::bail!("{} is not an image this app can read (expected PNG, JPEG, BMP, TIFF or WebP)", path.display());
+    }
+    reader.decode().with_context(|| format!("cannot decode {}", path.display()))
+}
+
+/// Reads an image and its label (if one sits next to it), downscaling huge images.
+pub fn open_image(path: &Path) -> anyhow::Result<Opened> {
+    let mut image = decode(path)?.to_rgb8();
+    if image.width() == 0 || image.height() == 0 {
+        anyhow::bail!("{} has no pixels", path.display());
+    }
+    let mut note = None;
+    let (w, h) = image.dimensions();
+    if w.max(h) > MAX_SIDE {
+        let s = MAX_SIDE as f32 / w.max(h) as f32;
+        let (nw, nh) = (((w as f32 * s) as u32).max(1), ((h as f32 * s) as u32).max(1));
+        image = image::imageops::resize(&image, nw, nh, image::imageops::FilterType::Triangle);
+        note = Some(format!("{w}x{h} is large: shown and run at {nw}x{nh}"));
+    }
+    let label = match label_path_for(path) {
+        None => None,
+        Some(lp) => match decode(&lp).map(|l| label_from(l, image.dimensions())) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                note = Some(format!("label ignored: {e:#}"));
+                None
+            }
+        },
+    };
+    Ok(Opened { path: path.to_path_buf(), image, label, note })
+}
+
+/// A label image (train ids in a grey PNG, 255 = ignore) resized to the image (nearest).
+fn label_from(img: image::DynamicImage, size: (u32, u32)) -> LabelMap {
+    let mut l = img.to_luma8();
+    if l.dimensions() != size {
+        l = image::imageops::resize(&l, size.0, size.1, image::imageops::FilterType::Nearest);
+    }
+    LabelMap { width: size.0 as usize, height: size.1 as usize, classes: l.into_raw() }
+}
+
+/// The images of a folder (labels excluded), sorted by name.
+pub fn list_folder(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && has_image_ext(p) && !is_label_file(p))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Where the app is in a folder of images.
+#[derive(Debug, Clone, Default)]
+pub struct FolderNav {
+    pub files: Vec<PathBuf>,
+    pub index: usize,
+}
+
+impl FolderNav {
+    /// The folder of `path` with `path` current (or the folder itself, first image current).
+    pub fn around(path: &Path) -> FolderNav {
+        let (dir, current) = if path.is_dir() { (path, None) } else { (path.parent().unwrap_or(Path::new(".")), Some(path)) };
+        let files = list_folder(dir);
+        let index = current.and_then(|c| files.iter().position(|f| f == c)).unwrap_or(0);
+        FolderNav { files, index }
+    }
+
+    /// Steps by `delta` (wrapping) and returns the new current file.
+    pub fn step(&mut self, delta: isize) -> Option<PathBuf> {
+        if self.files.is_empty() {
+            return None;
+        }
+        let n = self.files.len() as isize;
+        self.index = (self.index as isize + delta).rem_euclid(n) as usize;
+        Some(self.files[self.index].clone())
+    }
+}
+
+/// One image of the sample gallery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub path: PathBuf,
+    /// What the gallery says about it (difficulty, source).
+    pub note: Option<String>,
+}
+
+/// Where the gallery lives: `assets/samples` under the working directory or the crate.
+pub fn gallery_dir() -> Option<PathBuf> {
+    let mut dirs = vec![PathBuf::from("assets/samples"), Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/samples")];
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(root) = exe.ancestors().nth(3)
+    {
+        dirs.push(root.join("assets/samples"));
+    }
+    dirs.into_iter().find(|d| d.is_dir())
+}
+
+/// The gallery's images: from `samples.json` if readable, else every image in the folder.
+/// A missing or malformed gallery gives an empty list, never an error.
+pub fn gallery(dir: &Path) -> Vec<Sample> {
+    let from_json = std::fs::read_to_string(dir.join("samples.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .map(|v| samples_from_json(dir, &v))
+        .unwrap_or_default();
+    if !from_json.is_empty() {
+        return from_json;
+    }
+    list_folder(dir)
+        .into_iter()
+        .map(|p| Sample { name: p.file_stem().unwrap_or_default().to_string_lossy().into(), path: p, note: None })
+        .collect()
+}
+
+fn samples_from_json(dir: &Path, v: &serde_json::Value) -> Vec<Sample> {
+    let list = v.as_array().or_else(|| v.get("samples").and_then(|s| s.as_array()));
+    let Some(list) = list else { return Vec::new() };
+    list.iter()
+        .filter_map(|e| {
+            let file = e.as_str().or_else(|| ["image", "file", "path"].iter().find_map(|k| e.get(k)?.as_str()))?;
+            let path = dir.join(file);
+            if !path.is_file() {
+                return None;
+            }
+            let name = e
+                .get("name")
+                .and_then(|n| n.as_str())
+                .map(String::from)
+                .unwrap_or_else(|| path.file_stem().unwrap_or_default().to_string_lossy().into());
+            let note = ["difficulty", "source", "description"]
+                .iter()
+                .filter_map(|k| e.get(*k).map(|v| format!("{k}: {}", v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))))
+                .reduce(|a, b| format!("{a}, {b}"));
+            Some(Sample { name, path, note })
+        })
+        .collect()
+}

@@ -1,0 +1,158 @@
+//! The policy panel: which signal decides (EDM, EDM-map, entropy, confident-pixel fraction,
+//! or a fixed exit), its threshold, the card's presets, and the decision re-evaluated at once
+//! from the stored per-exit statistics, with the reason at each exit. A rerun is only needed
+//! when the new decision lands on an exit that was never computed, and the panel says so.
+
+use super::app::StudioApp;
+use super::decision::{self, Verdict};
+use super::results::RunStatus;
+use crate::engine::Policy;
+use eframe::egui::{self, RichText};
+
+/// The policy kinds offered, with a default policy of each kind.
+fn kinds(threshold: f32) -> [(&'static str, Policy); 5] {
+    [
+        ("EDM score", Policy::Edm { threshold }),
+        ("EDM-map mean", Policy::EdmMap { threshold }),
+        ("Mean entropy", Policy::Entropy { threshold }),
+        ("Confident-pixel fraction", Policy::ConfidentFraction { prob: crate::engine::policy::DEFAULT_CONFIDENT_PROB, threshold }),
+        ("Fixed exit", Policy::FixedExit(0)),
+    ]
+}
+
+fn kind_name(p: &Policy) -> &'static str {
+    kinds(0.0).into_iter().find(|(_, k)| std::mem::discriminant(k) == std::mem::discriminant(p)).map(|(n, _)| n).unwrap_or("?")
+}
+
+pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
+    ui.heading("Exit policy");
+    let policy = app.settings.policy;
+    let t = policy.threshold().unwrap_or(0.3);
+    egui::ComboBox::from_label("Policy").selected_text(kind_name(&policy)).show_ui(ui, |ui| {
+        for (name, p) in kinds(t) {
+            ui.selectable_value(&mut app.settings.policy, p, name);
+        }
+    });
+    match app.settings.policy {
+        Policy::FixedExit(k) => {
+            let n = app.num_exits();
+            let mut e = k.min(n - 1) + 1;
+            if ui.add(egui::Slider::new(&mut e, 1..=n).text("Exit")).changed() {
+                app.settings.policy = Policy::FixedExit(e - 1);
+            }
+        }
+        p => {
+            let mut t = p.threshold().unwrap_or(0.3);
+            if ui.add(egui::Slider::new(&mut t, 0.0..=1.0).text("Threshold").fixed_decimals(2)).changed() {
+                app.settings.policy = p.with_threshold(t);
+            }
+        }
+    }
+    presets(ui, app);
+    ui.add_space(4.0);
+    decision_lines(ui, app);
+    ui.add_space(4.0);
+    ui.horizontal_wrapped(|ui| {
+        if ui.add_enabled(app.results.is_some(), egui::Button::new("Rerun")).on_hover_text("Run again with this policy").clicked() {
+            app.run(app.settings.analysis);
+        }
+        if ui.add_enabled(app.results.is_some(), egui::Button::new("Compute all exits")).on_hover_text("Run every head (analysis mode)").clicked() {
+            app.run(true);
+        }
+    });
+    ui.checkbox(&mut app.settings.analysis, "Always compute all exits");
+}
+
+fn presets(ui: &mut egui::Ui, app: &mut StudioApp) {
+    let card_presets = app.add_model.info().map(|i| i.card.presets.clone()).unwrap_or_default();
+    ui.horizontal(|ui| {
+        ui.label("Presets:");
+        for name in ["accurate", "fast"] {
+            let preset = card_presets.get(name);
+            let parsed = preset.and_then(|p| p.policy.parse::<Policy>().ok());
+            let mut b = ui.add_enabled(parsed.is_some(), egui::Button::new(name));
+            b = match preset {
+                Some(p) => {
+                    let mut h = format!("policy {}", p.policy);
+                    if let Some(m) = p.miou {
+                        h += &format!(", mIoU {:.3}", m);
+                    }
+                    if let Some(s) = p.speedup {
+                        h += &format!(", {s:.2}x faster");
+                    }
+                    b.on_hover_text(h)
+                }
+                None => b.on_disabled_hover_text("the model card has no such preset (written by `add eval`)"),
+            };
+            if b.clicked()
+                && let Some(p) = parsed
+            {
+                app.settings.policy = p;
+            }
+        }
+    });
+}
+
+/// The reason for a verdict, with the number the policy compared.
+fn reason(policy: &Policy, s: Option<crate::engine::ExitStats>, v: &Verdict) -> String {
+    let word = match v {
+        Verdict::Stop => "stop",
+        Verdict::Continue => "go on",
+        Verdict::Final => return "last exit".into(),
+        Verdict::NotReached => return "not reached".into(),
+        Verdict::NeedsHead => return "head not computed".into(),
+        Verdict::Error(e) => return e.clone(),
+    };
+    let Some(s) = s else { return word.into() };
+    let (name, value, op_stop, op_go) = match *policy {
+        Policy::Edm { .. } => ("EDM", s.edm_score.or(s.edm_map_score), "<=", ">"),
+        Policy::EdmMap { .. } => ("EDM-map", s.edm_map_score, "<=", ">"),
+        Policy::Entropy { .. } => ("entropy", s.mean_entropy, "<", ">="),
+        Policy::ConfidentFraction { .. } => ("confident", s.confident_fraction, ">", "<="),
+        Policy::FixedExit(_) => return word.into(),
+    };
+    let t = policy.threshold().unwrap_or(0.0);
+    match value {
+        Some(x) => format!("{name} {x:.3} {} {t:.2}: {word}", if *v == Verdict::Stop { op_stop } else { op_go }),
+        None => word.into(),
+    }
+}
+
+fn decision_lines(ui: &mut egui::Ui, app: &mut StudioApp) {
+    let Some(r) = &app.results else {
+        ui.label(RichText::new("Open an image to see the decision.").weak());
+        return;
+    };
+    let policy = app.settings.policy;
+    let d = decision::decide(&policy, &r.add, app.num_exits());
+    let status = match &r.add.status {
+        RunStatus::Waiting => "waiting for the worker...".to_string(),
+        RunStatus::Running => format!("running: {} cells done", r.add.cells.len()),
+        RunStatus::Finished { total_ms } => format!("done in {total_ms:.0} ms on {}", r.add.device),
+        RunStatus::Cancelled => "cancelled".into(),
+        RunStatus::Failed(m) => format!("failed: {m}"),
+    };
+    ui.label(status);
+    let head = match d.exit {
+        Some(k) => {
+            let cell = r.add.exit(k).map(|e| format!(" (cell {})", e.cell)).unwrap_or_default();
+            format!("Decision: exit {}{cell}", k + 1)
+        }
+        None if r.add.is_running() => "Decision: pending".into(),
+        None => "Decision: unknown until more exits are computed".into(),
+    };
+    ui.label(RichText::new(head).strong());
+    for (k, v) in d.verdicts.iter().enumerate() {
+        let s = decision::stats_at(&r.add, k, &policy);
+        ui.label(format!("exit {}: {}", k + 1, reason(&policy, s, v)));
+    }
+    if let Some(e) = r.add.engine_choice
+        && d.exit != Some(e)
+    {
+        ui.label(RichText::new(format!("The run itself stopped at exit {} under its policy.", e + 1)).weak());
+    }
+    let needs = d.needs_compute(&r.add) || (d.exit.is_none() && !r.add.is_running());
+    if needs {
+        ui.colored_label(ui.visuals().warn_fg_color, "This decision needs exits that were not computed.");
+    }
+}

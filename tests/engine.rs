@@ -1,0 +1,115 @@
+//! Dynamic inference: event order, policies, cancellation, and the proof that what a policy
+//! skips is never computed (executed Multi-Adds equal the cost table's sums exactly).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use add_studio::engine::{Decision, Engine, Policy, RunEvent, RunOptions};
+use add_studio::network::{ArchCard, CostTable, EdmKind};
+use candle_core::Device;
+use image::RgbImage;
+
+fn engine(edm: EdmKind) -> Engine {
+    let mut card = ArchCard::preset("add-3", 4).unwrap();
+    card.edm.kind = edm;
+    Engine::random(card, 7, &Device::Cpu).unwrap()
+}
+
+fn image() -> RgbImage {
+    RgbImage::from_fn(97, 65, |x, y| image::Rgb([(x * 7 % 255) as u8, (y * 13 % 255) as u8, ((x + y) % 255) as u8]))
+}
+
+fn run(e: &Engine, opts: &RunOptions) -> Vec<RunEvent> {
+    let mut events = Vec::new();
+    e.run(&image(), opts, 1, &AtomicBool::new(false), &mut |ev| events.push(ev)).unwrap();
+    events
+}
+
+fn opts(policy: Policy) -> RunOptions {
+    RunOptions { policy, ..RunOptions::default() }
+}
+
+fn finished_madds(events: &[RunEvent]) -> (usize, u64) {
+    match events.last().unwrap() {
+        RunEvent::Finished { chosen_exit, cum_madds, .. } => (*chosen_exit, *cum_madds),
+        other => panic!("last event is {other:?}"),
+    }
+}
+
+#[test]
+fn events_stream_in_order_and_stop_at_the_chosen_exit() {
+    let e = engine(EdmKind::Scalar);
+    let events = run(&e, &opts(Policy::FixedExit(0)));
+    assert!(matches!(events[0], RunEvent::Started { input_size: (97, 65), .. }));
+    let cells: Vec<usize> = events.iter().filter_map(|ev| if let RunEvent::CellDone { cell, .. } = ev { Some(*cell) } else { None }).collect();
+    let first_exit = e.card().exits[0];
+    assert_eq!(cells, (0..=first_exit).collect::<Vec<_>>(), "cells after the chosen exit must not run");
+    let exits: Vec<_> = events.iter().filter_map(|ev| if let RunEvent::Exit(r) = ev { Some(r) } else { None }).collect();
+    assert_eq!(exits.len(), 1);
+    assert_eq!(exits[0].decision, Decision::Stop);
+    let maps = exits[0].maps.as_ref().expect("the chosen exit's head ran");
+    assert_eq!((maps.width, maps.height), (97, 65));
+    assert!(maps.max_prob.iter().all(|p| (0.0..=1.0).contains(p)));
+    assert!(maps.entropy.iter().all(|p| (0.0..=1.0).contains(p)));
+    assert!(exits[0].edm_score.is_some());
+    assert_eq!(finished_madds(&events).0, 0);
+}
+
+#[test]
+fn skipped_heads_are_never_computed() {
+    let e = engine(EdmKind::Scalar);
+    let table = CostTable::of(e.net(), 65, 97);
+    let edm: u64 = table.exits.iter().map(|x| x.edm_madds).sum();
+    // EDM always unsure: both early heads skipped, every EDM runs, the last head answers.
+    let (chosen, madds) = finished_madds(&run(&e, &opts(Policy::Edm { threshold: -1e9 })));
+    assert_eq!(chosen, 2);
+    assert_eq!(madds, table.full_path() + edm);
+    // EDM always sure: the first exit answers; only its EDM and head ran.
+    let (chosen, madds) = finished_madds(&run(&e, &opts(Policy::Edm { threshold: 1e9 })));
+    assert_eq!(chosen, 0);
+    assert_eq!(madds, table.exits[0].path_madds + table.exits[0].edm_madds);
+    // analysis mode pays for every head
+    let all = RunOptions { analysis: true, ..opts(Policy::Edm { threshold: 1e9 }) };
+    let (chosen, madds) = finished_madds(&run(&e, &all));
+    assert_eq!(chosen, 0);
+    let heads: u64 = table.exits[..2].iter().map(|x| x.head_madds).sum();
+    assert_eq!(madds, table.full_path() + edm + heads);
+}
+
+#[test]
+fn output_policies_run_the_head_before_deciding() {
+    let e = engine(EdmKind::None);
+    let events = run(&e, &opts(Policy::Entropy { threshold: -1.0 }));
+    let exits: Vec<_> = events.iter().filter_map(|ev| if let RunEvent::Exit(r) = ev { Some(r) } else { None }).collect();
+    assert_eq!(exits.len(), 3);
+    assert!(exits.iter().all(|r| r.maps.is_some() && r.mean_entropy.is_some()));
+    assert_eq!(exits[0].decision, Decision::Continue);
+    assert_eq!(exits[2].decision, Decision::Final);
+    // a policy that needs a decision maker the model lacks is a clear error
+    let err = e.run(&image(), &opts(Policy::Edm { threshold: 0.3 }), 1, &AtomicBool::new(false), &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("decision maker"), "{err}");
+}
+
+#[test]
+fn cancel_stops_between_cells() {
+    let e = engine(EdmKind::Scalar);
+    let cancel = AtomicBool::new(false);
+    let mut events = Vec::new();
+    let s = e
+        .run(&image(), &opts(Policy::FixedExit(9)), 3, &cancel, &mut |ev| {
+            if matches!(ev, RunEvent::CellDone { cell: 1, .. }) {
+                cancel.store(true, Ordering::Relaxed);
+            }
+            events.push(ev);
+        })
+        .unwrap();
+    assert!(!s.completed);
+    assert!(matches!(events.last(), Some(RunEvent::Cancelled { run_id: 3 })));
+    assert_eq!(events.iter().filter(|ev| matches!(ev, RunEvent::CellDone { .. })).count(), 2);
+}
+
+#[test]
+fn too_small_images_are_refused() {
+    let e = engine(EdmKind::None);
+    let err = e.run(&RgbImage::new(64, 300), &RunOptions::default(), 1, &AtomicBool::new(false), &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("65"), "{err}");
+}
