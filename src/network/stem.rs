@@ -1,5 +1,6 @@
 //! The stem: three 3x3 convs taking the image to stride 4 (`stem0`, `stem1`, `stem2`).
-//! `stem1`'s output (stride 2, 64 channels) is cell 0's h0; `stem2`'s (stride 4, 128) its h1.
+//! `stem1`'s output after ReLU (stride 2, 64 channels) is cell 0's h0; `stem2`'s (stride 4,
+//! 128) its h1.
 
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
@@ -31,8 +32,10 @@ impl Stem {
     /// Returns (stride-2 output, stride-4 output).
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<(Tensor, Tensor)> {
         let a = self.stem0.forward_t(x, train)?.relu()?;
-        let b = self.stem1.forward_t(&a, train)?;
-        let c = self.stem2.forward_t(&b.relu()?, train)?;
+        // The reference's `stem2` starts with an in-place ReLU, so cell 0 sees stem1's output
+        // after that ReLU (it matters: cell 0 resizes h0 before its own ReLU).
+        let b = self.stem1.forward_t(&a, train)?.relu()?;
+        let c = self.stem2.forward_t(&b, train)?;
         Ok((b, c))
     }
 
