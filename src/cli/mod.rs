@@ -1,6 +1,7 @@
 //! The headless command line. Each subcommand lives in its own file beside the part it drives;
 //! this file only routes. Errors become `anyhow` here, at the binary's edge.
 
+pub mod bench;
 pub mod import;
 pub mod infer;
 pub mod info;
@@ -30,6 +31,8 @@ pub enum Command {
     Infer(infer::InferArgs),
     /// Convert a reference PyTorch checkpoint into a safetensors model with its card.
     Import(import::ImportArgs),
+    /// Time the full path and each exit (ms per image, GFLOP/s).
+    Bench(bench::BenchArgs),
     /// Generate a synthetic street-scene dataset in the Cityscapes layout.
     Synth(crate::data::SynthArgs),
 }
@@ -42,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Info(args)) => info::run(args),
         Some(Command::Infer(args)) => infer::run(args),
         Some(Command::Import(args)) => import::run(args),
+        Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Synth(args)) => crate::data::run_synth(args),
     }
 }

@@ -77,10 +77,8 @@ impl Engine {
     /// A model with random weights (Kaiming init, seeded): for demos, tests and benchmarks.
     pub fn random(card: ArchCard, seed: u64, device: &Device) -> Result<Engine, EngineError> {
         card.validate().map_err(CheckpointError::from)?;
-        let varmap = candle_nn::VarMap::new();
-        device.set_seed(seed)?;
-        let vb = candle_nn::VarBuilder::from_varmap(&varmap, DType::F32, device);
-        let net = AddNet::load(&card, vb, BuildMode::Folded)?;
+        let tensors = crate::network::init::random_tensors(&card, seed)?;
+        let net = checkpoint::build(&card, tensors, device, BuildMode::Folded)?;
         Ok(Engine { net, device: device.clone() })
     }
 

@@ -39,7 +39,9 @@ impl Edm {
     pub fn forward(&self, feature: &Tensor) -> Result<Tensor> {
         let x = self.conv.forward(&feature.relu()?)?.relu()?;
         let mut x = x.mean(D::Minus1)?.mean(D::Minus1)?;
+        let batch = x.dim(0)? as u64;
         for (i, layer) in self.mlp.iter().enumerate() {
+            super::cost::add(batch * layer.weight().elem_count() as u64);
             x = layer.forward(&x)?;
             if i + 1 < self.mlp.len() {
                 x = x.relu()?;

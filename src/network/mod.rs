@@ -16,6 +16,7 @@ pub mod cell;
 pub mod cost;
 pub mod edm;
 pub mod head;
+pub mod init;
 pub mod layers;
 pub mod model;
 pub mod ops;
