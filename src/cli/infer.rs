@@ -71,7 +71,7 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
         match infer_one(&engine, path, &opts, i as u64, &args.out) {
             Ok(rec) => records.push(rec),
             Err(e) => {
-                bar.println(format!("skipped {}: {e:#}", path.display()));
+                bar.suspend(|| eprintln!("skipped {}: {e:#}", path.display()));
                 failed.push(path.clone());
             }
         }
