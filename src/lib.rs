@@ -17,4 +17,5 @@ pub mod eval;
 pub mod fsutil;
 pub mod kernels;
 pub mod network;
+pub mod train;
 pub mod ui;

@@ -33,6 +33,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Time the full path and each exit (ms per image, GFLOP/s).
     Bench(bench::BenchArgs),
+    /// Train ADD (all exits) or the Auto-DeepLab baseline; checkpoints and resumes.
+    Train(crate::train::trainer::TrainArgs),
     /// Generate a synthetic street-scene dataset in the Cityscapes layout.
     Synth(crate::data::SynthArgs),
 }
@@ -46,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Infer(args)) => infer::run(args),
         Some(Command::Import(args)) => import::run(args),
         Some(Command::Bench(args)) => bench::run(args),
+        Some(Command::Train(args)) => crate::train::trainer::run(args),
         Some(Command::Synth(args)) => crate::data::run_synth(args),
     }
 }

@@ -45,6 +45,8 @@ pub enum DataError {
          {count} pixel(s) have out-of-range values"
     )]
     LabelValue { path: PathBuf, value: u8, max: u32, count: u64 },
+    #[error("{path}: {count} pixel(s) have colours outside the label palette, e.g. {color:?}")]
+    LabelColor { path: PathBuf, color: [u8; 3], count: u64 },
     #[error("{image} is {image_size:?} (w, h) but its label {label} is {label_size:?}")]
     SizeMismatch { image: PathBuf, label: PathBuf, image_size: (u32, u32), label_size: (u32, u32) },
     #[error("{path}: cannot write PNG: {source}")]
@@ -62,6 +64,7 @@ impl DataError {
             | DataError::TooSmall { path, .. }
             | DataError::LabelNotGrey { path, .. }
             | DataError::LabelValue { path, .. }
+            | DataError::LabelColor { path, .. }
             | DataError::Encode { path, .. } => path,
             DataError::SizeMismatch { image, .. } => image,
         }
@@ -189,6 +192,20 @@ pub enum PngSpeed {
     Small,
 }
 
+/// How to save: compression, and whether to fsync before the rename (`durable`), which
+/// protects against power loss but costs a disk flush per file; regenerable bulk data skips it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SaveOptions {
+    pub speed: PngSpeed,
+    pub durable: bool,
+}
+
+impl Default for SaveOptions {
+    fn default() -> Self {
+        SaveOptions { speed: PngSpeed::Fast, durable: true }
+    }
+}
+
 /// Encodes `img` as PNG in memory.
 pub fn encode_png(img: &DynamicImage, speed: PngSpeed, path: &Path) -> Result<Vec<u8>, DataError> {
     use image::codecs::png::{CompressionType, FilterType, PngEncoder};
@@ -206,17 +223,22 @@ pub fn encode_png(img: &DynamicImage, speed: PngSpeed, path: &Path) -> Result<Ve
 /// so `path` is either the old file or the complete new one, never half-written. Creates the
 /// parent folders.
 pub fn save_png_atomic(img: &DynamicImage, path: &Path) -> Result<(), DataError> {
-    save_png_atomic_with(img, path, PngSpeed::Fast)
+    save_png_atomic_with(img, path, SaveOptions::default())
 }
 
-/// [`save_png_atomic`] with a choice of compression.
-pub fn save_png_atomic_with(img: &DynamicImage, path: &Path, speed: PngSpeed) -> Result<(), DataError> {
-    let bytes = encode_png(img, speed, path)?;
-    write_atomic(path, &bytes)
+/// [`save_png_atomic`] with a choice of compression and durability.
+pub fn save_png_atomic_with(img: &DynamicImage, path: &Path, opts: SaveOptions) -> Result<(), DataError> {
+    let bytes = encode_png(img, opts.speed, path)?;
+    write_atomic_with(path, &bytes, opts.durable)
 }
 
-/// Writes bytes to `path` via a temporary sibling file and a rename.
+/// Writes bytes to `path` via a temporary sibling file, an fsync and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
+    write_atomic_with(path, bytes, true)
+}
+
+/// [`write_atomic`], with the fsync optional.
+pub fn write_atomic_with(path: &Path, bytes: &[u8], durable: bool) -> Result<(), DataError> {
     let io = |source| DataError::Io { path: path.into(), source };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -228,7 +250,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         drop(f);
         std::fs::rename(&tmp, path)
     })();

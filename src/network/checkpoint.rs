@@ -40,6 +40,8 @@ pub struct TensorFile {
     pub tensors: HashMap<String, Tensor>,
     /// The card embedded in a safetensors file, if any.
     pub card: Option<ArchCard>,
+    /// Other metadata of a safetensors file (training state, provenance).
+    pub metadata: HashMap<String, String>,
 }
 
 /// Largest checkpoint we read into memory; a model of this family is far smaller.
@@ -63,18 +65,19 @@ impl TensorFile {
                 return Err(err(format!("only {n} bytes: not a checkpoint")));
             }
         }
-        let (raw, card) = if &head == b"PK\x03\x04" {
-            (read_pth(path).map_err(|e| err(format!("not a readable PyTorch checkpoint: {e}")))?, None)
+        let (raw, card, metadata) = if &head == b"PK\x03\x04" {
+            (read_pth(path).map_err(|e| err(format!("not a readable PyTorch checkpoint: {e}")))?, None, HashMap::new())
         } else {
             let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-            let card = safetensors_card(&bytes).map_err(|m| err(format!("not a safetensors file: {m}")))?;
+            let mut metadata = safetensors_metadata(&bytes).map_err(|m| err(format!("not a safetensors file: {m}")))?;
+            let card = metadata.remove(CARD_METADATA_KEY);
             let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
                 .map_err(|e| err(format!("not a safetensors file: {e}")))?;
             let card = match card {
                 Some(text) => Some(ArchCard::from_json(&text).map_err(|e| e.in_file(&format!("{file} (embedded card)")))?),
                 None => None,
             };
-            (tensors.into_iter().collect(), card)
+            (tensors.into_iter().collect(), card, metadata)
         };
         let mut tensors = HashMap::new();
         for (name, t) in raw {
@@ -91,7 +94,7 @@ impl TensorFile {
         if tensors.is_empty() {
             return Err(err("holds no tensors".into()));
         }
-        Ok(TensorFile { path: path.to_path_buf(), tensors, card })
+        Ok(TensorFile { path: path.to_path_buf(), tensors, card, metadata })
     }
 }
 
@@ -104,10 +107,10 @@ fn read_pth(path: &Path) -> candle_core::Result<Vec<(String, Tensor)>> {
     }
 }
 
-/// The card JSON in a safetensors header's metadata, validating the header on the way.
-fn safetensors_card(bytes: &[u8]) -> Result<Option<String>, String> {
+/// A safetensors header's metadata, validating the header on the way.
+fn safetensors_metadata(bytes: &[u8]) -> Result<HashMap<String, String>, String> {
     let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| e.to_string())?;
-    Ok(meta.metadata().as_ref().and_then(|m| m.get(CARD_METADATA_KEY).cloned()))
+    Ok(meta.metadata().clone().unwrap_or_default())
 }
 
 /// Name -> shape of every tensor (parameters and BatchNorm buffers) `card`'s network reads.
@@ -183,6 +186,11 @@ pub fn resolve_card(weights: &TensorFile, explicit: Option<&Path>) -> Result<Arc
 /// Writes `tensors` with `card` embedded as a safetensors file, atomically (temp file in the
 /// same folder, then rename), so an interrupted write never leaves a half file under `path`.
 pub fn save(path: &Path, card: &ArchCard, tensors: &HashMap<String, Tensor>) -> Result<(), CheckpointError> {
+    save_with_metadata(path, card, tensors, HashMap::new())
+}
+
+/// Like [`save`], with extra metadata entries (e.g. a training run's state).
+pub fn save_with_metadata(path: &Path, card: &ArchCard, tensors: &HashMap<String, Tensor>, mut meta: HashMap<String, String>) -> Result<(), CheckpointError> {
     let file = path.display().to_string();
     let werr = |message: String| CheckpointError::Write { file: file.clone(), message };
     let mut views = Vec::new();
@@ -197,7 +205,7 @@ pub fn save(path: &Path, card: &ArchCard, tensors: &HashMap<String, Tensor>) -> 
         .iter()
         .map(|(n, shape, bytes)| Ok((n.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes).map_err(|e| werr(e.to_string()))?)))
         .collect::<Result<_, CheckpointError>>()?;
-    let meta = HashMap::from([(CARD_METADATA_KEY.to_string(), serde_json::to_string(card).expect("card serialises"))]);
+    meta.insert(CARD_METADATA_KEY.to_string(), serde_json::to_string(card).expect("card serialises"));
     let bytes = safetensors::tensor::serialize(data, Some(meta)).map_err(|e| werr(e.to_string()))?;
     crate::fsutil::atomic_write(path, &bytes).map_err(|e| werr(e.to_string()))
 }

@@ -1,0 +1,9 @@
+//! Training: the multi-exit network and the Auto-DeepLab baseline (`add train`).
+//!
+//! - [`trainer`]: the loop, checkpoints and resume; [`batches`]: seeded batches;
+//!   [`loss`]: cross-entropy ignoring 255, averaged over exits; [`optim`]: SGD + poly lr.
+
+pub mod batches;
+pub mod loss;
+pub mod optim;
+pub mod trainer;

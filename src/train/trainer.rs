@@ -1,0 +1,285 @@
+//! `add train`: trains ADD (every exit, loss averaged over exits) or the Auto-DeepLab baseline
+//! (one exit) with SGD + poly lr. Checkpoints are written atomically every N steps and on
+//! Ctrl-C; `--resume` continues exactly (weights, momentum, step, and the batches, which depend
+//! only on seed and step); a CSV log records every step.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::Context;
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{VarBuilder, VarMap};
+use serde::{Deserialize, Serialize};
+
+use super::batches::batch;
+use super::loss::multi_exit_loss;
+use super::optim::{Sgd, poly_lr};
+use crate::data::augment::AugmentParams;
+use crate::network::checkpoint::{self, TensorFile};
+use crate::network::{AddNet, ArchCard, BuildMode};
+
+/// Everything that defines a training run (saved in its checkpoints).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub steps: usize,
+    pub batch: usize,
+    /// Crop (height, width).
+    pub crop: (u32, u32),
+    /// Random scale range applied before cropping.
+    pub scale: (f32, f32),
+    pub lr: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    pub seed: u64,
+    pub checkpoint_every: usize,
+}
+
+/// Where a run keeps its files.
+pub struct RunFiles {
+    pub dir: PathBuf,
+}
+
+impl RunFiles {
+    /// Weights, momentum and step: what `--resume` reads.
+    pub fn checkpoint(&self) -> PathBuf {
+        self.dir.join("checkpoint.safetensors")
+    }
+    /// Weights and card only: what the app and `add infer` load.
+    pub fn model(&self) -> PathBuf {
+        self.dir.join("model.safetensors")
+    }
+    pub fn log(&self) -> PathBuf {
+        self.dir.join("train_log.csv")
+    }
+}
+
+const STATE_KEY: &str = "add_studio.train_state";
+const MOMENTUM_PREFIX: &str = "momentum.";
+
+#[derive(Serialize, Deserialize)]
+struct TrainState {
+    step: usize,
+    config: TrainConfig,
+}
+
+/// Set by Ctrl-C: the loop saves a checkpoint and stops.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// A network being trained: its variables and the built modules.
+pub struct Trainee {
+    pub card: ArchCard,
+    pub varmap: VarMap,
+    pub net: AddNet,
+}
+
+impl Trainee {
+    /// Builds the network on fresh variables initialised from `init` (every tensor the card
+    /// needs, by name).
+    pub fn new(card: &ArchCard, init: &HashMap<String, Tensor>, device: &Device) -> anyhow::Result<Trainee> {
+        let varmap = VarMap::new();
+        let net = AddNet::load(card, VarBuilder::from_varmap(&varmap, DType::F32, device), BuildMode::Unfolded)?;
+        {
+            let data = varmap.data().lock().expect("varmap lock");
+            for (name, var) in data.iter() {
+                let t = init.get(name).with_context(|| format!("initial weights lack `{name}`"))?;
+                var.set(&t.to_device(device)?)?;
+            }
+        }
+        Ok(Trainee { card: card.clone(), varmap, net })
+    }
+
+    /// Trainable variables by name (BatchNorm running statistics excluded).
+    pub fn trainable(&self) -> Vec<(String, Var)> {
+        let data = self.varmap.data().lock().expect("varmap lock");
+        let mut v: Vec<_> = data
+            .iter()
+            .filter(|(n, _)| !n.ends_with("running_mean") && !n.ends_with("running_var"))
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// Every variable's current value, by name (CPU copies).
+    pub fn tensors(&self) -> anyhow::Result<HashMap<String, Tensor>> {
+        let data = self.varmap.data().lock().expect("varmap lock");
+        data.iter().map(|(n, v)| Ok((n.clone(), v.as_tensor().to_device(&Device::Cpu)?))).collect()
+    }
+}
+
+/// Trains `card` on `ds` into `files.dir`, resuming from its checkpoint when `resume`.
+pub fn train(card: &ArchCard, ds: &crate::data::datasets::Dataset, cfg: &TrainConfig, files: &RunFiles, resume: bool, device: &Device) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&files.dir).with_context(|| format!("{}: cannot create", files.dir.display()))?;
+    let (init, start, momentum) = if resume {
+        load_state(files, card, cfg)?
+    } else {
+        anyhow::ensure!(!files.checkpoint().exists(), "{} exists: pass --resume to continue it, or choose another --out", files.checkpoint().display());
+        (crate::network::init::random_tensors(card, cfg.seed)?, 0, HashMap::new())
+    };
+    let trainee = Trainee::new(card, &init, device)?;
+    let mut opt = Sgd::new(trainee.trainable(), cfg.momentum, cfg.weight_decay);
+    opt.buffers = momentum.into_iter().map(|(n, t)| Ok((n, t.to_device(device)?))).collect::<candle_core::Result<_>>()?;
+    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
+    let mut log = open_log(files, card.num_exits(), start)?;
+    let aug = AugmentParams { scale: cfg.scale, crop: cfg.crop, ..AugmentParams::default() };
+    let bar = indicatif::ProgressBar::new(cfg.steps as u64).with_position(start as u64);
+    bar.set_style(indicatif::ProgressStyle::with_template("{bar:30} step {pos}/{len} {msg} [{elapsed} < {eta}]").expect("valid template"));
+    let t0 = Instant::now();
+    for step in start..cfg.steps {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            save_state(files, &trainee, &opt, cfg, step)?;
+            bar.abandon_with_message(format!("interrupted: checkpoint at step {step} saved; --resume continues"));
+            return Ok(());
+        }
+        let ts = Instant::now();
+        let b = batch(ds, cfg.batch, &aug, &card.normalization, cfg.seed, step, device)?;
+        let outs = trainee.net.forward_t(&b.images, true)?;
+        let (loss, per_exit) = multi_exit_loss(&outs, &b.labels)?;
+        let lr = poly_lr(cfg.lr, step, cfg.steps);
+        opt.step(&loss.backward()?, lr)?;
+        let loss = loss.to_scalar::<f32>()?;
+        anyhow::ensure!(loss.is_finite(), "loss became {loss} at step {step}: lower --lr");
+        let ips = cfg.batch as f64 / ts.elapsed().as_secs_f64();
+        let exits: String = per_exit.iter().map(|l| format!(",{l:.5}")).collect();
+        writeln!(log, "{step},{loss:.5}{exits},{lr:.6},{ips:.3},{:.1}", t0.elapsed().as_secs_f64())?;
+        bar.set_message(format!("loss {loss:.4} lr {lr:.4} {ips:.2} img/s"));
+        bar.inc(1);
+        if (step + 1) % cfg.checkpoint_every == 0 || step + 1 == cfg.steps {
+            log.flush()?;
+            save_state(files, &trainee, &opt, cfg, step + 1)?;
+        }
+    }
+    bar.finish_with_message(format!("done: {}", files.model().display()));
+    Ok(())
+}
+
+fn open_log(files: &RunFiles, exits: usize, start: usize) -> anyhow::Result<std::fs::File> {
+    let path = files.log();
+    // keep the rows of the steps before `start` (a resumed run rewrites what came after)
+    let kept: Vec<String> = if start > 0 && path.exists() {
+        std::fs::read_to_string(&path)?
+            .lines()
+            .enumerate()
+            .filter(|(i, l)| *i == 0 || l.split(',').next().and_then(|s| s.parse::<usize>().ok()).is_some_and(|s| s < start))
+            .map(|(_, l)| l.to_string())
+            .collect()
+    } else {
+        let exits: String = (0..exits).map(|k| format!(",loss_exit{k}")).collect();
+        vec![format!("step,loss{exits},lr,images_per_s,elapsed_s")]
+    };
+    let mut f = std::fs::File::create(&path).with_context(|| format!("{}: cannot write", path.display()))?;
+    for l in kept {
+        writeln!(f, "{l}")?;
+    }
+    Ok(f)
+}
+
+fn save_state(files: &RunFiles, t: &Trainee, opt: &Sgd, cfg: &TrainConfig, step: usize) -> anyhow::Result<()> {
+    let weights = t.tensors()?;
+    checkpoint::save(&files.model(), &t.card, &weights)?;
+    let mut all = weights;
+    for (n, b) in &opt.buffers {
+        all.insert(format!("{MOMENTUM_PREFIX}{n}"), b.to_device(&Device::Cpu)?);
+    }
+    let state = serde_json::to_string(&TrainState { step, config: cfg.clone() })?;
+    checkpoint::save_with_metadata(&files.checkpoint(), &t.card, &all, HashMap::from([(STATE_KEY.to_string(), state)]))?;
+    Ok(())
+}
+
+type Resumed = (HashMap<String, Tensor>, usize, HashMap<String, Tensor>);
+
+fn load_state(files: &RunFiles, card: &ArchCard, cfg: &TrainConfig) -> anyhow::Result<Resumed> {
+    let path = files.checkpoint();
+    let file = TensorFile::read(&path)?;
+    let state: TrainState = serde_json::from_str(file.metadata.get(STATE_KEY).with_context(|| format!("{}: not a training checkpoint (no state)", path.display()))?)
+        .with_context(|| format!("{}: unreadable training state", path.display()))?;
+    anyhow::ensure!(file.card.as_ref() == Some(card), "{}: was trained with another architecture card", path.display());
+    anyhow::ensure!(
+        state.config == *cfg,
+        "{}: was started with other settings ({:?}); resume with the same ones",
+        path.display(),
+        state.config
+    );
+    let (mut weights, mut momentum) = (HashMap::new(), HashMap::new());
+    for (n, t) in file.tensors {
+        match n.strip_prefix(MOMENTUM_PREFIX) {
+            Some(m) => momentum.insert(m.to_string(), t),
+            None => weights.insert(n, t),
+        };
+    }
+    Ok((weights, state.step, momentum))
+}
+
+/// Options of `add train`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrainArgs {
+    /// Architecture: a card file or a preset (add-2, add-3, add-4, autodeeplab, autodeeplab-dense).
+    #[arg(long)]
+    pub arch: String,
+    /// Filter multiplier F when --arch is a preset.
+    #[arg(long, default_value_t = 8)]
+    pub filters: usize,
+    /// Dataset root in the Cityscapes layout (`add synth` writes one).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Output folder: model.safetensors, checkpoint.safetensors, train_log.csv.
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 2000)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    /// Crop HxW.
+    #[arg(long, default_value = "129x257")]
+    pub crop: String,
+    #[arg(long, default_value_t = 0.5)]
+    pub scale_min: f32,
+    #[arg(long, default_value_t = 1.5)]
+    pub scale_max: f32,
+    #[arg(long, default_value_t = 0.05)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f64,
+    #[arg(long, default_value_t = 4e-5)]
+    pub weight_decay: f64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 100)]
+    pub checkpoint_every: usize,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Device: cpu, cuda, cuda:N, metal or auto.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+}
+
+/// A card from a file or a preset name.
+pub fn card_arg(arch: &str, filters: usize) -> anyhow::Result<ArchCard> {
+    let p = Path::new(arch);
+    Ok(if p.exists() { ArchCard::load(p)? } else { ArchCard::preset(arch, filters)? })
+}
+
+/// Runs `add train`.
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let card = card_arg(&args.arch, args.filters)?;
+    let (h, w) = crate::cli::info::parse_size(&args.crop)?;
+    let cfg = TrainConfig {
+        steps: args.steps,
+        batch: args.batch,
+        crop: (h as u32, w as u32),
+        scale: (args.scale_min, args.scale_max),
+        lr: args.lr,
+        momentum: args.momentum,
+        weight_decay: args.weight_decay,
+        seed: args.seed,
+        checkpoint_every: args.checkpoint_every.max(1),
+    };
+    anyhow::ensure!(cfg.batch >= 2, "--batch must be at least 2 (BatchNorm needs more than one value per channel)");
+    let ds = crate::data::datasets::cityscapes::open(&args.data, "train", crate::data::datasets::OnBad::Fail)?;
+    let device = crate::engine::device::select(Some(&args.device)).map_err(anyhow::Error::msg)?;
+    train(&card, &ds, &cfg, &RunFiles { dir: args.out }, args.resume, &device)
+}
