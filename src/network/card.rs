@@ -118,6 +118,31 @@ impl Default for EdmSettings {
     }
 }
 
+/// Widths of the shared exit head. The reference uses 256 and 48; a CPU-sized model may use
+/// less, since at small F the head dominates the cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeadSettings {
+    /// Channels of every ASPP branch, of its output, and of the decoder's convs.
+    #[serde(default = "default_head_width")]
+    pub width: usize,
+    /// Channels of the decoder's low-level branch.
+    #[serde(default = "default_low_level_width")]
+    pub low_level_width: usize,
+}
+
+fn default_head_width() -> usize {
+    256
+}
+fn default_low_level_width() -> usize {
+    48
+}
+
+impl Default for HeadSettings {
+    fn default() -> Self {
+        HeadSettings { width: default_head_width(), low_level_width: default_low_level_width() }
+    }
+}
+
 /// A named policy threshold chosen by evaluation ("accurate", "fast").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyPreset {
@@ -153,6 +178,8 @@ pub struct ArchCard {
     pub genotype: Vec<[usize; 2]>,
     /// Cell whose output feeds the decoder's low-level branch.
     pub low_level_cell: usize,
+    #[serde(default)]
+    pub head: HeadSettings,
     #[serde(default)]
     pub edm: EdmSettings,
     #[serde(default)]
@@ -305,6 +332,9 @@ impl ArchCard {
         self.validate_genotype()?;
         if self.edm.kind != EdmKind::None && self.exits.is_empty() {
             return Err(invalid("edm.kind", "a decision maker needs at least one early exit"));
+        }
+        if self.head.width == 0 || self.head.low_level_width == 0 {
+            return Err(invalid("head", "widths must be positive"));
         }
         if self.edm.channels == 0 || self.edm.map_channels == 0 || self.edm.hidden.contains(&0) {
             return Err(invalid("edm", "widths must be positive"));

@@ -8,10 +8,6 @@ use candle_nn::VarBuilder;
 use super::card::ArchCard;
 use super::layers::{BuildMode, ConvBn, ConvSpec, FactorizedReduce, ReluConvBn, resize};
 
-/// Channels of every ASPP branch and of its output.
-pub const ASPP_DEPTH: usize = 256;
-/// Channels of the decoder's low-level branch.
-pub const LOW_LEVEL_CHANNELS: usize = 48;
 
 /// Brings an early exit's feature to the head's level and channels.
 #[derive(Debug, Clone)]
@@ -27,6 +23,7 @@ pub enum Adapter {
 /// ASPP: 1x1, three 3x3 atrous convs and image pooling, concatenated, 1x1, BN.
 #[derive(Debug, Clone)]
 pub struct Aspp {
+    depth: usize,
     branches: Vec<ConvBn>,
     pool: ConvBn,
     project: ConvBn,
@@ -34,8 +31,7 @@ pub struct Aspp {
 
 impl Aspp {
     /// `mult` scales the reference rates 6/12/18 (2, 1, 0.5 for a head at level 1, 2, 3).
-    fn load(cin: usize, mult: f64, vb: &VarBuilder, mode: BuildMode) -> Result<Aspp> {
-        let d = ASPP_DEPTH;
+    fn load(cin: usize, d: usize, mult: f64, vb: &VarBuilder, mode: BuildMode) -> Result<Aspp> {
         let mut branches = vec![ConvBn::load(ConvSpec::pointwise(cin, d), &vb.pp("aspp1"), vb.pp("aspp1_bn"), mode)?];
         for (i, rate) in [6.0, 12.0, 18.0].iter().enumerate() {
             let r = (rate * mult) as usize;
@@ -44,6 +40,7 @@ impl Aspp {
             branches.push(ConvBn::load(spec, &vb.pp(&name), vb.pp(format!("{name}_bn")), mode)?);
         }
         Ok(Aspp {
+            depth: d,
             branches,
             pool: ConvBn::load(ConvSpec::pointwise(cin, d), &vb.pp("aspp5"), vb.pp("aspp5_bn"), mode)?,
             project: ConvBn::load(ConvSpec::pointwise(5 * d, d), &vb.pp("conv1"), vb.pp("bn1"), mode)?,
@@ -56,7 +53,7 @@ impl Aspp {
         let mut parts = self.branches.iter().map(|b| b.forward_t(&x, train)?.relu()).collect::<Result<Vec<_>>>()?;
         let pooled = x.mean_keepdim(3)?.mean_keepdim(2)?;
         let pooled = self.pool.forward_t(&pooled, train)?.relu()?;
-        parts.push(pooled.broadcast_as((n, ASPP_DEPTH, h, w))?.contiguous()?);
+        parts.push(pooled.broadcast_as((n, self.depth, h, w))?.contiguous()?);
         self.project.forward_t(&Tensor::cat(&parts, 1)?, train)
     }
 
@@ -77,13 +74,13 @@ pub struct Decoder {
 }
 
 impl Decoder {
-    fn load(classes: usize, vb: &VarBuilder, mode: BuildMode) -> Result<Decoder> {
+    fn load(card: &ArchCard, vb: &VarBuilder, mode: BuildMode) -> Result<Decoder> {
         let c = vb.pp("_conv");
-        let cin = ASPP_DEPTH + LOW_LEVEL_CHANNELS;
+        let (w, cin) = (card.head.width, card.head.width + card.head.low_level_width);
         Ok(Decoder {
-            conv1: ConvBn::load(ConvSpec::new(cin, 256, 3), &c.pp("1"), c.pp("2"), mode)?,
-            conv2: ConvBn::load(ConvSpec::new(256, 256, 3), &c.pp("4"), c.pp("5"), mode)?,
-            classify: super::layers::Conv::load(ConvSpec::pointwise(256, classes), true, &c.pp("7"))?,
+            conv1: ConvBn::load(ConvSpec::new(cin, w, 3), &c.pp("1"), c.pp("2"), mode)?,
+            conv2: ConvBn::load(ConvSpec::new(w, w, 3), &c.pp("4"), c.pp("5"), mode)?,
+            classify: super::layers::Conv::load(ConvSpec::pointwise(w, card.classes.len()), true, &c.pp("7"))?,
         })
     }
 
@@ -144,9 +141,9 @@ impl Head {
         let low_c = card.cell_channels(card.path[card.low_level_cell]);
         Ok(Head {
             adapters,
-            aspp: Aspp::load(cin, mult, &vb.pp("aspp"), mode)?,
-            decoder: Decoder::load(card.classes.len(), &vb.pp("decoder"), mode)?,
-            low_level: ReluConvBn::load_named(ConvSpec::pointwise(low_c, LOW_LEVEL_CHANNELS), &vb.pp("low_level_conv"), mode)?,
+            aspp: Aspp::load(cin, card.head.width, mult, &vb.pp("aspp"), mode)?,
+            decoder: Decoder::load(card, &vb.pp("decoder"), mode)?,
+            low_level: ReluConvBn::load_named(ConvSpec::pointwise(low_c, card.head.low_level_width), &vb.pp("low_level_conv"), mode)?,
             head_level,
         })
     }

@@ -2,7 +2,7 @@
 //! dense Auto-DeepLab baseline (reference `train.py`).
 
 use super::card::{
-    ArchCard, CardError, ClassInfo, EdmKind, EdmSettings, ModelKind, Normalization,
+    ArchCard, CardError, ClassInfo, EdmKind, EdmSettings, HeadSettings, ModelKind, Normalization,
 };
 
 /// The searched Auto-DeepLab cell used by ADD (`searched_arch/autodeeplab/genotype.npy`).
@@ -63,6 +63,7 @@ impl ArchCard {
             exits,
             genotype: AUTODEEPLAB_GENOTYPE.to_vec(),
             low_level_cell,
+            head: HeadSettings::default(),
             edm: EdmSettings { kind: edm, ..EdmSettings::default() },
             normalization: Normalization::default(),
             presets: Default::default(),

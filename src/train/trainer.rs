@@ -110,8 +110,17 @@ impl Trainee {
     }
 }
 
-/// Trains `card` on `ds` into `files.dir`, resuming from its checkpoint when `resume`.
-pub fn train(card: &ArchCard, ds: &crate::data::datasets::Dataset, cfg: &TrainConfig, files: &RunFiles, resume: bool, device: &Device) -> anyhow::Result<()> {
+/// Trains `card` on `ds` into `files.dir`, resuming from its checkpoint when `resume`, and
+/// pausing (checkpoint saved) at step `until` when given, so long runs can span sessions.
+pub fn train(
+    card: &ArchCard,
+    ds: &crate::data::datasets::Dataset,
+    cfg: &TrainConfig,
+    files: &RunFiles,
+    resume: bool,
+    until: Option<usize>,
+    device: &Device,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(&files.dir).with_context(|| format!("{}: cannot create", files.dir.display()))?;
     let (init, start, momentum) = if resume {
         load_state(files, card, cfg)?
@@ -129,22 +138,37 @@ pub fn train(card: &ArchCard, ds: &crate::data::datasets::Dataset, cfg: &TrainCo
     bar.set_style(indicatif::ProgressStyle::with_template("{bar:30} step {pos}/{len} {msg} [{elapsed} < {eta}]").expect("valid template"));
     let t0 = Instant::now();
     for step in start..cfg.steps {
-        if INTERRUPTED.load(Ordering::SeqCst) {
+        let interrupted = INTERRUPTED.load(Ordering::SeqCst);
+        if interrupted || until == Some(step) {
+            log.flush()?;
             save_state(files, &trainee, &opt, cfg, step)?;
-            bar.abandon_with_message(format!("interrupted: checkpoint at step {step} saved; --resume continues"));
+            let why = if interrupted { "interrupted" } else { "paused" };
+            bar.abandon_with_message(format!("{why}: checkpoint at step {step} saved; --resume continues"));
             return Ok(());
         }
         let ts = Instant::now();
         let b = batch(ds, cfg.batch, &aug, &card.normalization, cfg.seed, step, device)?;
+        let t_data = ts.elapsed().as_secs_f64();
         let outs = trainee.net.forward_t(&b.images, true)?;
         let (loss, per_exit) = multi_exit_loss(&outs, &b.labels)?;
+        let t_fwd = ts.elapsed().as_secs_f64();
         let lr = poly_lr(cfg.lr, step, cfg.steps);
-        opt.step(&loss.backward()?, lr)?;
+        let grads = loss.backward()?;
+        let t_bwd = ts.elapsed().as_secs_f64();
+        opt.step(&grads, lr)?;
         let loss = loss.to_scalar::<f32>()?;
         anyhow::ensure!(loss.is_finite(), "loss became {loss} at step {step}: lower --lr");
         let ips = cfg.batch as f64 / ts.elapsed().as_secs_f64();
         let exits: String = per_exit.iter().map(|l| format!(",{l:.5}")).collect();
-        writeln!(log, "{step},{loss:.5}{exits},{lr:.6},{ips:.3},{:.1}", t0.elapsed().as_secs_f64())?;
+        let t_all = ts.elapsed().as_secs_f64();
+        writeln!(
+            log,
+            "{step},{loss:.5}{exits},{lr:.6},{ips:.3},{t_data:.3},{:.3},{:.3},{:.3},{:.1}",
+            t_fwd - t_data,
+            t_bwd - t_fwd,
+            t_all - t_bwd,
+            t0.elapsed().as_secs_f64()
+        )?;
         bar.set_message(format!("loss {loss:.4} lr {lr:.4} {ips:.2} img/s"));
         bar.inc(1);
         if (step + 1) % cfg.checkpoint_every == 0 || step + 1 == cfg.steps {
@@ -168,7 +192,7 @@ fn open_log(files: &RunFiles, exits: usize, start: usize) -> anyhow::Result<std:
             .collect()
     } else {
         let exits: String = (0..exits).map(|k| format!(",loss_exit{k}")).collect();
-        vec![format!("step,loss{exits},lr,images_per_s,elapsed_s")]
+        vec![format!("step,loss{exits},lr,images_per_s,data_s,forward_s,backward_s,update_s,elapsed_s")]
     };
     let mut f = std::fs::File::create(&path).with_context(|| format!("{}: cannot write", path.display()))?;
     for l in kept {
@@ -222,6 +246,9 @@ pub struct TrainArgs {
     /// Filter multiplier F when --arch is a preset.
     #[arg(long, default_value_t = 8)]
     pub filters: usize,
+    /// Width of the shared head (ASPP and decoder; the reference uses 256).
+    #[arg(long)]
+    pub head_width: Option<usize>,
     /// Dataset root in the Cityscapes layout (`add synth` writes one).
     #[arg(long)]
     pub data: PathBuf,
@@ -252,6 +279,9 @@ pub struct TrainArgs {
     /// Continue the run in --out from its last checkpoint.
     #[arg(long)]
     pub resume: bool,
+    /// Pause at this step (checkpoint saved); `--resume` continues later.
+    #[arg(long)]
+    pub until: Option<usize>,
     /// Device: cpu, cuda, cuda:N, metal or auto.
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -265,7 +295,12 @@ pub fn card_arg(arch: &str, filters: usize) -> anyhow::Result<ArchCard> {
 
 /// Runs `add train`.
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let card = card_arg(&args.arch, args.filters)?;
+    let mut card = card_arg(&args.arch, args.filters)?;
+    if let Some(w) = args.head_width {
+        card.head.width = w;
+        card.head.low_level_width = card.head.low_level_width.min(w);
+        card.validate()?;
+    }
     let (h, w) = crate::cli::info::parse_size(&args.crop)?;
     let cfg = TrainConfig {
         steps: args.steps,
@@ -281,5 +316,5 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     anyhow::ensure!(cfg.batch >= 2, "--batch must be at least 2 (BatchNorm needs more than one value per channel)");
     let ds = crate::data::datasets::cityscapes::open(&args.data, "train", crate::data::datasets::OnBad::Fail)?;
     let device = crate::engine::device::select(Some(&args.device)).map_err(anyhow::Error::msg)?;
-    train(&card, &ds, &cfg, &RunFiles { dir: args.out }, args.resume, &device)
+    train(&card, &ds, &cfg, &RunFiles { dir: args.out }, args.resume, args.until, &device)
 }
