@@ -35,6 +35,10 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Train ADD (all exits) or the Auto-DeepLab baseline; checkpoints and resumes.
     Train(crate::train::trainer::TrainArgs),
+    /// Train the decision makers (scalar EDM, EDM-map) on a frozen trained model.
+    TrainEdm(crate::train::edm::TrainEdmArgs),
+    /// mIoU per exit and a speed/accuracy sweep per policy; writes presets into the card.
+    Eval(crate::eval::run::EvalArgs),
     /// Generate a synthetic street-scene dataset in the Cityscapes layout.
     Synth(crate::data::SynthArgs),
 }
@@ -49,6 +53,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Import(args)) => import::run(args),
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Train(args)) => crate::train::trainer::run(args),
+        Some(Command::TrainEdm(args)) => crate::train::edm::run(args),
+        Some(Command::Eval(args)) => crate::eval::run::run(args),
         Some(Command::Synth(args)) => crate::data::run_synth(args),
     }
 }

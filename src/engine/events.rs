@@ -52,6 +52,10 @@ pub struct ExitReport {
     pub mean_entropy: Option<f32>,
     /// Fraction of pixels whose max probability exceeds the policy's confidence level, if it ran.
     pub confident_fraction: Option<f32>,
+    /// Time the decision makers took at this exit, in milliseconds.
+    pub edm_ms: f64,
+    /// Time the head took, if it ran, in milliseconds.
+    pub head_ms: Option<f64>,
     /// Milliseconds since the run started when this exit was done.
     pub time_ms: f64,
     /// Multi-Adds executed so far in this run.
@@ -73,7 +77,7 @@ pub enum RunEvent {
         run_id: u64,
         cell: usize,
         level: u8,
-        /// Time this cell took, in milliseconds.
+        /// Time this cell took, in milliseconds (cell 0's includes the stem).
         cell_ms: f64,
         time_ms: f64,
         cum_madds: u64,

@@ -25,7 +25,7 @@ pub enum Policy {
 }
 
 /// What is known at an exit when a policy decides.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct ExitStats {
     pub edm_score: Option<f32>,
     pub edm_map_score: Option<f32>,

@@ -37,7 +37,8 @@ pub struct RunOptions {
     pub analysis: bool,
     /// Longer image side above which the image is scaled down (see [`super::prepare`]).
     pub max_side: u32,
-    /// Also compute the EDM-maps at image resolution (when the model has them).
+    /// Run the decision makers even when the policy does not need them, and report the
+    /// EDM-maps at image resolution (for display). Off, only an EDM policy pays for them.
     pub edm_maps: bool,
 }
 
@@ -132,13 +133,15 @@ impl Engine {
         let exits = card.exit_cells();
         let last_exit = exits.len() - 1;
         let mut chosen: Option<usize> = None;
+        let t_stem = Instant::now();
         let mut trace = self.net.start(&p.tensor, false)?;
         for cell in 0..exits[last_exit] + 1 {
             if cancel.load(Ordering::Relaxed) {
                 sink(RunEvent::Cancelled { run_id });
                 return Ok(RunSummary { chosen_exit: chosen.unwrap_or(last_exit), total_ms: ms(t0), madds: cost::executed(), completed: false });
             }
-            let tc = Instant::now();
+            // cell 0's time includes the stem's
+            let tc = if cell == 0 { t_stem } else { Instant::now() };
             self.net.step(&mut trace, false)?;
             self.device.synchronize()?;
             sink(RunEvent::CellDone {
@@ -180,7 +183,9 @@ impl Engine {
         let is_last = exit + 1 == card.num_exits();
         let mut stats = ExitStats::default();
         let mut edm_map = None;
-        if !is_last {
+        let te = Instant::now();
+        let need_edm = opts.edm_maps || opts.analysis || matches!(opts.policy, Policy::Edm { .. } | Policy::EdmMap { .. });
+        if !is_last && need_edm {
             let feature = trace.feature();
             stats.edm_score = self.net.edm_score(exit, feature)?.map(|s| s.to_vec1::<f32>()).transpose()?.map(|v| v[0]);
             if let Some(m) = self.net.edm_map(exit, feature)? {
@@ -192,12 +197,17 @@ impl Engine {
                 }
             }
         }
+        self.device.synchronize()?;
+        let edm_ms = te.elapsed().as_secs_f64() * 1e3;
+        let mut head_ms = None;
         // Does this exit's head run? The last always; analysis mode always; output-based
         // policies need it to decide; otherwise only when the policy stops here.
         let run_head_first = is_last || opts.analysis || opts.policy.needs_head();
         let mut maps = None;
+        let th = Instant::now();
         if run_head_first {
             let m = self.head_maps(exit, trace, p, opts.policy.confident_prob())?;
+            head_ms = Some(th.elapsed().as_secs_f64() * 1e3);
             stats.mean_entropy = Some(m.1);
             stats.confident_fraction = Some(m.2);
             maps = Some(Arc::new(m.0));
@@ -210,7 +220,9 @@ impl Engine {
             Decision::Continue
         };
         if maps.is_none() && decision == Decision::Stop {
+            let th = Instant::now();
             let m = self.head_maps(exit, trace, p, opts.policy.confident_prob())?;
+            head_ms = Some(th.elapsed().as_secs_f64() * 1e3);
             stats.mean_entropy = Some(m.1);
             stats.confident_fraction = Some(m.2);
             maps = Some(Arc::new(m.0));
@@ -228,6 +240,8 @@ impl Engine {
             maps,
             mean_entropy: stats.mean_entropy,
             confident_fraction: stats.confident_fraction,
+            edm_ms,
+            head_ms,
             time_ms: t0.elapsed().as_secs_f64() * 1e3,
             cum_madds: cost::executed(),
         })

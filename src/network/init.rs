@@ -2,7 +2,7 @@
 //! (candle's CPU generator cannot be seeded). Kaiming-normal convolutions and linears as the
 //! reference initialises them, BatchNorm as identity, biases zero.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use candle_core::{Device, Tensor};
 use rand::{Rng, SeedableRng};
@@ -13,9 +13,15 @@ use super::checkpoint::expected_tensors;
 
 /// Every tensor `card`'s network reads, initialised from `seed`.
 pub fn random_tensors(card: &ArchCard, seed: u64) -> candle_core::Result<HashMap<String, Tensor>> {
+    random_init(expected_tensors(card)?, seed)
+}
+
+/// Tensors of the given names and shapes, initialised from `seed` by the rules above
+/// (1-D `weight`/`running_var` ones, other 1-D zeros, the rest Kaiming normal).
+pub fn random_init(shapes: BTreeMap<String, Vec<usize>>, seed: u64) -> candle_core::Result<HashMap<String, Tensor>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut out = HashMap::new();
-    for (name, shape) in expected_tensors(card)? {
+    for (name, shape) in shapes {
         let n: usize = shape.iter().product();
         let data: Vec<f32> = if name.ends_with("running_var") || (shape.len() == 1 && name.ends_with("weight")) {
             vec![1.0; n]

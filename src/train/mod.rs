@@ -1,9 +1,11 @@
-//! Training: the multi-exit network and the Auto-DeepLab baseline (`add train`).
+//! Training: the multi-exit network and the Auto-DeepLab baseline (`add train`), and the
+//! decision makers on the frozen network (`add train-edm`).
 //!
 //! - [`trainer`]: the loop, checkpoints and resume; [`batches`]: seeded batches;
 //!   [`loss`]: cross-entropy ignoring 255, averaged over exits; [`optim`]: SGD + poly lr.
 
 pub mod batches;
+pub mod edm;
 pub mod loss;
 pub mod optim;
 pub mod trainer;

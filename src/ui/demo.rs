@@ -146,7 +146,10 @@ impl Segmenter for DemoSegmenter {
         sink: &mut dyn FnMut(RunEvent),
     ) -> anyhow::Result<()> {
         let start = Instant::now();
-        let ms = || start.elapsed().as_secs_f64() * 1e3;
+        // Without a delay (tests) the clock is simulated from the Multi-Adds (20 GMAdd/s), so
+        // that every run reports the same times and snapshots are stable.
+        let simulated = std::cell::Cell::new(0.0f64);
+        let ms = || if self.cell_delay.is_zero() { simulated.get() } else { start.elapsed().as_secs_f64() * 1e3 };
         let size = (image.width() as usize, image.height() as usize);
         sink(RunEvent::Started { run_id, image_size: size, input_size: size, device: self.device_name() });
         let exit_cells = self.card.exit_cells();
@@ -162,6 +165,7 @@ impl Segmenter for DemoSegmenter {
             let stride = 4usize << level;
             let c = self.card.cell_channels(level) as u64;
             madds += (size.0 / stride * size.1 / stride) as u64 * c * c * 3;
+            simulated.set(madds as f64 / 2e7);
             sink(RunEvent::CellDone { run_id, cell, level, cell_ms: ms() - t0, time_ms: ms(), cum_madds: madds });
             let Some(k) = exit_cells.iter().position(|&e| e == cell) else { continue };
             let sureness = 0.7 + 0.3 * (k as f32 + 1.0) / n as f32;
@@ -196,6 +200,8 @@ impl Segmenter for DemoSegmenter {
                 maps: head_runs.then(|| Arc::new(maps)),
                 mean_entropy: head_runs.then_some(mean_entropy),
                 confident_fraction: head_runs.then_some(frac),
+                edm_ms: 0.0,
+                head_ms: None,
                 time_ms: ms(),
                 cum_madds: madds,
             };
@@ -210,4 +216,47 @@ impl Segmenter for DemoSegmenter {
         sink(RunEvent::Finished { run_id, chosen_exit: chosen.unwrap_or(n - 1), total_ms: ms(), cum_madds: madds });
         Ok(())
     }
+}
+
+/// A small street scene with an exact label (Cityscapes train ids), drawn by code: for tests
+/// and for trying the app without any image at hand. Deterministic.
+pub fn street_scene(w: u32, h: u32) -> (image::RgbImage, super::results::LabelMap) {
+    let mut img = image::RgbImage::new(w, h);
+    let mut label = vec![0u8; (w * h) as usize];
+    let noise = |x: u32, y: u32| -> i32 {
+        let mut v = x.wrapping_mul(374_761_393) ^ y.wrapping_mul(668_265_263);
+        v = (v ^ (v >> 13)).wrapping_mul(1_274_126_177);
+        (v >> 24) as i32 % 17 - 8
+    };
+    for y in 0..h {
+        for x in 0..w {
+            let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
+            let building = fy > 0.12 + 0.25 * ((fx * 7.0).floor() % 3.0) / 3.0 && fy < 0.58 && fx < 0.62;
+            let tree = ((fx - 0.76) / 0.1).powi(2) + ((fy - 0.38) / 0.16).powi(2) < 1.0;
+            let car = (0.18..0.4).contains(&fx) && (0.56..0.74).contains(&fy);
+            let person = (0.5..0.53).contains(&fx) && (0.4..0.62).contains(&fy);
+            let (c, rgb): (u8, [i32; 3]) = if car {
+                (13, [185, 35, 45])
+            } else if person {
+                (11, [200, 45, 70])
+            } else if tree {
+                (8, [60, 125, 45])
+            } else if building {
+                let window = (x / 6) % 3 == 1 && (y / 6) % 3 == 1;
+                (2, if window { [70, 75, 85] } else { [115, 112, 108] })
+            } else if fy < 0.58 {
+                (10, [90 + (fy * 60.0) as i32, 140 + (fy * 40.0) as i32, 200])
+            } else if fy < 0.64 {
+                (1, [175, 120, 175])
+            } else if fy > 0.9 && fx > 0.8 {
+                (9, [120, 160, 70])
+            } else {
+                (0, [98, 96, 100])
+            };
+            let n = noise(x, y);
+            img.put_pixel(x, y, image::Rgb(rgb.map(|v| (v + n).clamp(0, 255) as u8)));
+            label[(y * w + x) as usize] = c;
+        }
+    }
+    (img, super::results::LabelMap { width: w as usize, height: h as usize, classes: label })
 }

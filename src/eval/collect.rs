@@ -1,0 +1,95 @@
+//! Runs a labelled set through a model in analysis mode (every head computed) and keeps, per
+//! image and exit, what any policy needs later: the confusion matrix against the label, the
+//! decision scores, and the measured time of each piece (cells, decision makers, heads). A
+//! policy sweep then re-decides offline without re-running the network.
+
+use std::sync::atomic::AtomicBool;
+
+use serde::Serialize;
+
+use super::metrics::ConfusionMatrix;
+use crate::data::datasets::Dataset;
+use crate::engine::{Engine, ExitStats, Policy, RunEvent, RunOptions};
+
+/// One exit of one image.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExitRecord {
+    pub stats: ExitStats,
+    pub edm_ms: f64,
+    pub head_ms: f64,
+    #[serde(skip)]
+    pub confusion: ConfusionMatrix,
+}
+
+/// One image of the set.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageRecord {
+    pub image: String,
+    /// Milliseconds of each cell, in order (the stem is inside cell 0's time).
+    pub cell_ms: Vec<f64>,
+    pub exits: Vec<ExitRecord>,
+    /// The baseline's whole-network time and confusion, when a baseline was given.
+    pub baseline_ms: Option<f64>,
+    #[serde(skip)]
+    pub baseline_confusion: Option<ConfusionMatrix>,
+}
+
+fn run_events(engine: &Engine, image: &image::RgbImage, opts: &RunOptions) -> anyhow::Result<Vec<RunEvent>> {
+    let mut ev = Vec::new();
+    engine.run(image, opts, 0, &AtomicBool::new(false), &mut |e| ev.push(e))?;
+    Ok(ev)
+}
+
+/// Runs every labelled image of `ds` (at most `limit`) through `model` and, interleaved on the
+/// same image so both see the same machine state, through `baseline`.
+pub fn collect(model: &Engine, baseline: Option<&Engine>, ds: &Dataset, limit: usize, max_side: u32) -> anyhow::Result<Vec<ImageRecord>> {
+    let k = model.card().classes.len();
+    let analysis = RunOptions { policy: Policy::FixedExit(usize::MAX), analysis: true, max_side, edm_maps: false };
+    let full = RunOptions { policy: Policy::FixedExit(usize::MAX), analysis: false, max_side, edm_maps: false };
+    let n = ds.len().min(limit);
+    let bar = indicatif::ProgressBar::new(n as u64);
+    bar.set_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} images [{elapsed} < {eta}]").expect("valid template"));
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let d = ds.load(i)?;
+        let name = ds.samples[i].image.display().to_string();
+        let label = d.label.ok_or_else(|| anyhow::anyhow!("{name}: evaluation needs a label"))?;
+        let mut cell_ms = Vec::new();
+        let mut exits = Vec::new();
+        for ev in run_events(model, &d.image, &analysis)? {
+            match ev {
+                RunEvent::CellDone { cell_ms: ms, .. } => cell_ms.push(ms),
+                RunEvent::Exit(r) => {
+                    let maps = r.maps.as_ref().ok_or_else(|| anyhow::anyhow!("analysis mode ran no head at exit {}", r.exit))?;
+                    let mut confusion = ConfusionMatrix::new(k);
+                    confusion.add(label.as_raw(), &maps.classes).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+                    exits.push(ExitRecord {
+                        stats: ExitStats { edm_score: r.edm_score, edm_map_score: r.edm_map_score, mean_entropy: r.mean_entropy, confident_fraction: r.confident_fraction },
+                        edm_ms: r.edm_ms,
+                        head_ms: r.head_ms.unwrap_or(0.0),
+                        confusion,
+                    });
+                }
+                _ => {}
+            }
+        }
+        let (mut baseline_ms, mut baseline_confusion) = (None, None);
+        if let Some(b) = baseline {
+            for ev in run_events(b, &d.image, &full)? {
+                match ev {
+                    RunEvent::Exit(r) if r.maps.is_some() => {
+                        let mut c = ConfusionMatrix::new(k);
+                        c.add(label.as_raw(), &r.maps.as_ref().expect("checked").classes).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+                        baseline_confusion = Some(c);
+                    }
+                    RunEvent::Finished { total_ms, .. } => baseline_ms = Some(total_ms),
+                    _ => {}
+                }
+            }
+        }
+        out.push(ImageRecord { image: name, cell_ms, exits, baseline_ms, baseline_confusion });
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(out)
+}

@@ -1,0 +1,180 @@
+//! `add eval`: mIoU and per-class IoU of every exit, a threshold sweep for each policy the
+//! model supports (with the baseline measured in the same run), the "accurate" and "fast"
+//! presets written into the model's card, and a markdown table, CSV and JSON.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use super::collect::{ImageRecord, collect};
+use super::metrics::ConfusionMatrix;
+use super::sweep::{SweepRow, candidate_thresholds, evaluate, fastest_within};
+use crate::data::datasets::{OnBad, cityscapes};
+use crate::engine::{Engine, Policy, device};
+use crate::network::card::PolicyPreset;
+use crate::network::checkpoint::{self, TensorFile};
+use crate::network::{ArchCard, CostTable};
+
+/// Options of `add eval`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EvalArgs {
+    /// The multi-exit model.
+    #[arg(long, short = 'm')]
+    pub model: PathBuf,
+    /// The Auto-DeepLab baseline to compare with (speed-ups and mIoU reference).
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Dataset root in the Cityscapes layout.
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long, default_value = "val")]
+    pub split: String,
+    #[arg(long, default_value_t = 100_000)]
+    pub max_images: usize,
+    #[arg(long, default_value_t = 2049)]
+    pub max_side: u32,
+    /// Folder for eval.md, eval.csv, eval.json.
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+    /// Thresholds per policy.
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
+    /// Do not write the accurate/fast presets into the model's card.
+    #[arg(long)]
+    pub no_presets: bool,
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+}
+
+/// Per-exit quality.
+#[derive(Debug, serde::Serialize)]
+struct ExitQuality {
+    exit: usize,
+    cell: usize,
+    miou: f64,
+    iou: Vec<Option<f64>>,
+}
+
+fn quality(recs: &[ImageRecord], exit: usize, classes: usize) -> (f64, Vec<Option<f64>>) {
+    let mut c = ConfusionMatrix::new(classes);
+    recs.iter().for_each(|r| c.merge(&r.exits[exit].confusion));
+    (100.0 * c.miou(), c.iou())
+}
+
+/// The policies `card`'s model supports, with the score each thresholds.
+fn policies(card: &ArchCard) -> Vec<(&'static str, fn(f32) -> Policy, fn(&crate::engine::ExitStats) -> Option<f32>)> {
+    let mut v: Vec<(&'static str, fn(f32) -> Policy, fn(&crate::engine::ExitStats) -> Option<f32>)> = Vec::new();
+    if card.edm.kind.has_scalar() {
+        v.push(("edm", |t| Policy::Edm { threshold: t }, |s| s.edm_score));
+    }
+    if card.edm.kind.has_map() {
+        v.push(("edm-map", |t| Policy::EdmMap { threshold: t }, |s| s.edm_map_score));
+    }
+    v.push(("entropy", |t| Policy::Entropy { threshold: t }, |s| s.mean_entropy));
+    v.push(("confident", |t| Policy::ConfidentFraction { prob: crate::engine::policy::DEFAULT_CONFIDENT_PROB, threshold: t }, |s| s.confident_fraction));
+    v
+}
+
+/// Runs `add eval`.
+pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    let dev = device::select(Some(&args.device)).map_err(anyhow::Error::msg)?;
+    let model = Engine::load(&args.model, None, &dev)?;
+    let baseline = args.baseline.as_ref().map(|b| Engine::load(b, None, &dev)).transpose()?;
+    let card = model.card().clone();
+    let ds = cityscapes::open(&args.data, &args.split, OnBad::Fail)?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("{}: cannot create", args.out.display()))?;
+    let recs = collect(&model, baseline.as_ref(), &ds, args.max_images, args.max_side)?;
+    anyhow::ensure!(!recs.is_empty(), "no images evaluated");
+    let k = card.classes.len();
+    let exit_cells = card.exit_cells();
+    // Multi-Adds at the size the images ran at (the first image's; sets are one size)
+    let first = ds.load(0)?.image;
+    let (w, h) = crate::engine::prepare::scaled_dims(first.width(), first.height(), args.max_side);
+    let table = CostTable::of(model.net(), crate::engine::prepare::padded_dim(h as usize), crate::engine::prepare::padded_dim(w as usize));
+
+    let exits: Vec<ExitQuality> = (0..card.num_exits()).map(|e| {
+        let (miou, iou) = quality(&recs, e, k);
+        ExitQuality { exit: e, cell: exit_cells[e], miou, iou }
+    }).collect();
+    let base_ms: Option<f64> = baseline.as_ref().map(|_| recs.iter().filter_map(|r| r.baseline_ms).sum::<f64>() / recs.len() as f64);
+    let base_miou = baseline.as_ref().map(|_| {
+        let mut c = ConfusionMatrix::new(k);
+        recs.iter().filter_map(|r| r.baseline_confusion.as_ref()).for_each(|m| c.merge(m));
+        100.0 * c.miou()
+    });
+    // the reference for "accurate"/"fast": the baseline when given, else this model's last exit
+    let reference = base_miou.unwrap_or(exits[exits.len() - 1].miou);
+
+    let mut rows: Vec<SweepRow> = vec![evaluate(Policy::FixedExit(usize::MAX), &recs, &table, &exit_cells, base_ms)];
+    for e in 0..card.exits.len() {
+        rows.push(evaluate(Policy::FixedExit(e), &recs, &table, &exit_cells, base_ms));
+    }
+    let mut presets = Vec::new();
+    let candidates = policies(&card);
+    // presets come from the model's own decision maker when it has one, else from entropy
+    let preferred = candidates[0].0;
+    for (name, make, score) in candidates {
+        let mut scores: Vec<f32> = recs.iter().flat_map(|r| r.exits[..r.exits.len() - 1].iter().filter_map(|x| score(&x.stats))).collect();
+        let policy_rows: Vec<SweepRow> = candidate_thresholds(&mut scores, args.steps).into_iter().map(|t| evaluate(make(t), &recs, &table, &exit_cells, base_ms)).collect();
+        if name == preferred {
+            for (label, pts) in [("accurate", 0.3), ("fast", 1.5)] {
+                if let Some(r) = fastest_within(&policy_rows, reference, pts) {
+                    presets.push((label.to_string(), PolicyPreset { policy: r.policy.clone(), miou: Some(r.miou), speedup: r.speedup }));
+                }
+            }
+        }
+        rows.extend(policy_rows);
+    }
+
+    let md = markdown(&card, &exits, base_miou, base_ms, &rows, &presets, recs.len());
+    crate::fsutil::atomic_write(&args.out.join("eval.md"), md.as_bytes())?;
+    crate::fsutil::atomic_write(&args.out.join("eval.csv"), csv(&rows).as_bytes())?;
+    let json = serde_json::json!({ "model": args.model, "images": recs.len(), "exits": exits, "baseline": { "miou": base_miou, "mean_ms": base_ms }, "sweep": rows, "presets": presets.iter().map(|(n, p)| (n.clone(), p.clone())).collect::<std::collections::BTreeMap<_, _>>(), "per_image": recs });
+    crate::fsutil::atomic_write(&args.out.join("eval.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
+    print!("{md}");
+
+    if !args.no_presets && !presets.is_empty() {
+        let file = TensorFile::read(&args.model)?;
+        let mut new_card = card.clone();
+        new_card.presets.extend(presets);
+        checkpoint::save_with_metadata(&args.model, &new_card, &file.tensors, file.metadata)?;
+        println!("presets written into {}", args.model.display());
+    }
+    Ok(())
+}
+
+fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or("-".into(), |x| format!("{x:.digits$}"))
+}
+
+fn markdown(card: &ArchCard, exits: &[ExitQuality], base_miou: Option<f64>, base_ms: Option<f64>, rows: &[SweepRow], presets: &[(String, PolicyPreset)], n: usize) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Evaluation of {} on {n} image(s)\n", card.name);
+    let _ = writeln!(s, "| exit | cell | mIoU |\n|---|---|---|");
+    for e in exits {
+        let _ = writeln!(s, "| {} | {} | {:.2} |", e.exit, e.cell, e.miou);
+    }
+    if let Some(b) = base_miou {
+        let _ = writeln!(s, "| baseline | - | {b:.2} |");
+    }
+    let _ = writeln!(s, "\nBaseline mean time: {} ms\n", fmt_opt(base_ms, 1));
+    let _ = writeln!(s, "| policy | exit rates | mIoU | mean ms | p95 ms | G Multi-Adds | speed-up |\n|---|---|---|---|---|---|---|");
+    for r in rows {
+        let rates = r.exit_rate.iter().map(|x| format!("{:.0}%", 100.0 * x)).collect::<Vec<_>>().join(" / ");
+        let _ = writeln!(s, "| {} | {rates} | {:.2} | {:.1} | {:.1} | {:.2} | {} |", r.policy, r.miou, r.mean_ms, r.p95_ms, r.mean_madds / 1e9, fmt_opt(r.speedup, 2));
+    }
+    for (name, p) in presets {
+        let _ = writeln!(s, "\n**{name}**: `{}` (mIoU {}, speed-up {})", p.policy, fmt_opt(p.miou, 2), fmt_opt(p.speedup, 2));
+    }
+    s
+}
+
+fn csv(rows: &[SweepRow]) -> String {
+    let mut s = String::from("policy,threshold,exit_rates,miou,mean_ms,p95_ms,mean_madds,speedup\n");
+    for r in rows {
+        let rates = r.exit_rate.iter().map(|x| format!("{x:.4}")).collect::<Vec<_>>().join(";");
+        let _ = writeln!(s, "{},{},{rates},{:.4},{:.3},{:.3},{:.0},{}", r.policy, r.threshold.map_or(String::new(), |t| t.to_string()), r.miou, r.mean_ms, r.p95_ms, r.mean_madds, r.speedup.map_or(String::new(), |x| format!("{x:.4}")));
+    }
+    s
+}
