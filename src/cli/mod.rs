@@ -39,6 +39,8 @@ pub enum Command {
     TrainEdm(crate::train::edm::TrainEdmArgs),
     /// mIoU per exit and a speed/accuracy sweep per policy; writes presets into the card.
     Eval(crate::eval::run::EvalArgs),
+    /// Every stage from a fixed seed: scenes, ADD, baseline, decision makers, evaluation.
+    Pipeline(crate::train::pipeline::PipelineArgs),
     /// Generate a synthetic street-scene dataset in the Cityscapes layout.
     Synth(crate::data::SynthArgs),
 }
@@ -55,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Train(args)) => crate::train::trainer::run(args),
         Some(Command::TrainEdm(args)) => crate::train::edm::run(args),
         Some(Command::Eval(args)) => crate::eval::run::run(args),
+        Some(Command::Pipeline(args)) => crate::train::pipeline::run(args),
         Some(Command::Synth(args)) => crate::data::run_synth(args),
     }
 }

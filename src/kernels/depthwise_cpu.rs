@@ -3,11 +3,13 @@
 //! Everything is expressed as a *correlation*
 //! `out[oy,ox] = sum_{ky,kx} w[ky,kx] * inp[oy*s + ky*d - pad, ox*s + kx*d - pad]` (zero outside),
 //! which serves the forward pass and, with a flipped kernel, the input gradient at stride 1.
-//! Output columns whose taps are all in bounds (the interior) become "sum of K*K shifted
-//! contiguous rows", an AVX2+FMA loop with no bounds checks; the few border columns are scalar.
-//! Strides > 1 are first split into column phases so the inner loop stays contiguous.
+//! Each input row is first copied with its columns zero-padded (and, for stride > 1, split into
+//! `s` column phases), so an output row becomes "sum of K*K shifted contiguous rows": one
+//! AVX2+FMA loop with no bounds checks and no scalar border code. Rows in the padding are
+//! simply skipped.
 
 use super::util::has_avx2_fma;
+use std::mem::MaybeUninit;
 
 /// Geometry of one correlation: input and output plane sizes, square kernel size `k`, stride
 /// `s`, dilation `d` and a signed padding (negative when used for the input gradient).
@@ -31,173 +33,165 @@ impl Geom {
         (iy >= 0 && (iy as usize) < self.ih).then_some(iy as usize)
     }
 
-    /// Column offset of kernel column `kx`: input column = `ox * s + col_offset(kx)`.
+    /// Padded columns the output reads: `(ow-1)*s + (k-1)*d + 1` (padded col c = real col + pad).
+    fn padded_width(&self) -> usize {
+        (self.ow - 1) * self.s + (self.k - 1) * self.d + 1
+    }
+}
+
+/// An input plane with zero-padded columns split into `s` phases: padded column `c` of row
+/// `y` is at `(c % s) * phase_len + y * pitch + c / s`, so `ox -> ox*s + c` is contiguous.
+struct Padded<'a> {
+    data: &'a [f32],
+    s: usize,
+    pitch: usize,
+    phase_len: usize,
+}
+
+impl Padded<'_> {
+    /// Flat index of padded column `c` in row `y`.
     #[inline]
-    fn col_offset(&self, kx: usize) -> isize {
-        (kx * self.d) as isize - self.pad
-    }
-
-    /// Output columns `[lo, hi)` for which input column `ox * s + c` is inside the plane.
-    fn valid_cols(&self, c: isize) -> (usize, usize) {
-        let s = self.s as isize;
-        let lo = if c < 0 { (-c + s - 1) / s } else { 0 };
-        let last = self.iw as isize - 1 - c;
-        let hi = if last >= 0 { (last / s + 1).min(self.ow as isize) } else { 0 };
-        let lo = lo.min(hi);
-        (lo as usize, hi as usize)
-    }
-
-    /// Output columns `[lo, hi)` for which every kernel column is inside the plane.
-    fn interior_cols(&self) -> (usize, usize) {
-        let (lo, _) = self.valid_cols(self.col_offset(0));
-        let (_, hi) = self.valid_cols(self.col_offset(self.k - 1));
-        (lo.min(hi), hi)
-    }
-
-    /// Width of one column phase when the stride is split out (`ceil(iw / s)`).
-    fn phase_width(&self) -> usize {
-        self.iw.div_ceil(self.s)
+    fn index(&self, y: usize, c: usize) -> usize {
+        (c % self.s) * self.phase_len + y * self.pitch + c / self.s
     }
 }
 
-/// Splits the columns of `inp` into `s` phases (`phase r, row y, j` = `inp[y, j*s + r]`, zero
-/// past the edge) so that a stride-`s` access pattern becomes contiguous. Returns the buffer.
-fn split_phases<'a>(inp: &[f32], g: &Geom, scratch: &'a mut Vec<f32>) -> &'a [f32] {
-    let pw = g.phase_width();
-    let plen = g.ih * pw;
-    scratch.clear();
-    scratch.resize(g.s * plen, 0.0);
-    for y in 0..g.ih {
-        let row = &inp[y * g.iw..(y + 1) * g.iw];
-        for (x, &v) in row.iter().enumerate() {
-            scratch[(x % g.s) * plen + y * pw + x / g.s] = v;
-        }
+/// Builds the padded, phase-split copy of `inp` in `scratch` (or borrows `inp` when no
+/// padding or phase split is needed).
+fn pad_columns<'a>(inp: &'a [f32], g: &Geom, scratch: &'a mut Vec<f32>) -> Padded<'a> {
+    let pw = g.padded_width();
+    if g.s == 1 && g.pad == 0 && pw == g.iw {
+        return Padded {
+            data: inp,
+            s: 1,
+            pitch: g.iw,
+            phase_len: 0,
+        };
     }
-    scratch
-}
-
-/// Where tap column offset `c` reads in the (possibly phase-split) source for output column
-/// `ox` of input row `iy`: the flat index into the source buffer.
-#[inline]
-fn src_index(g: &Geom, iy: usize, ox: usize, c: isize) -> usize {
+    let pitch = pw.div_ceil(g.s);
+    let phase_len = g.ih * pitch;
+    // Padded columns holding real data: [c_lo, c_hi).
+    let c_lo = g.pad.clamp(0, pw as isize) as usize;
+    let c_hi = (g.pad + g.iw as isize).clamp(c_lo as isize, pw as isize) as usize;
+    let x_lo = (c_lo as isize - g.pad) as usize;
     if g.s == 1 {
-        ((iy * g.iw + ox) as isize + c) as usize
+        // Every element is written below, so stale contents of `scratch` do not matter.
+        scratch.resize(phase_len, 0.0);
+        for y in 0..g.ih {
+            let dst = &mut scratch[y * pw..(y + 1) * pw];
+            dst[..c_lo].fill(0.0);
+            if c_hi > c_lo {
+                dst[c_lo..c_hi]
+                    .copy_from_slice(&inp[y * g.iw + x_lo..y * g.iw + x_lo + (c_hi - c_lo)]);
+            }
+            dst[c_hi..].fill(0.0);
+        }
     } else {
-        let s = g.s as isize;
-        let (r, q) = (c.rem_euclid(s) as usize, c.div_euclid(s));
-        r * g.ih * g.phase_width() + iy * g.phase_width() + (ox as isize + q) as usize
+        scratch.clear();
+        scratch.resize(g.s * phase_len, 0.0);
+        for y in 0..g.ih {
+            for c in c_lo..c_hi {
+                let x = x_lo + (c - c_lo);
+                scratch[(c % g.s) * phase_len + y * pitch + c / g.s] = inp[y * g.iw + x];
+            }
+        }
+    }
+    Padded {
+        data: scratch,
+        s: g.s,
+        pitch,
+        phase_len,
     }
 }
 
-/// One output plane of the correlation described by `g` (see the module doc).
-/// `scratch` is reused between planes for the phase split.
-pub(crate) fn corr_plane(inp: &[f32], wt: &[f32], out: &mut [f32], g: &Geom, scratch: &mut Vec<f32>) {
-    debug_assert_eq!(inp.len(), g.ih * g.iw);
-    debug_assert_eq!(wt.len(), g.k * g.k);
-    debug_assert_eq!(out.len(), g.oh * g.ow);
+/// One output plane of the correlation described by `g` (see the module doc); every element
+/// of `out` is written. `scratch` is reused between planes for the padded copy.
+pub(crate) fn corr_plane(
+    inp: &[f32],
+    wt: &[f32],
+    out: &mut [MaybeUninit<f32>],
+    g: &Geom,
+    scratch: &mut Vec<f32>,
+) {
+    assert_eq!(inp.len(), g.ih * g.iw);
+    assert_eq!(wt.len(), g.k * g.k);
+    assert_eq!(out.len(), g.oh * g.ow);
     let simd = has_avx2_fma();
-    let (lo, hi) = g.interior_cols();
-    let src: &[f32] = if g.s == 1 { inp } else { split_phases(inp, g, scratch) };
-    let mut taps: Vec<(*const f32, f32)> = Vec::with_capacity(g.k * g.k);
+    let src = pad_columns(inp, g, scratch);
+    // Offsets of each kernel column within a row, hoisted: divisions by a runtime stride per
+    // tap per row cost as much as the row's FMAs on the small planes.
+    let col_off: Vec<usize> = (0..g.k).map(|kx| src.index(0, kx * g.d)).collect();
+    // Output ox reads row base + off + ox, and (ow-1)*s + c < pw keeps that inside the phase
+    // row; checked once here for the last row and the largest offset.
+    let max_off = col_off.iter().copied().max().unwrap_or(0);
+    assert!((g.ih - 1) * src.pitch + max_off + g.ow <= src.data.len());
+    // Taps as (offset from the row of ky = 0, weight); rows whose kernel rows all fall inside
+    // the plane (nearly all) reuse them, rows at the top and bottom edge get a filtered list.
+    let full: Vec<(usize, f32)> = (0..g.k * g.k)
+        .map(|t| ((t / g.k) * g.d * src.pitch + col_off[t % g.k], wt[t]))
+        .collect();
+    let mut edge: Vec<(usize, f32)> = Vec::with_capacity(g.k * g.k);
     for oy in 0..g.oh {
-        let row = &mut out[oy * g.ow..(oy + 1) * g.ow];
-        if hi > lo {
-            taps.clear();
+        let top = (oy * g.s) as isize - g.pad;
+        let out_row = &mut out[oy * g.ow..(oy + 1) * g.ow];
+        if top >= 0 && (top as usize + (g.k - 1) * g.d) < g.ih {
+            let base = src.data[top as usize * src.pitch..].as_ptr();
+            // SAFETY: base + offset + ow stays inside `src` (asserted above).
+            unsafe { taps_row(out_row, base, &full, simd) };
+        } else {
+            edge.clear();
             for ky in 0..g.k {
                 let Some(iy) = g.in_row(oy, ky) else { continue };
-                for kx in 0..g.k {
-                    let idx = src_index(g, iy, lo, g.col_offset(kx));
-                    // In bounds for all hi - lo outputs: interior columns read inside the row.
-                    debug_assert!(idx + (hi - lo) <= src.len());
-                    taps.push((src[idx..].as_ptr(), wt[ky * g.k + kx]));
+                for (kx, &off) in col_off.iter().enumerate() {
+                    edge.push((iy * src.pitch + off, wt[ky * g.k + kx]));
                 }
             }
-            // SAFETY: every tap pointer is valid for hi - lo reads (interior columns).
-            unsafe { taps_row(&mut row[lo..hi], &taps, simd) };
-        }
-        for ox in (0..lo).chain(hi.max(lo)..g.ow) {
-            let mut acc = 0.0f32;
-            for ky in 0..g.k {
-                let Some(iy) = g.in_row(oy, ky) else { continue };
-                for kx in 0..g.k {
-                    let ix = (ox * g.s) as isize + g.col_offset(kx);
-                    if ix >= 0 && (ix as usize) < g.iw {
-                        acc += wt[ky * g.k + kx] * inp[iy * g.iw + ix as usize];
-                    }
-                }
-            }
-            row[ox] = acc;
+            // SAFETY: as above, offsets are absolute row + column offsets.
+            unsafe { taps_row(out_row, src.data.as_ptr(), &edge, simd) };
         }
     }
 }
 
-/// `out[i] = sum_t w_t * p_t[i]` for every tap `(p_t, w_t)`.
-///
-/// # Safety
-/// Each tap pointer must be valid for `out.len()` reads.
-unsafe fn taps_row(out: &mut [f32], taps: &[(*const f32, f32)], simd: bool) {
-    #[cfg(target_arch = "x86_64")]
-    if simd {
-        // SAFETY: the caller checked AVX2+FMA; pointer validity is our own contract.
-        return unsafe { avx2::taps_row(out, taps) };
-    }
-    let _ = simd;
-    out.fill(0.0);
-    let n = out.len();
-    for &(p, w) in taps {
-        // SAFETY: valid for n reads by contract.
-        let src = unsafe { std::slice::from_raw_parts(p, n) };
-        for (o, &v) in out.iter_mut().zip(src) {
-            *o += w * v;
-        }
-    }
-}
-
-/// `sum_i a[i] * b[i]` over `n` elements.
-///
-/// # Safety
-/// Both pointers must be valid for `n` reads.
-unsafe fn dot(a: *const f32, b: *const f32, n: usize, simd: bool) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    if simd {
-        // SAFETY: the caller checked AVX2+FMA.
-        return unsafe { avx2::dot(a, b, n) };
-    }
-    let _ = simd;
-    // SAFETY: valid for n reads by contract.
-    let (a, b) = unsafe { (std::slice::from_raw_parts(a, n), std::slice::from_raw_parts(b, n)) };
-    // Eight independent partial sums so that LLVM can vectorise without reassociation.
-    let mut acc = [0.0f32; 8];
-    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ac.remainder().iter().zip(bc.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ac.zip(bc) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
-/// Input gradient of a forward correlation with geometry `g` (any stride), by scattering each
-/// output gradient back onto the taps it read. Used for stride > 1, where the flipped-kernel
-/// correlation would need fractional strides; stride-2 depthwise convs are rare in this network.
-pub(crate) fn scatter_plane(gy: &[f32], wt: &[f32], gx: &mut [f32], g: &Geom) {
-    debug_assert_eq!(gy.len(), g.oh * g.ow);
-    debug_assert_eq!(gx.len(), g.ih * g.iw);
-    gx.fill(0.0);
+/// Input gradient of a forward correlation with geometry `g`, for stride > 1 (where the
+/// flipped-kernel correlation would need fractional strides): each gradient row is added,
+/// scaled by its tap, into a padded phase-split buffer (contiguous axpy), which is then
+/// gathered back to the input layout. Every element of `gx` is written.
+pub(crate) fn scatter_plane(
+    gy: &[f32],
+    wt: &[f32],
+    gx: &mut [MaybeUninit<f32>],
+    g: &Geom,
+    scratch: &mut Vec<f32>,
+) {
+    assert_eq!(gy.len(), g.oh * g.ow);
+    assert_eq!(gx.len(), g.ih * g.iw);
+    let simd = has_avx2_fma();
+    let pw = g.padded_width();
+    let pitch = pw.div_ceil(g.s);
+    let phase_len = g.ih * pitch;
+    scratch.clear();
+    scratch.resize(g.s * phase_len, 0.0);
     for oy in 0..g.oh {
         let grow = &gy[oy * g.ow..(oy + 1) * g.ow];
         for ky in 0..g.k {
             let Some(iy) = g.in_row(oy, ky) else { continue };
-            let xrow = &mut gx[iy * g.iw..(iy + 1) * g.iw];
             for kx in 0..g.k {
-                let w = wt[ky * g.k + kx];
-                let c = g.col_offset(kx);
-                let (lo, hi) = g.valid_cols(c);
-                for ox in lo..hi {
-                    xrow[((ox * g.s) as isize + c) as usize] += w * grow[ox];
-                }
+                let c = kx * g.d;
+                let idx = (c % g.s) * phase_len + iy * pitch + c / g.s;
+                axpy(&mut scratch[idx..idx + g.ow], wt[ky * g.k + kx], grow, simd);
             }
+        }
+    }
+    for y in 0..g.ih {
+        for x in 0..g.iw {
+            let c = x as isize + g.pad;
+            let v = if c >= 0 && (c as usize) < pw {
+                let c = c as usize;
+                scratch[(c % g.s) * phase_len + y * pitch + c / g.s]
+            } else {
+                0.0 // never read by the forward pass
+            };
+            gx[y * g.iw + x] = MaybeUninit::new(v);
         }
     }
 }
@@ -211,33 +205,98 @@ pub(crate) fn weight_grad_plane(
     acc: &mut [f64],
     scratch: &mut Vec<f32>,
 ) {
-    debug_assert_eq!(x.len(), g.ih * g.iw);
-    debug_assert_eq!(gy.len(), g.oh * g.ow);
+    assert_eq!(x.len(), g.ih * g.iw);
+    assert_eq!(gy.len(), g.oh * g.ow);
     let simd = has_avx2_fma();
-    let src: &[f32] = if g.s == 1 { x } else { split_phases(x, g, scratch) };
-    let cols: Vec<(isize, usize, usize)> = (0..g.k)
-        .map(|kx| {
-            let c = g.col_offset(kx);
-            let (lo, hi) = g.valid_cols(c);
-            (c, lo, hi)
-        })
-        .collect();
+    let src = pad_columns(x, g, scratch);
     for oy in 0..g.oh {
         let grow = &gy[oy * g.ow..(oy + 1) * g.ow];
         for ky in 0..g.k {
             let Some(iy) = g.in_row(oy, ky) else { continue };
-            for (kx, &(c, lo, hi)) in cols.iter().enumerate() {
-                if hi <= lo {
-                    continue;
-                }
-                let idx = src_index(g, iy, lo, c);
-                debug_assert!(idx + (hi - lo) <= src.len());
-                // SAFETY: valid columns read inside the row of `src` and of `grow`.
-                let v = unsafe { dot(grow[lo..hi].as_ptr(), src[idx..].as_ptr(), hi - lo, simd) };
-                acc[ky * g.k + kx] += v as f64;
+            for kx in 0..g.k {
+                let idx = src.index(iy, kx * g.d);
+                let row = &src.data[idx..idx + g.ow];
+                acc[ky * g.k + kx] += dot(grow, row, simd) as f64;
             }
         }
     }
+}
+
+/// `out[i] = sum_t w_t * base[off_t + i]` for every tap `(off_t, w_t)`; zero without taps.
+///
+/// # Safety
+/// `base + off_t` must be valid for `out.len()` reads for every tap.
+unsafe fn taps_row(
+    out: &mut [MaybeUninit<f32>],
+    base: *const f32,
+    taps: &[(usize, f32)],
+    simd: bool,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: the caller checked AVX2+FMA; pointer validity is our own contract.
+        return unsafe { avx2::taps_row(out.as_mut_ptr() as *mut f32, out.len(), base, taps) };
+    }
+    let _ = simd;
+    let n = out.len();
+    let Some((&(o0, w0), rest)) = taps.split_first() else {
+        out.fill(MaybeUninit::new(0.0));
+        return;
+    };
+    // SAFETY: valid for n reads by contract.
+    let first = unsafe { std::slice::from_raw_parts(base.add(o0), n) };
+    for (o, &v) in out.iter_mut().zip(first) {
+        *o = MaybeUninit::new(w0 * v);
+    }
+    // SAFETY: every element was just written; same layout.
+    let out = unsafe { &mut *(out as *mut [MaybeUninit<f32>] as *mut [f32]) };
+    for &(off, w) in rest {
+        // SAFETY: valid for n reads by contract.
+        let src = unsafe { std::slice::from_raw_parts(base.add(off), n) };
+        for (o, &v) in out.iter_mut().zip(src) {
+            *o += w * v;
+        }
+    }
+}
+
+/// `out[i] += w * src[i]`.
+fn axpy(out: &mut [f32], w: f32, src: &[f32], simd: bool) {
+    assert_eq!(out.len(), src.len());
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: AVX2+FMA checked by the caller; equal lengths asserted.
+        return unsafe { avx2::axpy(out.as_mut_ptr(), w, src.as_ptr(), out.len()) };
+    }
+    let _ = simd;
+    for (o, &v) in out.iter_mut().zip(src) {
+        *o += w * v;
+    }
+}
+
+/// `sum_i a[i] * b[i]`.
+fn dot(a: &[f32], b: &[f32], simd: bool) -> f32 {
+    assert_eq!(a.len(), b.len());
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: AVX2+FMA checked by the caller; equal lengths asserted.
+        return unsafe { avx2::dot(a.as_ptr(), b.as_ptr(), a.len()) };
+    }
+    let _ = simd;
+    // Eight independent partial sums so that LLVM can vectorise without reassociation.
+    let mut acc = [0.0f32; 8];
+    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ac
+        .remainder()
+        .iter()
+        .zip(bc.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ac.zip(bc) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -255,9 +314,7 @@ mod avx2 {
 
     /// See `super::taps_row`; four 8-wide accumulators hide the FMA latency.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn taps_row(out: &mut [f32], taps: &[(*const f32, f32)]) {
-        let n = out.len();
-        let o = out.as_mut_ptr();
+    pub(super) unsafe fn taps_row(o: *mut f32, n: usize, base: *const f32, taps: &[(usize, f32)]) {
         let mut i = 0;
         unsafe {
             while i + 32 <= n {
@@ -267,9 +324,9 @@ mod avx2 {
                     _mm256_setzero_ps(),
                     _mm256_setzero_ps(),
                 );
-                for &(p, w) in taps {
+                for &(off, w) in taps {
                     let wv = _mm256_set1_ps(w);
-                    let p = p.add(i);
+                    let p = base.add(off + i);
                     a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(p), a0);
                     a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(p.add(8)), a1);
                     a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(p.add(16)), a2);
@@ -283,8 +340,8 @@ mod avx2 {
             }
             while i + 8 <= n {
                 let mut a0 = _mm256_setzero_ps();
-                for &(p, w) in taps {
-                    a0 = _mm256_fmadd_ps(_mm256_set1_ps(w), _mm256_loadu_ps(p.add(i)), a0);
+                for &(off, w) in taps {
+                    a0 = _mm256_fmadd_ps(_mm256_set1_ps(w), _mm256_loadu_ps(base.add(off + i)), a0);
                 }
                 _mm256_storeu_ps(o.add(i), a0);
                 i += 8;
@@ -292,10 +349,38 @@ mod avx2 {
             if i < n {
                 let m = tail_mask(n - i);
                 let mut a0 = _mm256_setzero_ps();
-                for &(p, w) in taps {
-                    a0 = _mm256_fmadd_ps(_mm256_set1_ps(w), _mm256_maskload_ps(p.add(i), m), a0);
+                for &(off, w) in taps {
+                    a0 = _mm256_fmadd_ps(
+                        _mm256_set1_ps(w),
+                        _mm256_maskload_ps(base.add(off + i), m),
+                        a0,
+                    );
                 }
                 _mm256_maskstore_ps(o.add(i), m, a0);
+            }
+        }
+    }
+
+    /// See `super::axpy`.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn axpy(o: *mut f32, w: f32, src: *const f32, n: usize) {
+        let mut i = 0;
+        unsafe {
+            let wv = _mm256_set1_ps(w);
+            while i + 16 <= n {
+                let a = _mm256_fmadd_ps(wv, _mm256_loadu_ps(src.add(i)), _mm256_loadu_ps(o.add(i)));
+                let b = _mm256_fmadd_ps(
+                    wv,
+                    _mm256_loadu_ps(src.add(i + 8)),
+                    _mm256_loadu_ps(o.add(i + 8)),
+                );
+                _mm256_storeu_ps(o.add(i), a);
+                _mm256_storeu_ps(o.add(i + 8), b);
+                i += 16;
+            }
+            while i < n {
+                *o.add(i) = w.mul_add(*src.add(i), *o.add(i));
+                i += 1;
             }
         }
     }
@@ -313,9 +398,21 @@ mod avx2 {
             );
             while i + 32 <= n {
                 s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a.add(i)), _mm256_loadu_ps(b.add(i)), s0);
-                s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a.add(i + 8)), _mm256_loadu_ps(b.add(i + 8)), s1);
-                s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a.add(i + 16)), _mm256_loadu_ps(b.add(i + 16)), s2);
-                s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a.add(i + 24)), _mm256_loadu_ps(b.add(i + 24)), s3);
+                s1 = _mm256_fmadd_ps(
+                    _mm256_loadu_ps(a.add(i + 8)),
+                    _mm256_loadu_ps(b.add(i + 8)),
+                    s1,
+                );
+                s2 = _mm256_fmadd_ps(
+                    _mm256_loadu_ps(a.add(i + 16)),
+                    _mm256_loadu_ps(b.add(i + 16)),
+                    s2,
+                );
+                s3 = _mm256_fmadd_ps(
+                    _mm256_loadu_ps(a.add(i + 24)),
+                    _mm256_loadu_ps(b.add(i + 24)),
+                    s3,
+                );
                 i += 32;
             }
             while i + 8 <= n {
@@ -324,7 +421,11 @@ mod avx2 {
             }
             if i < n {
                 let m = tail_mask(n - i);
-                s1 = _mm256_fmadd_ps(_mm256_maskload_ps(a.add(i), m), _mm256_maskload_ps(b.add(i), m), s1);
+                s1 = _mm256_fmadd_ps(
+                    _mm256_maskload_ps(a.add(i), m),
+                    _mm256_maskload_ps(b.add(i), m),
+                    s1,
+                );
             }
             let s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
             let lo = _mm256_castps256_ps128(s);

@@ -17,6 +17,6 @@ mod util;
 #[cfg(test)]
 mod test_util;
 
-pub use conv1x1::conv1x1;
+pub use conv1x1::{conv1x1, conv1x1_matmul};
 pub use depthwise::depthwise_conv2d;
 pub use resize::resize_bilinear;

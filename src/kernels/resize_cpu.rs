@@ -7,6 +7,8 @@
 //! vertically with a vectorisable loop. The backward pass is the exact transpose: vertical
 //! scatter-add of gradient rows into a per-input-row buffer, then a horizontal scatter-add.
 
+use std::mem::MaybeUninit;
+
 /// Interpolation taps along one axis: output `i` reads `lambda0 * in[i0] + lambda1 * in[i1]`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Tap {
@@ -19,7 +21,11 @@ pub(crate) struct Tap {
 /// PyTorch's `compute_indices_weights_linear` (size mode, no antialias) for one axis.
 pub(crate) fn axis_taps(in_len: usize, out_len: usize, align_corners: bool) -> Vec<Tap> {
     let scale: f32 = if align_corners {
-        if out_len > 1 { (in_len - 1) as f32 / (out_len - 1) as f32 } else { 0.0 }
+        if out_len > 1 {
+            (in_len - 1) as f32 / (out_len - 1) as f32
+        } else {
+            0.0
+        }
     } else {
         in_len as f32 / out_len as f32
     };
@@ -33,17 +39,29 @@ pub(crate) fn axis_taps(in_len: usize, out_len: usize, align_corners: bool) -> V
             let i0 = (src.floor() as usize).min(in_len - 1);
             let lambda = (src - i0 as f32).clamp(0.0, 1.0);
             let i1 = if i0 < in_len - 1 { i0 + 1 } else { i0 };
-            Tap { i0, i1, l0: 1.0 - lambda, l1: lambda }
+            Tap {
+                i0,
+                i1,
+                l0: 1.0 - lambda,
+                l1: lambda,
+            }
         })
         .collect()
 }
 
 /// Forward for one plane: `inp` (ih, iw) -> `out` (oh = ty.len(), ow = tx.len()).
-/// `scratch` holds the horizontally resized rows (ih x ow) computed lazily.
-pub(crate) fn resize_plane(inp: &[f32], iw: usize, ty: &[Tap], tx: &[Tap], out: &mut [f32], scratch: &mut Vec<f32>) {
+/// `scratch` holds the horizontally resized rows (ih x ow) computed lazily. Writes all of `out`.
+pub(crate) fn resize_plane(
+    inp: &[f32],
+    iw: usize,
+    ty: &[Tap],
+    tx: &[Tap],
+    out: &mut [MaybeUninit<f32>],
+    scratch: &mut Vec<f32>,
+) {
     let ow = tx.len();
     let ih = inp.len() / iw;
-    scratch.clear();
+    // Stale contents are fine: a row is computed before it is read.
     scratch.resize(ih * ow, 0.0);
     let mut done = vec![false; ih];
     for (oy, t) in ty.iter().enumerate() {
@@ -59,14 +77,22 @@ pub(crate) fn resize_plane(inp: &[f32], iw: usize, ty: &[Tap], tx: &[Tap], out: 
         let a = &scratch[t.i0 * ow..(t.i0 + 1) * ow];
         let b = &scratch[t.i1 * ow..(t.i1 + 1) * ow];
         for ((o, &a), &b) in out[oy * ow..(oy + 1) * ow].iter_mut().zip(a).zip(b) {
-            *o = t.l0 * a + t.l1 * b;
+            *o = MaybeUninit::new(t.l0 * a + t.l1 * b);
         }
     }
 }
 
 /// Backward for one plane: scatter-adds `gy` (oh x ow) into `gx` (ih x iw), the transpose of
-/// [`resize_plane`]. `scratch` holds the vertically accumulated rows (ih x ow).
-pub(crate) fn resize_plane_bwd(gy: &[f32], ty: &[Tap], tx: &[Tap], gx: &mut [f32], iw: usize, scratch: &mut Vec<f32>) {
+/// [`resize_plane`]; `gx` must be zero on entry. `scratch` holds the vertically accumulated
+/// rows (ih x ow).
+pub(crate) fn resize_plane_bwd(
+    gy: &[f32],
+    ty: &[Tap],
+    tx: &[Tap],
+    gx: &mut [f32],
+    iw: usize,
+    scratch: &mut Vec<f32>,
+) {
     let ow = tx.len();
     let ih = gx.len() / iw;
     scratch.clear();
@@ -81,7 +107,6 @@ pub(crate) fn resize_plane_bwd(gy: &[f32], ty: &[Tap], tx: &[Tap], gx: &mut [f32
             }
         }
     }
-    gx.fill(0.0);
     for r in 0..ih {
         if !touched[r] {
             continue;

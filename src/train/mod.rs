@@ -1,5 +1,6 @@
 //! Training: the multi-exit network and the Auto-DeepLab baseline (`add train`), and the
-//! decision makers on the frozen network (`add train-edm`).
+//! decision makers on the frozen network (`add train-edm`), and every stage from a fixed seed
+//! (`add pipeline`).
 //!
 //! - [`trainer`]: the loop, checkpoints and resume; [`batches`]: seeded batches;
 //!   [`loss`]: cross-entropy ignoring 255, averaged over exits; [`optim`]: SGD + poly lr.
@@ -8,4 +9,5 @@ pub mod batches;
 pub mod edm;
 pub mod loss;
 pub mod optim;
+pub mod pipeline;
 pub mod trainer;

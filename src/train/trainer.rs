@@ -213,6 +213,13 @@ fn save_state(files: &RunFiles, t: &Trainee, opt: &Sgd, cfg: &TrainConfig, step:
     Ok(())
 }
 
+/// The step a training checkpoint was saved at.
+pub fn checkpoint_step(path: &Path) -> anyhow::Result<usize> {
+    let file = TensorFile::read(path)?;
+    let state: TrainState = serde_json::from_str(file.metadata.get(STATE_KEY).with_context(|| format!("{}: not a training checkpoint (no state)", path.display()))?)?;
+    Ok(state.step)
+}
+
 type Resumed = (HashMap<String, Tensor>, usize, HashMap<String, Tensor>);
 
 fn load_state(files: &RunFiles, card: &ArchCard, cfg: &TrainConfig) -> anyhow::Result<Resumed> {

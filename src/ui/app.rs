@@ -4,14 +4,13 @@
 
 use super::decision::{self, Decided};
 use super::files::{FolderNav, Io, IoMsg, Sample};
-use super::image_view::{self, Layer, Pane};
-use super::overlay::{self, Content};
 use super::results::{ImageResults, LabelMap};
 use super::settings::Settings;
-use super::textures::{self, Textures};
+use super::textures::Textures;
 use super::view_state::{Selection, ViewState};
 use super::worker::{ModelSpec, Role, SegmentOptions, Worker, WorkerMsg};
 use super::{exit_strip, export, hover, legend, policy_panel, screenshot, shortcuts, toolbar};
+pub use super::frame_times::FrameTimes;
 use crate::network::{ArchCard, ClassInfo};
 use eframe::egui::{self, Color32};
 use std::path::PathBuf;
@@ -53,38 +52,6 @@ pub struct Message {
     pub error: bool,
 }
 
-/// UI frame times, to check the 16 ms budget while the worker computes.
-#[derive(Debug, Default, Clone)]
-pub struct FrameTimes {
-    /// Seconds, most recent last (bounded).
-    pub samples: Vec<f32>,
-    /// Frames drawn while a run was in progress.
-    pub busy: Vec<f32>,
-}
-
-impl FrameTimes {
-    fn record(&mut self, secs: f32, busy: bool) {
-        for (v, on) in [(&mut self.samples, true), (&mut self.busy, busy)] {
-            if on {
-                if v.len() >= 10_000 {
-                    v.remove(0);
-                }
-                v.push(secs);
-            }
-        }
-    }
-
-    /// The q-quantile (0..=1) of `v`, in milliseconds.
-    pub fn quantile_ms(v: &[f32], q: f32) -> Option<f32> {
-        if v.is_empty() {
-            return None;
-        }
-        let mut s = v.to_vec();
-        s.sort_by(f32::total_cmp);
-        Some(s[((s.len() - 1) as f32 * q).round() as usize] * 1e3)
-    }
-}
-
 /// The inspector.
 pub struct StudioApp {
     pub settings: Settings,
@@ -96,6 +63,8 @@ pub struct StudioApp {
     pub folder: Option<FolderNav>,
     pub gallery: Vec<Sample>,
     pub screenshot: Option<screenshot::ScreenshotJob>,
+    /// Previews of the gallery images, by path (created once, as they arrive).
+    pub gallery_thumbs: std::collections::HashMap<PathBuf, egui::TextureHandle>,
     pub frames: FrameTimes,
     /// The device the user asked for (passed to model loads).
     pub device: String,
@@ -103,9 +72,9 @@ pub struct StudioApp {
     pub(crate) io: Io,
     pub(crate) tex: Textures<String>,
     next_local_run: u64,
-    /// When the newest exit arrived (for the time-to-screen measurement).
+    /// When the worker sent the newest exit (for the time-to-screen measurement).
     pub(crate) last_exit_arrival: Option<Instant>,
-    /// Milliseconds from an exit's arrival to the end of the frame that drew it.
+    /// Milliseconds from the worker sending an exit to the end of the frame that drew it.
     pub exit_to_screen_ms: Vec<f32>,
 }
 
@@ -114,6 +83,10 @@ impl StudioApp {
     pub fn new(settings: Settings, worker: Option<Worker>, repaint: Arc<dyn Fn() + Send + Sync>) -> StudioApp {
         let gallery = super::files::gallery_dir().map(|d| super::files::gallery(&d)).unwrap_or_default();
         let loading = if worker.is_some() { ModelSlot::Loading } else { ModelSlot::Absent };
+        let io = Io::new(repaint);
+        if worker.is_some() {
+            io.load_thumbs(gallery.clone());
+        }
         StudioApp {
             settings,
             view: ViewState::default(),
@@ -124,15 +97,26 @@ impl StudioApp {
             folder: None,
             gallery,
             screenshot: None,
+            gallery_thumbs: Default::default(),
             frames: FrameTimes::default(),
             device: String::new(),
             worker,
-            io: Io::new(repaint),
+            io,
             tex: Textures::default(),
             next_local_run: 1,
             last_exit_arrival: None,
             exit_to_screen_ms: Vec::new(),
         }
+    }
+
+    /// Texture uploads of the views so far: (created, updated in place).
+    pub fn texture_uploads(&self) -> (u64, u64) {
+        self.tex.uploads
+    }
+
+    /// Decodes previews of the gallery images in the background.
+    pub fn load_gallery_thumbs(&self) {
+        self.io.load_thumbs(self.gallery.clone());
     }
 
     /// Shows a message in the message area.
@@ -194,6 +178,9 @@ impl StudioApp {
         self.results = Some(r);
         self.view.hover = None;
         self.view.fit = true;
+        if matches!(self.view.selection, Selection::Exit(k) if k >= self.num_exits()) {
+            self.view.selection = Selection::Auto;
+        }
         self.run(self.settings.analysis)
     }
 
@@ -306,6 +293,8 @@ impl StudioApp {
         let card = model.with_extension("json");
         let spec = ModelSpec { card: card.is_file().then_some(card), model: Some(model), device: self.device.clone() };
         if let Some(w) = self.worker.as_mut() {
+            // Don't make the new model wait for a run of the old one.
+            w.cancel();
             w.load(role, spec);
             match role {
                 Role::Add => self.add_model = ModelSlot::Loading,
@@ -315,12 +304,23 @@ impl StudioApp {
     }
 
     fn poll(&mut self, ctx: &egui::Context) {
-        let msgs = self.worker.as_mut().map(|w| w.poll()).unwrap_or_default();
-        for m in msgs {
+        let msgs = self.worker.as_mut().map(|w| w.poll_timed()).unwrap_or_default();
+        for (sent, m) in msgs {
+            let is_exit = matches!(m, WorkerMsg::Event { event: crate::engine::RunEvent::Exit(_), .. });
             self.apply(m);
+            if is_exit && self.last_exit_arrival.is_some() {
+                // Measure from when the worker sent it, not from when this frame picked it up.
+                self.last_exit_arrival = Some(sent);
+            }
         }
         for m in self.io.poll() {
-            self.handle_io(m);
+            match m {
+                IoMsg::Thumb(path, image) => {
+                    let tex = ctx.load_texture(format!("sample {}", path.display()), image, egui::TextureOptions::LINEAR);
+                    self.gallery_thumbs.insert(path, tex);
+                }
+                m => self.handle_io(m),
+            }
         }
         let dropped = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect::<Vec<_>>());
         if let Some(p) = dropped.into_iter().next() {
@@ -360,6 +360,7 @@ impl StudioApp {
                 self.say(format!("exported {} files to {dir}", files.len()), false);
             }
             IoMsg::Exported(Err(e)) => self.say(format!("export failed: {e}"), true),
+            IoMsg::Thumb(..) => {}
         }
     }
 
@@ -379,7 +380,7 @@ impl StudioApp {
             });
         });
         egui::Panel::right("readout").default_size(250.0).show(ui, |ui| hover::show(ui, self));
-        egui::CentralPanel::default().show(ui, |ui| self.main_view(ui));
+        egui::CentralPanel::default().show(ui, |ui| super::main_view::show(ui, self));
         screenshot::tick(self, &ctx);
         let busy = self.results.as_ref().is_some_and(|r| !r.is_done());
         self.frames.record(t0.elapsed().as_secs_f32(), busy);
@@ -388,65 +389,30 @@ impl StudioApp {
         }
     }
 
-    fn main_view(&mut self, ui: &mut egui::Ui) {
-        let Some(r) = &self.results else {
-            super::welcome::show(ui, self);
-            return;
-        };
-        let k = self.shown_exit().unwrap_or(0);
-        let s = &self.settings;
-        let a = Content::side_a(s.overlay, k, s.conf_kind);
-        let b = Content::side_b(s.overlay, k, s.conf_kind);
-        let (first, second) = if self.view.flip { (b, a) } else { (a, b) };
-        let mut sides = vec![(if self.view.flip { "B" } else { "A" }, first)];
-        if s.compare {
-            sides.push((if self.view.flip { "A" } else { "B" }, second));
-        }
-        let ctx = ui.ctx().clone();
-        let (palette, hidden) = (self.palette(), self.settings.hidden_classes.clone());
-        let tint = Color32::from_white_alpha((self.settings.opacity.clamp(0.0, 1.0) * 255.0).round() as u8);
-        let photo_key = format!("{}", r.image_id);
-        let photo = self.tex.get(&ctx, "photo", &photo_key, textures::PHOTO, || {
-            let img = &r.image;
-            Some(egui::ColorImage::from_rgb([img.width() as usize, img.height() as usize], img.as_raw()))
-        });
-        let mut panes = Vec::new();
-        for (i, (side, c)) in sides.into_iter().enumerate() {
-            let mut layers: Vec<Layer> = photo.iter().map(|p| Layer { texture: p.0, tint: Color32::WHITE }).collect();
-            let note = overlay::missing_note(c, r);
-            if !self.view.hide_all && c != Content::Photo {
-                let key = overlay::content_key(c, r, &hidden);
-                if let Some((tex, _)) =
-                    self.tex.get(&ctx, &format!("overlay{i}"), &key, textures::MASK, || overlay::content_image(c, r, &palette, &hidden))
-                {
-                    layers.push(Layer { texture: tex, tint });
-                }
-            }
-            panes.push(Pane {
-                title: format!("{side}: {}", c.caption(r)),
-                layers,
-                colorbar: c.colorbar().filter(|_| !self.view.hide_all),
-                note,
-            });
-        }
-        let size = r.size();
-        image_view::show(ui, &mut self.view, size, &panes);
-    }
-
-    /// Settings to persist.
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
 }
 
 impl eframe::App for StudioApp {
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
-        let _ = frame;
+        // CPU time of the previous frame: our ui plus tessellation and paint submission.
+        if let Some(cpu) = frame.info().cpu_usage {
+            let busy = self.results.as_ref().is_some_and(|r| !r.is_done());
+            self.frames.record_cpu(cpu, busy);
+        }
         StudioApp::ui(self, ui);
         // While a run streams, keep frames coming so each event is drawn promptly even if a
         // repaint request raced with the previous frame.
         if self.results.as_ref().is_some_and(|r| !r.is_done()) {
             ui.ctx().request_repaint_after(Duration::from_millis(100));
+        }
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        if self.screenshot.is_some() || std::env::var_os("ADD_FRAME_STATS").is_some() {
+            eprintln!("add: {}", self.frames.report(&self.exit_to_screen_ms));
+            if std::env::var_os("ADD_FRAME_STATS").is_some() {
+                let slow: Vec<String> = self.frames.busy_cpu.iter().enumerate().filter(|(_, s)| **s > 0.016).map(|(i, s)| format!("#{i}:{:.0}ms", s * 1e3)).collect();
+                eprintln!("add: slow frames while computing: {}", slow.join(" "));
+            }
         }
     }
 

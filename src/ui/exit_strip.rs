@@ -40,7 +40,7 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
     let ctx = ui.ctx().clone();
     let (iw, ih) = r.size();
     let aspect = ih as f32 / iw.max(1) as f32;
-    let mut thumb = |name: String, run: &ModelRun, k: usize, tex: &mut textures::Textures<String>| {
+    let thumb = |name: String, run: &ModelRun, k: usize, tex: &mut textures::Textures<String>| {
         let m = run.maps(k)?;
         let key = format!("{}/{}/{}", r.image_id, run.run_id, k);
         tex.get(&ctx, &name, &key, textures::MASK, || {
@@ -123,18 +123,20 @@ fn card(ui: &mut egui::Ui, c: &CardData, i: usize, threshold: Option<f32>, has_l
     egui::Frame::group(ui.style()).stroke(stroke).inner_margin(5.0).show(ui, |ui| {
         ui.set_width(CARD_W - 10.0);
         ui.vertical(|ui| {
-            let mut title = c.title.clone();
-            if c.chosen {
-                title += "  CHOSEN";
-            }
-            if ui.selectable_label(c.selected, RichText::new(title).strong()).on_hover_text("Show this output").clicked() {
-                action = Some(Action::Select(i));
-            }
+            ui.horizontal(|ui| {
+                if ui.selectable_label(c.selected, RichText::new(&c.title).strong()).on_hover_text("Show this output").clicked() {
+                    action = Some(Action::Select(i));
+                }
+                if c.chosen {
+                    ui.label(RichText::new("CHOSEN").strong().color(Color32::from_rgb(255, 200, 40)));
+                }
+            });
             let size = vec2(THUMB_W, (THUMB_W * c.thumb_aspect).clamp(30.0, 120.0));
             match c.thumb {
                 Some(t) => {
                     let img = egui::Image::new((t, size)).sense(egui::Sense::click()).alt_text(format!("{} mask", c.title));
-                    if ui.add(img).clicked() {
+                    let resp = ui.add(img);
+                    if resp.clicked() {
                         action = Some(Action::Select(i));
                     }
                 }

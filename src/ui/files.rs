@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 /// Images larger than this on their longest side are shown and run downscaled.
 pub const MAX_SIDE: u32 = 4096;
+/// Width of gallery previews.
+pub const THUMB_W: u32 = 200;
 /// File extensions the app opens as images.
 pub const IMAGE_EXTS: [&str; 8] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp", "ppm"];
 
@@ -32,6 +34,8 @@ pub enum IoMsg {
     Opened(Box<Opened>),
     Failed { what: String, message: String },
     Exported(Result<Vec<PathBuf>, String>),
+    /// A small preview of a gallery image.
+    Thumb(PathBuf, eframe::egui::ColorImage),
 }
 
 /// The UI's end of the helper threads.
@@ -102,6 +106,22 @@ impl Io {
                 Ok(o) => IoMsg::Opened(Box::new(o)),
                 Err(e) => IoMsg::Failed { what: path.display().to_string(), message: format!("{e:#}") },
             })
+        });
+    }
+
+    /// Decodes small previews of the gallery images on one thread, posting each when ready.
+    pub fn load_thumbs(&self, samples: Vec<Sample>) {
+        let (tx, repaint) = (self.tx.clone(), self.repaint.clone());
+        std::thread::spawn(move || {
+            for s in samples {
+                let Ok(img) = decode(&s.path) else { continue };
+                let t = img.thumbnail(THUMB_W, THUMB_W).to_rgb8();
+                let c = eframe::egui::ColorImage::from_rgb([t.width() as usize, t.height() as usize], t.as_raw());
+                if tx.send(IoMsg::Thumb(s.path, c)).is_err() {
+                    return;
+                }
+                repaint();
+            }
         });
     }
 
@@ -280,7 +300,7 @@ fn samples_from_json(dir: &Path, v: &serde_json::Value) -> Vec<Sample> {
                 .and_then(|n| n.as_str())
                 .map(String::from)
                 .unwrap_or_else(|| path.file_stem().unwrap_or_default().to_string_lossy().into());
-            let note = ["difficulty", "source", "description"]
+            let note = ["difficulty", "kind", "time_of_day", "source", "description"]
                 .iter()
                 .filter_map(|k| e.get(*k).map(|v| format!("{k}: {}", v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))))
                 .reduce(|a, b| format!("{a}, {b}"));

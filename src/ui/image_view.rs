@@ -42,13 +42,17 @@ pub fn show(ui: &mut egui::Ui, view: &mut ViewState, image_size: (usize, usize),
     let mut hover = None;
     for (i, pane) in panes.iter().enumerate() {
         let rect = Rect::from_min_size(pos2(full.left() + i as f32 * (w + gap), full.top()), vec2(w, full.height()));
-        let resp = ui.interact(rect, ui.id().with(("pane", i)), Sense::click_and_drag());
+        let resp = ui.interact(rect, ui.scope_id().with(("pane", i)), Sense::click_and_drag());
         let title = pane.title.clone();
-        resp.widget_info(move || egui::WidgetInfo::labeled(egui::WidgetType::Other, true, &title));
+        resp.widget_info(move || egui::WidgetInfo::labeled(egui::Role::Image, true, &title));
         if let Some(p) = interact(ui, view, rect, &resp, img) {
             hover = Some(p);
         }
         draw(ui, view, rect, img, pane);
+    }
+    if view.hover != hover {
+        // The read-out panel was drawn before this one: draw again so it shows this pixel.
+        ui.ctx().request_repaint();
     }
     view.hover = hover;
 }

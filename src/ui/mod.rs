@@ -1,10 +1,123 @@
-//! The desktop app (eframe). Placeholder until the inspector lands.
+//! The desktop app (eframe): the inspector. A worker thread owns the models and streams each
+//! cell and exit as it is computed; the window shows every exit of one image, the policy's
+//! decision and why, and compares with the full Auto-DeepLab output.
+//!
+//! State comes in three kinds: results ([`results`]), persisted settings ([`settings`]) and
+//! transient view state ([`view_state`]). One module per panel:
+//! [`toolbar`], [`policy_panel`], [`legend`], [`image_view`], [`exit_strip`], [`hover`],
+//! [`welcome`]; and the machinery: [`worker`], [`files`], [`export`], [`screenshot`],
+//! [`engine_glue`] (the real engine), [`demo`] (colour-rule data for tests and demos).
+
+pub mod app;
+pub mod decision;
+pub mod demo;
+pub mod engine_glue;
+pub mod exit_strip;
+pub mod export;
+pub mod frame_times;
+pub mod files;
+pub mod hover;
+pub mod image_view;
+pub mod legend;
+pub mod main_view;
+pub mod metrics;
+pub mod overlay;
+pub mod policy_panel;
+pub mod render;
+pub mod results;
+pub mod screenshot;
+pub mod settings;
+pub mod shortcuts;
+pub mod textures;
+pub mod toolbar;
+pub mod view_state;
+pub mod welcome;
+pub mod worker;
+
+pub use app::StudioApp;
+pub use settings::Settings;
+
+use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Options of the app window.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct AppArgs {}
+pub struct AppArgs {
+    /// ADD model weights (.safetensors or reference .pth) [default: models/add.safetensors;
+    /// random weights when absent].
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Architecture card of the model [default: <model>.json or the one embedded].
+    #[arg(long, value_name = "FILE")]
+    pub card: Option<PathBuf>,
+    /// Full Auto-DeepLab baseline weights to compare with [default: models/autodeeplab.safetensors].
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Image to open at start.
+    #[arg(long, value_name = "FILE")]
+    pub image: Option<PathBuf>,
+    /// Save a screenshot of the window once the image's results are in, then exit.
+    #[arg(long, value_name = "FILE", requires = "image")]
+    pub screenshot: Option<PathBuf>,
+    /// Device: auto, cpu, cuda, cuda:N or metal.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// Use demo data (colour rules) instead of a network: for trying the UI.
+    #[arg(long)]
+    pub demo: bool,
+}
 
 /// Opens the app window.
-pub fn run_app(_args: AppArgs) -> anyhow::Result<()> {
-    anyhow::bail!("the app is not built yet")
+pub fn run_app(args: AppArgs) -> anyhow::Result<()> {
+    let screenshot = args.screenshot.clone();
+    let outcome = Arc::new(std::sync::Mutex::new(None));
+    let outcome2 = outcome.clone();
+    let mut options = eframe::NativeOptions {
+        viewport: eframe::egui::ViewportBuilder::default()
+            .with_title("ADD Studio")
+            .with_inner_size([1500.0, 950.0])
+            .with_min_inner_size([900.0, 600.0])
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    if screenshot.is_some() {
+        options.persist_window = false;
+    }
+    eframe::run_native(
+        "ADD Studio",
+        options,
+        Box::new(move |cc| {
+            let ctx = cc.egui_ctx.clone();
+            let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
+            // Screenshots must not depend on what a user chose last time.
+            let settings = match (&args.screenshot, cc.storage) {
+                (None, Some(s)) => eframe::get_value::<Settings>(s, eframe::APP_KEY).unwrap_or_default(),
+                _ => Settings::default(),
+            };
+            let add = worker::ModelSpec { model: args.model.clone(), card: args.card.clone(), device: args.device.clone() };
+            let full = worker::ModelSpec { model: args.baseline.clone(), card: None, device: args.device.clone() };
+            let w = worker::Worker::spawn(engine_glue::loader(args.demo), add, Some(full), repaint.clone());
+            let mut app = StudioApp::new(settings, Some(w), repaint);
+            app.device = args.device.clone();
+            if let Some(p) = &args.screenshot {
+                let job = screenshot::ScreenshotJob::new(p.clone());
+                *outcome2.lock().unwrap() = Some(job.outcome.clone());
+                app.screenshot = Some(job);
+            }
+            if let Some(img) = &args.image {
+                app.open_path(img.clone());
+            }
+            Ok(Box::new(app))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))?;
+    if let Some(path) = screenshot {
+        let result = outcome.lock().unwrap().as_ref().and_then(|o| o.lock().unwrap().clone());
+        match result {
+            Some(Ok(())) => eprintln!("add: screenshot saved to {}", path.display()),
+            Some(Err(e)) => anyhow::bail!("screenshot failed: {e}"),
+            None => anyhow::bail!("the window closed before the screenshot was taken"),
+        }
+    }
+    Ok(())
 }

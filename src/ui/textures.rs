@@ -19,16 +19,20 @@ struct Slot<K> {
     key: K,
     handle: TextureHandle,
     size: [usize; 2],
+    /// The key's content was empty: the handle is kept but not drawn.
+    empty: bool,
 }
 
 /// Named texture slots keyed by content.
 pub struct Textures<K: PartialEq + Clone> {
     slots: HashMap<String, Slot<K>>,
+    /// Uploads so far: (textures created, textures updated in place).
+    pub uploads: (u64, u64),
 }
 
 impl<K: PartialEq + Clone> Default for Textures<K> {
     fn default() -> Self {
-        Textures { slots: HashMap::new() }
+        Textures { slots: HashMap::new(), uploads: (0, 0) }
     }
 }
 
@@ -46,29 +50,31 @@ impl<K: PartialEq + Clone> Textures<K> {
         if let Some(slot) = self.slots.get(name)
             && slot.key == *key
         {
-            return Some((slot.handle.id(), slot.size));
+            return (!slot.empty).then_some((slot.handle.id(), slot.size));
         }
         let Some(image) = make() else {
-            self.slots.remove(name);
+            // Nothing to show: keep the texture for later content, just don't draw it.
+            if let Some(slot) = self.slots.get_mut(name) {
+                slot.key = key.clone();
+                slot.empty = true;
+            }
             return None;
         };
         let size = image.size;
         match self.slots.get_mut(name) {
             Some(slot) => {
                 slot.handle.set(image, options);
+                self.uploads.1 += 1;
                 slot.key = key.clone();
                 slot.size = size;
+                slot.empty = false;
             }
             None => {
                 let handle = ctx.load_texture(name, image, options);
-                self.slots.insert(name.to_string(), Slot { key: key.clone(), handle, size });
+                self.uploads.0 += 1;
+                self.slots.insert(name.to_string(), Slot { key: key.clone(), handle, size, empty: false });
             }
         }
         self.slots.get(name).map(|s| (s.handle.id(), s.size))
-    }
-
-    /// Drops slots whose name starts with `prefix` (e.g. thumbnails of a previous image).
-    pub fn forget_prefix(&mut self, prefix: &str) {
-        self.slots.retain(|k, _| !k.starts_with(prefix));
     }
 }

@@ -11,6 +11,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// How one image is run (the UI's view of the engine's run options).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -91,7 +92,7 @@ enum Request {
 /// The UI's handle on the worker thread.
 pub struct Worker {
     tx: Sender<Request>,
-    rx: Receiver<WorkerMsg>,
+    rx: Receiver<(Instant, WorkerMsg)>,
     cancel: Arc<AtomicBool>,
     next_run_id: u64,
     loader: Loader,
@@ -127,7 +128,7 @@ impl Worker {
     fn start_thread(
         loader: Loader,
         repaint: Arc<dyn Fn() + Send + Sync>,
-    ) -> (Sender<Request>, Receiver<WorkerMsg>) {
+    ) -> (Sender<Request>, Receiver<(Instant, WorkerMsg)>) {
         let (req_tx, req_rx) = crossbeam_channel::unbounded();
         let (msg_tx, msg_rx) = crossbeam_channel::unbounded();
         std::thread::Builder::new()
@@ -162,6 +163,11 @@ impl Worker {
     /// Everything the worker sent since the last call. If the thread died, it is restarted
     /// with the same models and a [`WorkerMsg::Restarted`] says so.
     pub fn poll(&mut self) -> Vec<WorkerMsg> {
+        self.poll_timed().into_iter().map(|(_, m)| m).collect()
+    }
+
+    /// Like [`Self::poll`], with the instant each message was sent (to measure latency).
+    pub fn poll_timed(&mut self) -> Vec<(Instant, WorkerMsg)> {
         let mut out = Vec::new();
         loop {
             match self.rx.try_recv() {
@@ -176,7 +182,7 @@ impl Worker {
                             let _ = self.tx.send(Request::Load(role, spec));
                         }
                     }
-                    out.push(WorkerMsg::Restarted { message: "the worker thread stopped".into() });
+                    out.push((Instant::now(), WorkerMsg::Restarted { message: "the worker thread stopped".into() }));
                     break;
                 }
             }
@@ -198,16 +204,32 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
+/// Lowers this thread's scheduling priority (and so that of the compute threads it starts,
+/// which inherit it), so that on a machine with few cores the UI thread still gets a core
+/// whenever it has a frame to draw. Linux only; elsewhere a no-op.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        unsafe extern "C" {
+            fn setpriority(which: i32, who: u32, prio: i32) -> i32;
+        }
+        // PRIO_PROCESS with who = 0 is the calling thread on Linux. Failure is harmless.
+        // SAFETY: a plain syscall wrapper with integer arguments, no memory involved.
+        let _ = unsafe { setpriority(0, 0, 10) };
+    }
+}
+
 fn worker_loop(
     rx: Receiver<Request>,
-    tx: Sender<WorkerMsg>,
+    tx: Sender<(Instant, WorkerMsg)>,
     loader: Loader,
     repaint: Arc<dyn Fn() + Send + Sync>,
 ) {
+    lower_priority();
     let mut models: [Option<Box<dyn Segmenter>>; 2] = [None, None];
     let mut specs: [Option<ModelSpec>; 2] = [None, None];
     let send = |m: WorkerMsg| {
-        let ok = tx.send(m).is_ok();
+        let ok = tx.send((Instant::now(), m)).is_ok();
         repaint();
         ok
     };

@@ -1,0 +1,157 @@
+//! `add pipeline`: every stage from a fixed seed, each skipped when its output already exists,
+//! so an interrupted pipeline picks up where it stopped (training stages resume from their
+//! checkpoints): generate scenes, train ADD, train the Auto-DeepLab baseline, train the decision
+//! makers, evaluate (writing the presets), and optionally ship the models into models/.
+
+use std::path::{Path, PathBuf};
+
+use super::edm::{MapTarget, TrainEdmArgs};
+use super::trainer::TrainArgs;
+use crate::eval::run::EvalArgs;
+
+/// Options of `add pipeline`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PipelineArgs {
+    /// Working folder (data/, add/, autodeeplab/, add_edm.safetensors, eval/).
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Generated scenes (20% go to val).
+    #[arg(long, default_value_t = 600)]
+    pub scenes: u64,
+    /// Architecture of the multi-exit model: a card file or preset.
+    #[arg(long, default_value = "add-2")]
+    pub arch: String,
+    #[arg(long, default_value_t = 8)]
+    pub filters: usize,
+    #[arg(long, default_value_t = 64)]
+    pub head_width: usize,
+    #[arg(long, default_value_t = 800)]
+    pub steps: usize,
+    #[arg(long, default_value = "129x257")]
+    pub crop: String,
+    #[arg(long, default_value_t = 30)]
+    pub edm_epochs: usize,
+    /// Stop training stages at this step (checkpoint saved); rerun to continue.
+    #[arg(long)]
+    pub until: Option<usize>,
+    /// Copy the finished models into this folder (e.g. models/).
+    #[arg(long)]
+    pub ship: Option<PathBuf>,
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+}
+
+fn train_args(a: &PipelineArgs, arch: &str, out: PathBuf) -> TrainArgs {
+    TrainArgs {
+        arch: arch.to_string(),
+        filters: a.filters,
+        head_width: Some(a.head_width),
+        data: a.out.join("data"),
+        out,
+        steps: a.steps,
+        batch: 4,
+        crop: a.crop.clone(),
+        scale_min: 0.5,
+        scale_max: 1.5,
+        lr: 0.05,
+        momentum: 0.9,
+        weight_decay: 4e-5,
+        seed: a.seed,
+        checkpoint_every: 25,
+        resume: false,
+        until: a.until,
+        device: a.device.clone(),
+    }
+}
+
+/// Trains unless the run is complete; resumes when a checkpoint exists. True when complete.
+fn train_stage(mut t: TrainArgs) -> anyhow::Result<bool> {
+    let steps = t.steps;
+    let ckpt = t.out.join("checkpoint.safetensors");
+    if ckpt.exists() {
+        if super::trainer::checkpoint_step(&ckpt)? >= steps {
+            return Ok(true);
+        }
+        t.resume = true;
+    }
+    super::trainer::run(t)?;
+    Ok(super::trainer::checkpoint_step(&ckpt)? >= steps)
+}
+
+fn copy_atomic(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let bytes = std::fs::read(from)?;
+    crate::fsutil::atomic_write(to, &bytes)?;
+    println!("shipped {}", to.display());
+    Ok(())
+}
+
+/// Runs `add pipeline`.
+pub fn run(a: PipelineArgs) -> anyhow::Result<()> {
+    let data = a.out.join("data");
+    if !data.join("manifest.jsonl").exists() {
+        println!("[1/5] generating {} scenes", a.scenes);
+        crate::data::run_synth(crate::data::SynthArgs {
+            out: data.clone(),
+            count: a.scenes,
+            size: (256, 512),
+            seed: a.seed,
+            val_fraction: 0.2,
+            difficulty_min: 0.0,
+            difficulty_max: 1.0,
+            gallery: false,
+        })?;
+    }
+    println!("[2/5] training {}", a.arch);
+    let add_done = train_stage(train_args(&a, &a.arch, a.out.join("add")))?;
+    println!("[3/5] training the Auto-DeepLab baseline");
+    let base_done = train_stage(train_args(&a, "autodeeplab", a.out.join("autodeeplab")))?;
+    if !(add_done && base_done) {
+        println!("paused; rerun the same command to continue");
+        return Ok(());
+    }
+    let add_edm = a.out.join("add_edm.safetensors");
+    if !add_edm.exists() {
+        println!("[4/5] training the decision makers");
+        super::edm::run(TrainEdmArgs {
+            model: a.out.join("add").join("model.safetensors"),
+            card: None,
+            data: data.clone(),
+            out: add_edm.clone(),
+            kind: "both".into(),
+            map_target: MapTarget::Entropy,
+            epochs: a.edm_epochs,
+            lr: 1e-3,
+            batch: 8,
+            max_images: 2000,
+            seed: a.seed,
+            max_side: 2049,
+            device: a.device.clone(),
+            force: false,
+        })?;
+    }
+    let baseline = a.out.join("autodeeplab").join("model.safetensors");
+    let eval_dir = a.out.join("eval");
+    if !eval_dir.join("eval.json").exists() {
+        println!("[5/5] evaluating");
+        crate::eval::run::run(EvalArgs {
+            model: add_edm.clone(),
+            baseline: Some(baseline.clone()),
+            data,
+            split: "val".into(),
+            max_images: 100_000,
+            max_side: 2049,
+            out: eval_dir,
+            steps: 20,
+            no_presets: false,
+            device: a.device.clone(),
+        })?;
+    }
+    if let Some(dir) = &a.ship {
+        std::fs::create_dir_all(dir)?;
+        copy_atomic(&add_edm, &dir.join("add.safetensors"))?;
+        copy_atomic(&baseline, &dir.join("autodeeplab.safetensors"))?;
+    }
+    Ok(())
+}
