@@ -239,27 +239,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
 
 /// [`write_atomic`], with the fsync optional.
 pub fn write_atomic_with(path: &Path, bytes: &[u8], durable: bool) -> Result<(), DataError> {
-    let io = |source| DataError::Io { path: path.into(), source };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).map_err(io)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        if durable {
-            f.sync_all()?;
-        }
-        drop(f);
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    crate::fsutil::atomic_write_with(path, durable, |f| f.write_all(bytes)).map_err(|source| DataError::Io { path: path.into(), source })
 }
 
 #[cfg(test)]
