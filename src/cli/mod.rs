@@ -43,6 +43,8 @@ pub enum Command {
     Pipeline(crate::train::pipeline::PipelineArgs),
     /// Generate a synthetic street-scene dataset in the Cityscapes layout.
     Synth(crate::data::SynthArgs),
+    /// Search the network-level path (supernet with multi-exit heads); writes a card.
+    Search(crate::search::SearchArgs),
 }
 
 /// Runs the parsed command line.
@@ -59,5 +61,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Eval(args)) => crate::eval::run::run(args),
         Some(Command::Pipeline(args)) => crate::train::pipeline::run(args),
         Some(Command::Synth(args)) => crate::data::run_synth(args),
+        Some(Command::Search(args)) => crate::search::run(args),
     }
 }

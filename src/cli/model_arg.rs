@@ -48,6 +48,10 @@ impl ModelArgs {
             return Ok(Engine::random(card, 0, &dev)?);
         }
         let model = self.model.as_ref().context("no model given: pass --model FILE or --preset NAME")?;
-        Ok(Engine::load(model, self.card.as_deref(), &dev)?)
+        let engine = Engine::load(model, self.card.as_deref(), &dev)?;
+        for note in engine.notes() {
+            eprintln!("note: {note}");
+        }
+        Ok(engine)
     }
 }

@@ -14,7 +14,7 @@ use super::events::{Decision, ExitMaps, ExitReport, RunEvent};
 use super::policy::{ExitStats, Policy, PolicyError};
 use super::prepare::{Prepared, prepare};
 use crate::network::checkpoint::{self, CheckpointError, TensorFile};
-use crate::network::{AddNet, ArchCard, BuildMode, cost};
+use crate::network::{AddNet, ArchCard, BuildMode, EdmKind, cost};
 
 /// Why a model could not be loaded or a run could not finish.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +62,7 @@ pub struct RunSummary {
 pub struct Engine {
     net: AddNet,
     device: Device,
+    notes: Vec<String>,
 }
 
 impl Engine {
@@ -69,10 +70,20 @@ impl Engine {
     /// `<model>.json`), checking every tensor against the card.
     pub fn load(model: &Path, card: Option<&Path>, device: &Device) -> Result<Engine, EngineError> {
         let file = TensorFile::read(model)?;
-        let card = checkpoint::resolve_card(&file, card)?;
+        let mut card = checkpoint::resolve_card(&file, card)?;
+        let mut notes = Vec::new();
+        // a reference checkpoint never holds the EDM (it is a separate file): run without it
+        if card.edm.kind != EdmKind::None && !file.tensors.keys().any(|n| n.starts_with("edm")) {
+            notes.push(format!(
+                "{}: the card names decision makers ({:?}) but the weights hold none; loaded without them (entropy, confident and exit policies still work)",
+                model.display(),
+                card.edm.kind
+            ));
+            card.edm.kind = EdmKind::None;
+        }
         checkpoint::check_against(&card, &model.display().to_string(), &file.tensors)?;
         let net = checkpoint::build(&card, file.tensors, device, BuildMode::Folded)?;
-        Ok(Engine { net, device: device.clone() })
+        Ok(Engine { net, device: device.clone(), notes })
     }
 
     /// A model with random weights (Kaiming init, seeded): for demos, tests and benchmarks.
@@ -80,12 +91,17 @@ impl Engine {
         card.validate().map_err(CheckpointError::from)?;
         let tensors = crate::network::init::random_tensors(&card, seed)?;
         let net = checkpoint::build(&card, tensors, device, BuildMode::Folded)?;
-        Ok(Engine { net, device: device.clone() })
+        Ok(Engine { net, device: device.clone(), notes: Vec::new() })
     }
 
     /// Wraps an already built network.
     pub fn from_net(net: AddNet, device: &Device) -> Engine {
-        Engine { net, device: device.clone() }
+        Engine { net, device: device.clone(), notes: Vec::new() }
+    }
+
+    /// What loading had to work around (shown to the user, never silently dropped).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     pub fn card(&self) -> &ArchCard {

@@ -76,7 +76,8 @@ fn load(role: Role, spec: &ModelSpec) -> anyhow::Result<Option<Loaded>> {
         (_, Some(path)) => {
             let engine = Engine::load(&path, spec.card.as_deref(), &dev)
                 .map_err(|e| anyhow!("cannot load {}: {e}", path.display()))?;
-            Ok(Some(Loaded { segmenter: Box::new(engine), banner: None }))
+            let banner = (!engine.notes().is_empty()).then(|| engine.notes().join("; "));
+            Ok(Some(Loaded { segmenter: Box::new(engine), banner }))
         }
         (Role::Add, None) => {
             let card = ArchCard::preset("add-2", 8)?;
