@@ -17,5 +17,6 @@ pub mod eval;
 pub mod fsutil;
 pub mod kernels;
 pub mod network;
+pub mod search;
 pub mod train;
 pub mod ui;

@@ -10,7 +10,6 @@ use anyhow::Context;
 use super::collect::{ImageRecord, collect};
 use super::metrics::ConfusionMatrix;
 use super::sweep::{SweepRow, candidate_thresholds, evaluate, fastest_within};
-use crate::data::datasets::{OnBad, cityscapes};
 use crate::engine::{Engine, Policy, device};
 use crate::network::card::PolicyPreset;
 use crate::network::checkpoint::{self, TensorFile};
@@ -43,6 +42,9 @@ pub struct EvalArgs {
     /// Do not write the accurate/fast presets into the model's card.
     #[arg(long)]
     pub no_presets: bool,
+    /// Leave out (and report) unpaired or unreadable samples instead of stopping.
+    #[arg(long)]
+    pub skip_bad: bool,
     #[arg(long, default_value = "auto")]
     pub device: String,
 }
@@ -82,7 +84,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let model = Engine::load(&args.model, None, &dev)?;
     let baseline = args.baseline.as_ref().map(|b| Engine::load(b, None, &dev)).transpose()?;
     let card = model.card().clone();
-    let ds = cityscapes::open(&args.data, &args.split, OnBad::Fail)?;
+    let ds = crate::data::datasets::open_for_command(&args.data, &args.split, args.skip_bad)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("{}: cannot create", args.out.display()))?;
     let recs = collect(&model, baseline.as_ref(), &ds, args.max_images, args.max_side)?;
     anyhow::ensure!(!recs.is_empty(), "no images evaluated");

@@ -62,6 +62,7 @@ fn train_args(a: &PipelineArgs, arch: &str, out: PathBuf) -> TrainArgs {
         checkpoint_every: 25,
         resume: false,
         until: a.until,
+        skip_bad: false,
         device: a.device.clone(),
     }
 }
@@ -145,6 +146,7 @@ pub fn run(a: PipelineArgs) -> anyhow::Result<()> {
             out: eval_dir,
             steps: 20,
             no_presets: false,
+            skip_bad: false,
             device: a.device.clone(),
         })?;
     }

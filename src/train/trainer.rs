@@ -289,6 +289,9 @@ pub struct TrainArgs {
     /// Pause at this step (checkpoint saved); `--resume` continues later.
     #[arg(long)]
     pub until: Option<usize>,
+    /// Leave out (and report) unpaired or unreadable samples instead of stopping.
+    #[arg(long)]
+    pub skip_bad: bool,
     /// Device: cpu, cuda, cuda:N, metal or auto.
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -321,7 +324,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         checkpoint_every: args.checkpoint_every.max(1),
     };
     anyhow::ensure!(cfg.batch >= 2, "--batch must be at least 2 (BatchNorm needs more than one value per channel)");
-    let ds = crate::data::datasets::cityscapes::open(&args.data, "train", crate::data::datasets::OnBad::Fail)?;
+    let ds = crate::data::datasets::open_for_command(&args.data, "train", args.skip_bad)?;
     let device = crate::engine::device::select(Some(&args.device)).map_err(anyhow::Error::msg)?;
     train(&card, &ds, &cfg, &RunFiles { dir: args.out }, args.resume, args.until, &device)
 }

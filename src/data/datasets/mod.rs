@@ -187,6 +187,19 @@ impl Dataset {
     }
 }
 
+/// Opens split `split` of the Cityscapes-layout tree at `root` for a command: with `skip_bad`,
+/// unpaired and undecodable samples are left out and reported on stderr; without, they are an
+/// error listing the files.
+pub fn open_for_command(root: &Path, split: &str, skip_bad: bool) -> Result<Dataset, DatasetError> {
+    let on_bad = if skip_bad { OnBad::Skip } else { OnBad::Fail };
+    let mut ds = cityscapes::open(root, split, on_bad)?;
+    if skip_bad {
+        ds.check(OnBad::Skip)?;
+        eprint!("{}", ds.skip_report());
+    }
+    Ok(ds)
+}
+
 /// Files under `dir` (recursively), sorted, whose names end with one of `suffixes`.
 pub(crate) fn files_with_suffix(dir: &Path, suffixes: &[&str]) -> Result<Vec<PathBuf>, DatasetError> {
     let mut out = Vec::new();
