@@ -4,8 +4,8 @@
 //! Run: `cargo bench --bench kernels -- --warm-up-time 1 --measurement-time 3 [filter]`.
 //! Medians land in target/criterion/<group>/<id>/new/estimates.json.
 
-use add_studio::kernels::{conv1x1, depthwise_conv2d, resize_bilinear};
-use candle_core::{Device, Tensor, Var};
+use add_studio::kernels::{batch_norm_train, conv1x1, conv2d, depthwise_conv2d, resize_bilinear};
+use candle_core::{DType, Device, ModuleT, Tensor, Var};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
@@ -121,5 +121,52 @@ fn resize(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, depthwise, depthwise_train, pointwise, resize);
+/// Forward + backward of the dense convs the training step runs (stem 3x3, stride-2 stem,
+/// dil_conv 5x5 d2, ASPP-style atrous 3x3 d6, FactorizedReduce's strided 1x1), batch 4:
+/// im2col + GEMM with a GEMM backward vs candle's conv2d (conv_transpose2d backward).
+fn dense_conv_train(c: &mut Criterion) {
+    let mut g = c.benchmark_group("conv2d_fwd_bwd");
+    g.sample_size(10);
+    // (cin, cout, h, w, k, stride, pad, dil)
+    for (cin, cout, h, w, k, s, p, d) in [
+        (64, 64, 65, 129, 3, 1, 1, 1),
+        (64, 128, 65, 129, 3, 2, 1, 1),
+        (40, 40, 33, 65, 5, 1, 4, 2),
+        (80, 64, 9, 17, 3, 1, 6, 6),
+        (40, 20, 65, 129, 1, 2, 0, 1),
+    ] {
+        let x = Var::from_tensor(&rand(&[4, cin, h, w])).unwrap();
+        let wt = Var::from_tensor(&rand(&[cout, cin, k, k])).unwrap();
+        let id = format!("k{k}s{s}d{d}_{cin}to{cout}/{}", shape_id(cin, h, w));
+        g.bench_with_input(BenchmarkId::new("ours", &id), &(), |b, _| {
+            b.iter(|| black_box(conv2d(&x, &wt, None, s, p, d).unwrap().sum_all().unwrap().backward().unwrap()))
+        });
+        g.bench_with_input(BenchmarkId::new("candle", &id), &(), |b, _| {
+            b.iter(|| black_box(x.conv2d(&wt, p, s, d, 1).unwrap().sum_all().unwrap().backward().unwrap()))
+        });
+    }
+    g.finish();
+}
+
+/// Training-mode BatchNorm forward + backward, batch 4: our fused op vs candle_nn's.
+fn batch_norm(c: &mut Criterion) {
+    let mut g = c.benchmark_group("batch_norm_train_fwd_bwd");
+    g.sample_size(10);
+    for (ch, h, w) in [(64, 65, 129), (40, 33, 65)] {
+        let x = Var::from_tensor(&rand(&[4, ch, h, w])).unwrap();
+        let vm = candle_nn::VarMap::new();
+        let vb = candle_nn::VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
+        let bn = candle_nn::batch_norm(ch, candle_nn::BatchNormConfig::default(), vb).unwrap();
+        let id = shape_id(ch, h, w);
+        g.bench_with_input(BenchmarkId::new("ours", &id), &(), |b, _| {
+            b.iter(|| black_box(batch_norm_train(&x, &bn).unwrap().sum_all().unwrap().backward().unwrap()))
+        });
+        g.bench_with_input(BenchmarkId::new("candle_nn", &id), &(), |b, _| {
+            b.iter(|| black_box(bn.forward_t(&x, true).unwrap().sum_all().unwrap().backward().unwrap()))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, depthwise, depthwise_train, pointwise, resize, dense_conv_train, batch_norm);
 criterion_main!(benches);

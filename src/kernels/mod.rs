@@ -6,8 +6,12 @@
 //! - [`depthwise_conv2d`]: depthwise kxk conv with stride, padding and dilation.
 //! - [`resize_bilinear`]: PyTorch `F.interpolate(mode='bilinear')` in size mode.
 //! - [`conv1x1`]: pointwise conv as one GEMM per image, no im2col.
+//! - [`batch_norm_train`]: training-mode BatchNorm (fused statistics, normalisation, backward).
+//! - [`conv2d`]: dense kxk conv (any stride/padding/dilation) as im2col + GEMM, GEMM backward.
 
+mod batchnorm;
 mod conv1x1;
+mod conv2d;
 mod depthwise;
 mod depthwise_cpu;
 mod resize;
@@ -17,6 +21,8 @@ mod util;
 #[cfg(test)]
 mod test_util;
 
+pub use batchnorm::{batch_norm_stats_apply, batch_norm_train};
 pub use conv1x1::{conv1x1, conv1x1_matmul};
+pub use conv2d::conv2d;
 pub use depthwise::depthwise_conv2d;
 pub use resize::resize_bilinear;

@@ -90,6 +90,15 @@ thread_local! {
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Runs `f(scratch)` with this thread's scratch buffer (arbitrary stale contents), or a fresh
+/// one if the thread's buffer is already borrowed further up the stack.
+pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Vec<f32>) -> R) -> R {
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut s) => f(&mut s),
+        Err(_) => f(&mut Vec::new()),
+    })
+}
+
 /// Runs `f(plane_index, out_plane, scratch)` over the `plane_len`-sized chunks of `out` in
 /// parallel, grouping small planes so that each rayon task does at least ~256k flops of work
 /// (rayon's wake-up and per-task overhead would otherwise dominate the 17x33 planes).

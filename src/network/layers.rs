@@ -113,8 +113,11 @@ impl Module for Conv {
         let s = &self.spec;
         let y = if s.groups == s.cin && s.groups == s.cout && s.groups > 1 {
             crate::kernels::depthwise_conv2d(x, &self.weight, s.stride, s.pad, s.dil)?
-        } else if s.k == 1 && s.stride == 1 && s.groups == 1 {
-            crate::kernels::conv1x1(x, &self.weight, None)?
+        } else if s.k == 1 && s.stride == 1 && s.pad == 0 && s.groups == 1 {
+            return crate::kernels::conv1x1(x, &self.weight, self.bias.as_ref());
+        } else if s.groups == 1 {
+            // Dense kxk (and strided 1x1): im2col + GEMM with a GEMM backward, bias fused.
+            return crate::kernels::conv2d(x, &self.weight, self.bias.as_ref(), s.stride, s.pad, s.dil);
         } else {
             x.conv2d(&self.weight, s.pad, s.stride, s.dil, s.groups)?
         };
@@ -153,6 +156,12 @@ impl BnParams {
     }
 }
 
+/// BatchNorm in training mode through our fused kernel (batch statistics, PyTorch's running
+/// statistics update), in inference mode through candle_nn.
+fn bn_forward_t(bn: &BatchNorm, y: &Tensor, train: bool) -> Result<Tensor> {
+    if train { crate::kernels::batch_norm_train(y, bn) } else { bn.forward_t(y, false) }
+}
+
 fn batch_norm(c: usize, vb: VarBuilder) -> Result<BatchNorm> {
     let cfg = BatchNormConfig { eps: BN_EPS, remove_mean: true, affine: true, momentum: 0.1 };
     candle_nn::batch_norm(c, cfg, vb)
@@ -183,7 +192,7 @@ impl ConvBn {
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let y = self.conv.forward(x)?;
         match &self.bn {
-            Some(bn) => bn.forward_t(&y, train),
+            Some(bn) => bn_forward_t(bn, &y, train),
             None => Ok(y),
         }
     }
@@ -263,7 +272,7 @@ impl FactorizedReduce {
             .narrow(D::Minus1, shift, w)?;
         let y = Tensor::cat(&[self.conv_1.forward(&x)?, self.conv_2.forward(&shifted)?], 1)?;
         match &self.bn {
-            Some(bn) => bn.forward_t(&y, train),
+            Some(bn) => bn_forward_t(bn, &y, train),
             None => Ok(y),
         }
     }

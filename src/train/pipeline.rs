@@ -1,6 +1,6 @@
 //! `add pipeline`: every stage from a fixed seed, each skipped when its output already exists,
 //! so an interrupted pipeline picks up where it stopped (training stages resume from their
-//! checkpoints): generate scenes, train ADD, train the Auto-DeepLab baseline, train the decision
+//! checkpoints): generate scenes, optionally search the path, train ADD, train the Auto-DeepLab baseline, train the decision
 //! makers, evaluate (writing the presets), and optionally ship the models into models/.
 
 use std::path::{Path, PathBuf};
@@ -20,9 +20,13 @@ pub struct PipelineArgs {
     /// Generated scenes (20% go to val).
     #[arg(long, default_value_t = 600)]
     pub scenes: u64,
-    /// Architecture of the multi-exit model: a card file or preset.
+    /// Architecture of the multi-exit model: a card file or preset (used when
+    /// --search-epochs is 0).
     #[arg(long, default_value = "add-2")]
     pub arch: String,
+    /// Search the network path first, for this many epochs (0: take --arch as it is).
+    #[arg(long, default_value_t = 0)]
+    pub search_epochs: usize,
     #[arg(long, default_value_t = 8)]
     pub filters: usize,
     #[arg(long, default_value_t = 64)]
@@ -81,6 +85,45 @@ fn train_stage(mut t: TrainArgs) -> anyhow::Result<bool> {
     Ok(super::trainer::checkpoint_step(&ckpt)? >= steps)
 }
 
+/// Searches the path (resuming an unfinished search), then writes the found card at the
+/// training scale; returns its path.
+fn search_stage(a: &PipelineArgs) -> anyhow::Result<String> {
+    let dir = a.out.join("search");
+    let train_card = dir.join("arch_train.json");
+    if !train_card.exists() {
+        println!("[1b/5] searching the network path ({} epochs)", a.search_epochs);
+        let resume = dir.join("search_checkpoint.safetensors").exists();
+        crate::search::run(crate::search::SearchArgs {
+            data: a.out.join("data"),
+            out: dir.clone(),
+            filters: 4,
+            head_width: 32,
+            exits: 2,
+            epochs: a.search_epochs,
+            warmup: (a.search_epochs / 3).max(1),
+            steps_per_epoch: None,
+            crop: "65x129".into(),
+            batch: 4,
+            scale_min: 0.5,
+            scale_max: 1.5,
+            lr: 0.025,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            arch_lr: 3e-3,
+            seed: a.seed,
+            resume,
+            until: None,
+            device: a.device.clone(),
+        })?;
+        let mut card = crate::network::ArchCard::load(&dir.join("arch.json"))?;
+        card.f = a.filters;
+        card.head.width = a.head_width;
+        card.validate()?;
+        crate::fsutil::atomic_write(&train_card, card.to_json().as_bytes())?;
+    }
+    Ok(train_card.display().to_string())
+}
+
 fn copy_atomic(from: &Path, to: &Path) -> anyhow::Result<()> {
     let bytes = std::fs::read(from)?;
     crate::fsutil::atomic_write(to, &bytes)?;
@@ -104,8 +147,9 @@ pub fn run(a: PipelineArgs) -> anyhow::Result<()> {
             gallery: false,
         })?;
     }
-    println!("[2/5] training {}", a.arch);
-    let add_done = train_stage(train_args(&a, &a.arch, a.out.join("add")))?;
+    let arch = if a.search_epochs > 0 { search_stage(&a)? } else { a.arch.clone() };
+    println!("[2/5] training {arch}");
+    let add_done = train_stage(train_args(&a, &arch, a.out.join("add")))?;
     println!("[3/5] training the Auto-DeepLab baseline");
     let base_done = train_stage(train_args(&a, "autodeeplab", a.out.join("autodeeplab")))?;
     if !(add_done && base_done) {
