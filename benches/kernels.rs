@@ -10,8 +10,7 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
 /// (C, H, W) per trellis level: 20, 40, 80, 160 channels at 129x257 .. 17x33.
-const LEVELS: [(usize, usize, usize); 4] =
-    [(20, 129, 257), (40, 65, 129), (80, 33, 65), (160, 17, 33)];
+const LEVELS: [(usize, usize, usize); 4] = [(20, 129, 257), (40, 65, 129), (80, 33, 65), (160, 17, 33)];
 
 fn rand(dims: &[usize]) -> Tensor {
     Tensor::rand(-1f32, 1f32, dims, &Device::Cpu).unwrap()
@@ -49,28 +48,10 @@ fn depthwise_train(c: &mut Criterion) {
         let wt = Var::from_tensor(&rand(&[ch, 1, 3, 3])).unwrap();
         let id = format!("k3d1/{}", shape_id(ch, h, w));
         g.bench_with_input(BenchmarkId::new("ours", &id), &(), |b, _| {
-            b.iter(|| {
-                black_box(
-                    depthwise_conv2d(&x, &wt, 1, 1, 1)
-                        .unwrap()
-                        .sum_all()
-                        .unwrap()
-                        .backward()
-                        .unwrap(),
-                )
-            })
+            b.iter(|| black_box(depthwise_conv2d(&x, &wt, 1, 1, 1).unwrap().sum_all().unwrap().backward().unwrap()))
         });
         g.bench_with_input(BenchmarkId::new("candle", &id), &(), |b, _| {
-            b.iter(|| {
-                black_box(
-                    x.conv2d(&wt, 1, 1, 1, ch)
-                        .unwrap()
-                        .sum_all()
-                        .unwrap()
-                        .backward()
-                        .unwrap(),
-                )
-            })
+            b.iter(|| black_box(x.conv2d(&wt, 1, 1, 1, ch).unwrap().sum_all().unwrap().backward().unwrap()))
         });
     }
     g.finish();
@@ -93,10 +74,7 @@ fn pointwise(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("candle_conv2d", &id), &(), |b, _| {
             b.iter(|| {
                 let y = x.conv2d(&wt, 0, 1, 1, 1).unwrap();
-                black_box(
-                    y.broadcast_add(&bias.reshape((1, ch, 1, 1)).unwrap())
-                        .unwrap(),
-                )
+                black_box(y.broadcast_add(&bias.reshape((1, ch, 1, 1)).unwrap()).unwrap())
             })
         });
     }

@@ -12,7 +12,11 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Like [`atomic_write`], with the content produced by `fill` writing into the temp file.
 /// `durable` = false skips the fsync (for bulk data that can be regenerated).
-pub fn atomic_write_with(path: &Path, durable: bool, fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>) -> std::io::Result<()> {
+pub fn atomic_write_with(
+    path: &Path,
+    durable: bool,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().ok_or_else(|| std::io::Error::other(format!("{}: not a file path", path.display())))?;

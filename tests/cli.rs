@@ -17,7 +17,16 @@ fn text(o: &Output) -> String {
 
 fn import(dir: &Path) -> PathBuf {
     let out = dir.join("add2.safetensors");
-    let o = add(&["import", &fixture("add2.pth"), "--arch", &fixture("add2.json"), "--edm", &fixture("add2_edm.pth"), "-o", out.to_str().unwrap()]);
+    let o = add(&[
+        "import",
+        &fixture("add2.pth"),
+        "--arch",
+        &fixture("add2.json"),
+        "--edm",
+        &fixture("add2_edm.pth"),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     out
 }
@@ -39,11 +48,25 @@ fn import_info_infer() {
     let bad = dir.path().join("broken.png");
     std::fs::write(&bad, b"\x89PNG\r\n\x1a\nnot really").unwrap();
     let out = dir.path().join("out");
-    let o = add(&["infer", good.to_str().unwrap(), bad.to_str().unwrap(), "--model", model.to_str().unwrap(), "--policy", "edm:1e9", "--analysis", "--out", out.to_str().unwrap(), "--device", "cpu"]);
+    let o = add(&[
+        "infer",
+        good.to_str().unwrap(),
+        bad.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--policy",
+        "edm:1e9",
+        "--analysis",
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
     let t = text(&o);
     assert!(!o.status.success(), "a bad image must make the run fail at the end: {t}");
     assert!(t.contains("broken.png") && t.contains("1 of 2 image(s) failed"), "{t}");
-    let rec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("street.json")).unwrap()).unwrap();
+    let rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("street.json")).unwrap()).unwrap();
     assert_eq!(rec["chosen_exit"], 0);
     assert_eq!(rec["exits"].as_array().unwrap().len(), 2, "analysis mode computes every exit");
     for k in 0..2 {
@@ -71,7 +94,18 @@ fn bad_models_are_named() {
     if !cfg!(feature = "cuda") {
         let img = dir.path().join("x.png");
         image::RgbImage::new(70, 70).save(&img).unwrap();
-        let o = add(&["infer", img.to_str().unwrap(), "--preset", "add-2", "--filters", "4", "--device", "cuda:0", "--out", dir.path().to_str().unwrap()]);
+        let o = add(&[
+            "infer",
+            img.to_str().unwrap(),
+            "--preset",
+            "add-2",
+            "--filters",
+            "4",
+            "--device",
+            "cuda:0",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ]);
         assert!(!o.status.success() && text(&o).contains("--features cuda"), "{}", text(&o));
     }
 }

@@ -40,10 +40,14 @@ fn events_stream_in_order_and_stop_at_the_chosen_exit() {
     let e = engine(EdmKind::Scalar);
     let events = run(&e, &opts(Policy::FixedExit(0)));
     assert!(matches!(events[0], RunEvent::Started { input_size: (97, 65), .. }));
-    let cells: Vec<usize> = events.iter().filter_map(|ev| if let RunEvent::CellDone { cell, .. } = ev { Some(*cell) } else { None }).collect();
+    let cells: Vec<usize> = events
+        .iter()
+        .filter_map(|ev| if let RunEvent::CellDone { cell, .. } = ev { Some(*cell) } else { None })
+        .collect();
     let first_exit = e.card().exits[0];
     assert_eq!(cells, (0..=first_exit).collect::<Vec<_>>(), "cells after the chosen exit must not run");
-    let exits: Vec<_> = events.iter().filter_map(|ev| if let RunEvent::Exit(r) = ev { Some(r) } else { None }).collect();
+    let exits: Vec<_> =
+        events.iter().filter_map(|ev| if let RunEvent::Exit(r) = ev { Some(r) } else { None }).collect();
     assert_eq!(exits.len(), 1);
     assert_eq!(exits[0].decision, Decision::Stop);
     let maps = exits[0].maps.as_ref().expect("the chosen exit's head ran");
@@ -79,13 +83,15 @@ fn skipped_heads_are_never_computed() {
 fn output_policies_run_the_head_before_deciding() {
     let e = engine(EdmKind::None);
     let events = run(&e, &opts(Policy::Entropy { threshold: -1.0 }));
-    let exits: Vec<_> = events.iter().filter_map(|ev| if let RunEvent::Exit(r) = ev { Some(r) } else { None }).collect();
+    let exits: Vec<_> =
+        events.iter().filter_map(|ev| if let RunEvent::Exit(r) = ev { Some(r) } else { None }).collect();
     assert_eq!(exits.len(), 3);
     assert!(exits.iter().all(|r| r.maps.is_some() && r.mean_entropy.is_some()));
     assert_eq!(exits[0].decision, Decision::Continue);
     assert_eq!(exits[2].decision, Decision::Final);
     // a policy that needs a decision maker the model lacks is a clear error
-    let err = e.run(&image(), &opts(Policy::Edm { threshold: 0.3 }), 1, &AtomicBool::new(false), &mut |_| {}).unwrap_err();
+    let err =
+        e.run(&image(), &opts(Policy::Edm { threshold: 0.3 }), 1, &AtomicBool::new(false), &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("decision maker"), "{err}");
 }
 
@@ -110,6 +116,7 @@ fn cancel_stops_between_cells() {
 #[test]
 fn too_small_images_are_refused() {
     let e = engine(EdmKind::None);
-    let err = e.run(&RgbImage::new(64, 300), &RunOptions::default(), 1, &AtomicBool::new(false), &mut |_| {}).unwrap_err();
+    let err =
+        e.run(&RgbImage::new(64, 300), &RunOptions::default(), 1, &AtomicBool::new(false), &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("65"), "{err}");
 }

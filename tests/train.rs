@@ -19,18 +19,37 @@ fn tiny_card() -> ArchCard {
 }
 
 fn dataset(dir: &Path) -> add_studio::data::datasets::Dataset {
-    let plan = DatasetPlan { out: dir.to_path_buf(), count: 6, width: 128, height: 96, seed: 5, val_fraction: 0.0, difficulty: (0.0, 0.5) };
+    let plan = DatasetPlan {
+        out: dir.to_path_buf(),
+        count: 6,
+        width: 128,
+        height: 96,
+        seed: 5,
+        val_fraction: 0.0,
+        difficulty: (0.0, 0.5),
+    };
     write_dataset(&plan, &indicatif::ProgressBar::hidden()).unwrap();
     cityscapes::open(dir, "train", OnBad::Fail).unwrap()
 }
 
 fn cfg(steps: usize) -> TrainConfig {
-    TrainConfig { steps, batch: 2, crop: (65, 97), scale: (0.75, 1.25), lr: 0.02, momentum: 0.9, weight_decay: 1e-4, seed: 3, checkpoint_every: 2 }
+    TrainConfig {
+        steps,
+        batch: 2,
+        crop: (65, 97),
+        scale: (0.75, 1.25),
+        lr: 0.02,
+        momentum: 0.9,
+        weight_decay: 1e-4,
+        seed: 3,
+        checkpoint_every: 2,
+    }
 }
 
 fn weights(dir: &Path) -> Vec<(String, Vec<f32>)> {
     let f = TensorFile::read(&dir.join("model.safetensors")).unwrap();
-    let mut v: Vec<_> = f.tensors.into_iter().map(|(n, t)| (n, t.flatten_all().unwrap().to_vec1::<f32>().unwrap())).collect();
+    let mut v: Vec<_> =
+        f.tensors.into_iter().map(|(n, t)| (n, t.flatten_all().unwrap().to_vec1::<f32>().unwrap())).collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
 }
@@ -45,7 +64,9 @@ fn paused_and_resumed_equals_uninterrupted() {
     let paused = RunFiles { dir: tmp.path().join("b") };
     train(&card, &ds, &cfg(4), &paused, false, Some(1), &Device::Cpu).unwrap();
     // a fresh start over an existing run is refused
-    assert!(train(&card, &ds, &cfg(4), &paused, false, None, &Device::Cpu).unwrap_err().to_string().contains("--resume"));
+    assert!(
+        train(&card, &ds, &cfg(4), &paused, false, None, &Device::Cpu).unwrap_err().to_string().contains("--resume")
+    );
     // other settings on resume are refused
     assert!(train(&card, &ds, &cfg(5), &paused, true, None, &Device::Cpu).is_err());
     train(&card, &ds, &cfg(4), &paused, true, None, &Device::Cpu).unwrap();

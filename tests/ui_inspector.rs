@@ -3,11 +3,11 @@
 //! rerun), hover a pixel, drop a bad file. Events are fed directly from the demo segmenter.
 
 use add_studio::engine::{Policy, RunEvent};
+use add_studio::ui::StudioApp;
 use add_studio::ui::demo::{DemoSegmenter, street_scene};
 use add_studio::ui::settings::{Overlay, Settings};
 use add_studio::ui::view_state::Selection;
 use add_studio::ui::worker::{Role, SegmentOptions, Segmenter, WorkerMsg};
-use add_studio::ui::StudioApp;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::sync::Arc;
@@ -19,7 +19,12 @@ fn app_with_models(with_full: bool) -> StudioApp {
     app.apply(WorkerMsg::ModelReady { role: Role::Add, card: add.card().clone(), device: "test".into(), banner: None });
     if with_full {
         let full = DemoSegmenter::full(Duration::ZERO);
-        app.apply(WorkerMsg::ModelReady { role: Role::Full, card: full.card().clone(), device: "test".into(), banner: None });
+        app.apply(WorkerMsg::ModelReady {
+            role: Role::Full,
+            card: full.card().clone(),
+            device: "test".into(),
+            banner: None,
+        });
     }
     app
 }
@@ -236,15 +241,24 @@ fn export_writes_view_masks_and_stats() {
     let job = add_studio::ui::export::job(&app).unwrap();
     let files = add_studio::ui::export::write(dir.path(), &job).unwrap();
     let names: Vec<String> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into()).collect();
-    for n in ["street_view.png", "street_exit1_mask.png", "street_exit3_classes.png", "street_full_mask.png", "street_stats.json"] {
+    for n in [
+        "street_view.png",
+        "street_exit1_mask.png",
+        "street_exit3_classes.png",
+        "street_full_mask.png",
+        "street_stats.json",
+    ] {
         assert!(names.contains(&n.to_string()), "{n} in {names:?}");
     }
     let view = image::open(dir.path().join("street_view.png")).unwrap();
     assert_eq!((view.width(), view.height()), (256, 128), "composite at image resolution");
-    let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("street_stats.json")).unwrap()).unwrap();
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("street_stats.json")).unwrap()).unwrap();
     assert_eq!(stats["add"]["exits"].as_array().unwrap().len(), 3);
     assert!(stats["add"]["exits"][0]["miou_vs_label"].as_f64().unwrap() > 0.0);
-    assert!(std::fs::read_dir(dir.path()).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".tmp")));
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".tmp"))
+    );
 }
 
 #[test]

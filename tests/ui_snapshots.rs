@@ -3,11 +3,11 @@
 //! was looked at: a user should recognise what the view is for.
 
 use add_studio::engine::{Policy, RunEvent};
+use add_studio::ui::StudioApp;
 use add_studio::ui::demo::{DemoSegmenter, street_scene};
+use add_studio::ui::files::Sample;
 use add_studio::ui::settings::{ConfKind, Overlay, Settings};
 use add_studio::ui::worker::{Role, SegmentOptions, Segmenter, WorkerMsg};
-use add_studio::ui::StudioApp;
-use add_studio::ui::files::Sample;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::sync::Arc;
@@ -25,7 +25,12 @@ fn scene(policy: Policy, analysis: bool, upto: Option<usize>, with_full: bool) -
     let full = DemoSegmenter::full(Duration::ZERO);
     app.apply(WorkerMsg::ModelReady { role: Role::Add, card: add.card().clone(), device: "demo".into(), banner: None });
     if with_full {
-        app.apply(WorkerMsg::ModelReady { role: Role::Full, card: full.card().clone(), device: "demo".into(), banner: None });
+        app.apply(WorkerMsg::ModelReady {
+            role: Role::Full,
+            card: full.card().clone(),
+            device: "demo".into(),
+            banner: None,
+        });
     }
     app.settings.policy = policy;
     let (img, label) = street_scene(W, H);

@@ -6,8 +6,8 @@ use add_studio::engine::{Policy, RunEvent};
 use add_studio::network::ArchCard;
 use add_studio::ui::demo::{DemoSegmenter, street_scene};
 use add_studio::ui::worker::{Loaded, Loader, ModelSpec, Role, SegmentOptions, Segmenter, Worker, WorkerMsg};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 fn opts() -> SegmentOptions {
@@ -29,7 +29,9 @@ fn poll_until(w: &mut Worker, done: impl Fn(&[WorkerMsg]) -> bool) -> Vec<Worker
 }
 
 fn finished(run: u64) -> impl Fn(&[WorkerMsg]) -> bool {
-    move |m| m.iter().any(|m| matches!(m, WorkerMsg::Event { role: Role::Add, event: RunEvent::Finished { run_id, .. } | RunEvent::Failed { run_id, .. } } if *run_id == run))
+    move |m| {
+        m.iter().any(|m| matches!(m, WorkerMsg::Event { role: Role::Add, event: RunEvent::Finished { run_id, .. } | RunEvent::Failed { run_id, .. } } if *run_id == run))
+    }
 }
 
 fn demo_loader(delay: Duration) -> Loader {
@@ -51,20 +53,41 @@ fn streams_events_in_order_and_a_new_request_cancels() {
     poll_until(&mut w, |m| m.iter().any(|m| matches!(m, WorkerMsg::Event { event: RunEvent::CellDone { .. }, .. })));
     let second = w.run(img, opts(), false);
     let seen = poll_until(&mut w, finished(second));
-    let ids: Vec<u64> = seen.iter().filter_map(|m| match m {
-        WorkerMsg::Event { event, .. } => Some(event.run_id()),
-        _ => None,
-    }).collect();
-    assert!(seen.iter().any(|m| matches!(m, WorkerMsg::Event { event: RunEvent::Cancelled { run_id }, .. } if *run_id == first)), "first run cancelled");
-    assert!(!seen.iter().any(|m| matches!(m, WorkerMsg::Event { event: RunEvent::Finished { run_id, .. }, .. } if *run_id == first)), "first run never finishes");
+    let ids: Vec<u64> = seen
+        .iter()
+        .filter_map(|m| match m {
+            WorkerMsg::Event { event, .. } => Some(event.run_id()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        seen.iter()
+            .any(|m| matches!(m, WorkerMsg::Event { event: RunEvent::Cancelled { run_id }, .. } if *run_id == first)),
+        "first run cancelled"
+    );
+    assert!(
+        !seen.iter().any(
+            |m| matches!(m, WorkerMsg::Event { event: RunEvent::Finished { run_id, .. }, .. } if *run_id == first)
+        ),
+        "first run never finishes"
+    );
     // Events of the second run come in order: Started, cells and exits, Finished.
-    let second_events: Vec<&RunEvent> = seen.iter().filter_map(|m| match m {
-        WorkerMsg::Event { event, .. } if event.run_id() == second => Some(event),
-        _ => None,
-    }).collect();
+    let second_events: Vec<&RunEvent> = seen
+        .iter()
+        .filter_map(|m| match m {
+            WorkerMsg::Event { event, .. } if event.run_id() == second => Some(event),
+            _ => None,
+        })
+        .collect();
     assert!(matches!(second_events.first(), Some(RunEvent::Started { .. })));
     assert!(matches!(second_events.last(), Some(RunEvent::Finished { .. })));
-    let exits: Vec<usize> = second_events.iter().filter_map(|e| match e { RunEvent::Exit(r) => Some(r.exit), _ => None }).collect();
+    let exits: Vec<usize> = second_events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::Exit(r) => Some(r.exit),
+            _ => None,
+        })
+        .collect();
     assert_eq!(exits, vec![0, 1, 2]);
     assert!(ids.contains(&second));
 }
@@ -82,7 +105,14 @@ impl Segmenter for Flaky {
     fn device_name(&self) -> String {
         "flaky".into()
     }
-    fn run(&self, image: &image::RgbImage, opts: &SegmentOptions, run_id: u64, cancel: &AtomicBool, sink: &mut dyn FnMut(RunEvent)) -> anyhow::Result<()> {
+    fn run(
+        &self,
+        image: &image::RgbImage,
+        opts: &SegmentOptions,
+        run_id: u64,
+        cancel: &AtomicBool,
+        sink: &mut dyn FnMut(RunEvent),
+    ) -> anyhow::Result<()> {
         if self.runs.fetch_add(1, Ordering::SeqCst) == 0 {
             panic!("kernel exploded");
         }
@@ -97,7 +127,10 @@ fn a_panic_is_reported_and_the_worker_restarts() {
     let (r2, l2) = (runs.clone(), loads.clone());
     let loader: Loader = Arc::new(move |_, _| {
         l2.fetch_add(1, Ordering::SeqCst);
-        Ok(Some(Loaded { segmenter: Box::new(Flaky { inner: DemoSegmenter::add(Duration::ZERO), runs: r2.clone() }), banner: None }))
+        Ok(Some(Loaded {
+            segmenter: Box::new(Flaky { inner: DemoSegmenter::add(Duration::ZERO), runs: r2.clone() }),
+            banner: None,
+        }))
     });
     let mut w = Worker::spawn(loader, ModelSpec::default(), None, Arc::new(|| {}));
     let img = Arc::new(street_scene(64, 32).0);
@@ -107,13 +140,23 @@ fn a_panic_is_reported_and_the_worker_restarts() {
     assert_eq!(loads.load(Ordering::SeqCst), 2, "the model was loaded again");
     let second = w.run(img, opts(), false);
     let seen = poll_until(&mut w, finished(second));
-    assert!(seen.iter().any(|m| matches!(m, WorkerMsg::Event { event: RunEvent::Finished { run_id, .. }, .. } if *run_id == second)));
+    assert!(
+        seen.iter().any(
+            |m| matches!(m, WorkerMsg::Event { event: RunEvent::Finished { run_id, .. }, .. } if *run_id == second)
+        )
+    );
 }
 
 #[test]
 fn a_model_that_fails_to_load_is_a_message() {
-    let loader: Loader = Arc::new(|_, spec: &ModelSpec| anyhow::bail!("cannot read {:?}: truncated safetensors header", spec.model));
-    let mut w = Worker::spawn(loader, ModelSpec { model: Some("bad.safetensors".into()), ..Default::default() }, None, Arc::new(|| {}));
+    let loader: Loader =
+        Arc::new(|_, spec: &ModelSpec| anyhow::bail!("cannot read {:?}: truncated safetensors header", spec.model));
+    let mut w = Worker::spawn(
+        loader,
+        ModelSpec { model: Some("bad.safetensors".into()), ..Default::default() },
+        None,
+        Arc::new(|| {}),
+    );
     let seen = poll_until(&mut w, |m| !m.is_empty());
     assert!(matches!(&seen[0], WorkerMsg::ModelFailed { role: Role::Add, message } if message.contains("truncated")));
     // A run without a model simply produces nothing; the worker is still alive.
@@ -131,11 +174,17 @@ fn the_real_engine_streams_through_the_worker() {
     let run = w.run(Arc::new(street_scene(256, 128).0), SegmentOptions { analysis: true, ..opts() }, false);
     let seen = poll_until(&mut w, finished(run));
     let failure = seen.iter().find_map(|m| match m {
-        WorkerMsg::Event { event: RunEvent::Failed { message, .. }, .. } | WorkerMsg::ModelFailed { message, .. } => Some(message.clone()),
+        WorkerMsg::Event { event: RunEvent::Failed { message, .. }, .. } | WorkerMsg::ModelFailed { message, .. } => {
+            Some(message.clone())
+        }
         _ => None,
     });
     assert_eq!(failure, None);
-    assert!(seen.iter().any(|m| matches!(m, WorkerMsg::ModelReady { banner: Some(b), .. } if b.contains("UNTRAINED")) || matches!(m, WorkerMsg::ModelReady { banner: None, .. })));
-    let exits = seen.iter().filter(|m| matches!(m, WorkerMsg::Event { event: RunEvent::Exit(r), .. } if r.maps.is_some())).count();
+    assert!(seen.iter().any(|m| matches!(m, WorkerMsg::ModelReady { banner: Some(b), .. } if b.contains("UNTRAINED"))
+        || matches!(m, WorkerMsg::ModelReady { banner: None, .. })));
+    let exits = seen
+        .iter()
+        .filter(|m| matches!(m, WorkerMsg::Event { event: RunEvent::Exit(r), .. } if r.maps.is_some()))
+        .count();
     assert!(exits >= 2, "analysis mode computes every exit ({exits})");
 }

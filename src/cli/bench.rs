@@ -29,7 +29,13 @@ pub struct BenchArgs {
 pub fn median(xs: &mut [f64]) -> f64 {
     xs.sort_by(f64::total_cmp);
     let n = xs.len();
-    if n == 0 { f64::NAN } else if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 }
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
 }
 
 fn time_policy(engine: &Engine, img: &image::RgbImage, policy: Policy, reps: usize) -> anyhow::Result<(f64, u64)> {
@@ -55,14 +61,23 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     for size in &args.size {
         let (h, w) = parse_size(size)?;
-        let img = image::RgbImage::from_fn(w as u32, h as u32, |x, y| image::Rgb([(x % 251) as u8, (y % 241) as u8, ((x * y) % 239) as u8]));
+        let img = image::RgbImage::from_fn(w as u32, h as u32, |x, y| {
+            image::Rgb([(x % 251) as u8, (y % 241) as u8, ((x * y) % 239) as u8])
+        });
         let table = CostTable::of(engine.net(), h, w);
         for exit in 0..card.num_exits() {
             let (ms, madds) = time_policy(&engine, &img, Policy::FixedExit(exit), args.reps)?;
             let gflops = 2.0 * madds as f64 / (ms * 1e6);
-            let label = if exit + 1 == card.num_exits() { "full path".to_string() } else { format!("exit {exit} (cell {})", table.exits[exit].cell) };
+            let label = if exit + 1 == card.num_exits() {
+                "full path".to_string()
+            } else {
+                format!("exit {exit} (cell {})", table.exits[exit].cell)
+            };
             if args.json {
-                println!("{}", serde_json::json!({ "model": card.name, "device": engine.device_name(), "size": [h, w], "exit": exit, "ms": ms, "madds": madds, "gflops": gflops }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "model": card.name, "device": engine.device_name(), "size": [h, w], "exit": exit, "ms": ms, "madds": madds, "gflops": gflops })
+                );
             } else {
                 println!("{size:<11} {label:<14} {ms:>8.1}   {:>12.2}   {gflops:>7.1}", madds as f64 / 1e9);
             }

@@ -35,11 +35,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     } else {
         ArchCard::preset(&args.arch, args.filters)?
     };
-    anyhow::ensure!(
-        args.force || !args.out.exists(),
-        "{} exists; pass --force to replace it",
-        args.out.display()
-    );
+    anyhow::ensure!(args.force || !args.out.exists(), "{} exists; pass --force to replace it", args.out.display());
     let mut file = TensorFile::read(&args.checkpoint)?;
     match &args.edm {
         Some(edm) => {
@@ -52,7 +48,9 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
             card.edm.kind = EdmKind::Scalar;
         }
         None if card.edm.kind != EdmKind::None => {
-            eprintln!("note: no --edm given: the model is written without a decision maker (policies entropy/confident/exit still work)");
+            eprintln!(
+                "note: no --edm given: the model is written without a decision maker (policies entropy/confident/exit still work)"
+            );
             card.edm.kind = EdmKind::None;
         }
         None => {}

@@ -43,7 +43,11 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             let mut files: Vec<PathBuf> = std::fs::read_dir(p)
                 .with_context(|| format!("{}: cannot list folder", p.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())))
+                .filter(|f| {
+                    f.extension()
+                        .and_then(|e| e.to_str())
+                        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+                })
                 .collect();
             files.sort();
             out.extend(files);
@@ -60,10 +64,14 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
     let engine = args.model.engine()?;
     let images = expand_inputs(&args.images)?;
     anyhow::ensure!(!images.is_empty(), "no images found in {:?}", args.images);
-    std::fs::create_dir_all(&args.out).with_context(|| format!("{}: cannot create output folder", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("{}: cannot create output folder", args.out.display()))?;
     let opts = RunOptions { policy, analysis: args.analysis, max_side: args.max_side, edm_maps: true };
     let bar = indicatif::ProgressBar::new(images.len() as u64);
-    bar.set_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed} < {eta}]").expect("valid template"));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed} < {eta}]")
+            .expect("valid template"),
+    );
     let mut records = Vec::new();
     let mut failed = Vec::new();
     for (i, path) in images.iter().enumerate() {
@@ -88,7 +96,13 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
 }
 
 /// Runs one image and writes its files; returns its JSON record.
-fn infer_one(engine: &Engine, path: &Path, opts: &RunOptions, run_id: u64, out: &Path) -> anyhow::Result<serde_json::Value> {
+fn infer_one(
+    engine: &Engine,
+    path: &Path,
+    opts: &RunOptions,
+    run_id: u64,
+    out: &Path,
+) -> anyhow::Result<serde_json::Value> {
     let image = crate::data::image_io::load_rgb(path)?;
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| format!("image{run_id}"));
     let mut events = Vec::new();
@@ -154,6 +168,8 @@ pub fn palette_image(m: &ExitMaps, card: &ArchCard) -> image::DynamicImage {
 
 /// A [0,1] map as 8-bit grey.
 pub fn gray_image(w: usize, h: usize, v: &[f32]) -> image::DynamicImage {
-    let img = GrayImage::from_fn(w as u32, h as u32, |x, y| image::Luma([(v[y as usize * w + x as usize].clamp(0.0, 1.0) * 255.0).round() as u8]));
+    let img = GrayImage::from_fn(w as u32, h as u32, |x, y| {
+        image::Luma([(v[y as usize * w + x as usize].clamp(0.0, 1.0) * 255.0).round() as u8])
+    });
     image::DynamicImage::ImageLuma8(img)
 }

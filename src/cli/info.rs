@@ -32,7 +32,11 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
     let params = ParamTable::of(&card)?;
     // Multi-Adds need only the shapes: build on fresh variables.
     let vm = candle_nn::VarMap::new();
-    let net = AddNet::load(&card, candle_nn::VarBuilder::from_varmap(&vm, candle_core::DType::F32, &candle_core::Device::Cpu), BuildMode::Folded)?;
+    let net = AddNet::load(
+        &card,
+        candle_nn::VarBuilder::from_varmap(&vm, candle_core::DType::F32, &candle_core::Device::Cpu),
+        BuildMode::Folded,
+    )?;
     let cost = CostTable::of(&net, h, w);
     if args.json {
         let v = serde_json::json!({ "card": card, "params": { "network": params.network(), "tensors": params.tensors }, "cost": cost });
@@ -55,17 +59,44 @@ fn m(params: usize) -> String {
 pub fn render(card: &ArchCard, p: &ParamTable, c: &CostTable) -> String {
     let mut s = String::new();
     s += &format!("{}  kind {:?}, F={}, B={}, {} classes\n", card.name, card.kind, card.f, card.b, card.classes.len());
-    s += &format!("path {:?}, exits at cells {:?}, low-level cell {}, EDM {:?}\n", card.path, card.exit_cells(), card.low_level_cell, card.edm.kind);
-    s += &format!("parameters: network {} (shared head {}), decision makers {}\n", m(p.network()), m(p.shared_head()), m(p.tensors.values().sum::<usize>() - p.network()));
+    s += &format!(
+        "path {:?}, exits at cells {:?}, low-level cell {}, EDM {:?}\n",
+        card.path,
+        card.exit_cells(),
+        card.low_level_cell,
+        card.edm.kind
+    );
+    s += &format!(
+        "parameters: network {} (shared head {}), decision makers {}\n",
+        m(p.network()),
+        m(p.shared_head()),
+        m(p.tensors.values().sum::<usize>() - p.network())
+    );
     s += &format!("\nMulti-Adds at {}x{}: stem {}\n", c.input.0, c.input.1, g(c.stem_madds));
     s += "cell level  out size     Multi-Adds   params\n";
     for cell in &c.cells {
-        let low = if cell.low_level_madds > 0 { format!(" (+{} low-level)", g(cell.low_level_madds)) } else { String::new() };
-        s += &format!("{:>4} {:>5}  {:>4}x{:<6} {:>10}  {:>9}{low}\n", cell.cell, cell.level, cell.out_size.0, cell.out_size.1, g(cell.madds), m(p.cell(cell.cell)));
+        let low =
+            if cell.low_level_madds > 0 { format!(" (+{} low-level)", g(cell.low_level_madds)) } else { String::new() };
+        s += &format!(
+            "{:>4} {:>5}  {:>4}x{:<6} {:>10}  {:>9}{low}\n",
+            cell.cell,
+            cell.level,
+            cell.out_size.0,
+            cell.out_size.1,
+            g(cell.madds),
+            m(p.cell(cell.cell))
+        );
     }
     s += "\nexit cell   head        EDM        path (answer here)\n";
     for e in &c.exits {
-        s += &format!("{:>4} {:>4}  {:>10} {:>10}  {:>10}\n", e.exit, e.cell, g(e.head_madds), g(e.edm_madds), g(e.path_madds));
+        s += &format!(
+            "{:>4} {:>4}  {:>10} {:>10}  {:>10}\n",
+            e.exit,
+            e.cell,
+            g(e.head_madds),
+            g(e.edm_madds),
+            g(e.path_madds)
+        );
     }
     s += &format!("full path: {}\n", g(c.full_path()));
     s

@@ -34,7 +34,15 @@ pub fn scale(img: &RgbImage, label: &GrayImage, factor: f32) -> (RgbImage, GrayI
 
 /// Cuts the (h, w) window at (x0, y0), which may reach outside: outside pixels become `fill`
 /// in the image and 255 (ignore) in the label.
-pub fn crop_pad(img: &RgbImage, label: &GrayImage, x0: i64, y0: i64, h: u32, w: u32, fill: [u8; 3]) -> (RgbImage, GrayImage) {
+pub fn crop_pad(
+    img: &RgbImage,
+    label: &GrayImage,
+    x0: i64,
+    y0: i64,
+    h: u32,
+    w: u32,
+    fill: [u8; 3],
+) -> (RgbImage, GrayImage) {
     let mut oi = RgbImage::from_pixel(w, h, Rgb(fill));
     let mut ol = GrayImage::from_pixel(w, h, Luma([255]));
     for y in 0..h {

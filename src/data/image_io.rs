@@ -36,9 +36,7 @@ pub enum DataError {
     TooLarge { path: PathBuf, width: u32, height: u32 },
     #[error("{path}: image is {width}x{height} px; the network needs at least {MIN_SIDE} px a side")]
     TooSmall { path: PathBuf, width: u32, height: u32 },
-    #[error(
-        "{path}: a label must be an 8-bit single-channel PNG of class ids (trainIds), found {found}"
-    )]
+    #[error("{path}: a label must be an 8-bit single-channel PNG of class ids (trainIds), found {found}")]
     LabelNotGrey { path: PathBuf, found: String },
     #[error(
         "{path}: label value {value} is not a class id (0..={max}) nor 255 (ignore); \
@@ -145,11 +143,7 @@ pub fn load_label(path: &Path, num_classes: u32) -> Result<image::GrayImage, Dat
 }
 
 /// Checks that every value is a class id below `num_classes` or 255.
-pub fn check_label_values(
-    label: &image::GrayImage,
-    num_classes: u32,
-    path: &Path,
-) -> Result<(), DataError> {
+pub fn check_label_values(label: &image::GrayImage, num_classes: u32, path: &Path) -> Result<(), DataError> {
     let mut count = 0u64;
     let mut first = None;
     for &v in label.as_raw() {
@@ -160,12 +154,9 @@ pub fn check_label_values(
     }
     match first {
         None => Ok(()),
-        Some(value) => Err(DataError::LabelValue {
-            path: path.into(),
-            value,
-            max: num_classes.saturating_sub(1),
-            count,
-        }),
+        Some(value) => {
+            Err(DataError::LabelValue { path: path.into(), value, max: num_classes.saturating_sub(1), count })
+        }
     }
 }
 
@@ -239,7 +230,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
 
 /// [`write_atomic`], with the fsync optional.
 pub fn write_atomic_with(path: &Path, bytes: &[u8], durable: bool) -> Result<(), DataError> {
-    crate::fsutil::atomic_write_with(path, durable, |f| f.write_all(bytes)).map_err(|source| DataError::Io { path: path.into(), source })
+    crate::fsutil::atomic_write_with(path, durable, |f| f.write_all(bytes))
+        .map_err(|source| DataError::Io { path: path.into(), source })
 }
 
 #[cfg(test)]
@@ -292,9 +284,7 @@ mod tests {
         assert!(e.to_string().contains("junk.png"));
 
         let full = dir.path().join("full.png");
-        DynamicImage::ImageRgb8(RgbImage::from_fn(64, 64, |x, y| Rgb([x as u8, y as u8, 3])))
-            .save(&full)
-            .unwrap();
+        DynamicImage::ImageRgb8(RgbImage::from_fn(64, 64, |x, y| Rgb([x as u8, y as u8, 3]))).save(&full).unwrap();
         let bytes = std::fs::read(&full).unwrap();
         let cut = dir.path().join("cut.png");
         std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
@@ -339,10 +329,7 @@ mod tests {
         let p = dir.path().join("bomb.png");
         std::fs::write(&p, &png).unwrap();
         let e = load_rgb(&p).unwrap_err();
-        assert!(
-            matches!(e, DataError::TooLarge { width: 100_000, height: 100_000, .. }),
-            "{e}"
-        );
+        assert!(matches!(e, DataError::TooLarge { width: 100_000, height: 100_000, .. }), "{e}");
         assert!(e.to_string().contains("bomb.png"));
     }
 
@@ -352,10 +339,7 @@ mod tests {
         let p = dir.path().join("one.png");
         DynamicImage::ImageRgb8(RgbImage::new(1, 1)).save(&p).unwrap();
         let img = load_rgb(&p).unwrap();
-        assert!(matches!(
-            check_min_side(&p, img.width(), img.height()),
-            Err(DataError::TooSmall { .. })
-        ));
+        assert!(matches!(check_min_side(&p, img.width(), img.height()), Err(DataError::TooSmall { .. })));
         assert!(check_min_side(&p, 65, 65).is_ok());
     }
 

@@ -21,7 +21,9 @@ pub fn select(spec: Option<&str>) -> Result<Device, String> {
                 None => 0,
             };
             if !cfg!(feature = "cuda") {
-                return Err(format!("`{s}` asked for, but this build has no CUDA support: rebuild with `--features cuda` (see README, GPU)"));
+                return Err(format!(
+                    "`{s}` asked for, but this build has no CUDA support: rebuild with `--features cuda` (see README, GPU)"
+                ));
             }
             Device::new_cuda(ordinal).map_err(|e| format!("cannot open CUDA device {ordinal}: {e}"))
         }

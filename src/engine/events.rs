@@ -90,8 +90,13 @@ pub enum RunEvent {
         total_ms: f64,
         cum_madds: u64,
     },
-    Cancelled { run_id: u64 },
-    Failed { run_id: u64, message: String },
+    Cancelled {
+        run_id: u64,
+    },
+    Failed {
+        run_id: u64,
+        message: String,
+    },
 }
 
 impl RunEvent {

@@ -60,10 +60,7 @@ impl Policy {
     pub fn stop_at(&self, exit: usize, s: &ExitStats) -> Result<bool, PolicyError> {
         Ok(match *self {
             Policy::Edm { threshold } => {
-                let score = s
-                    .edm_score
-                    .or(s.edm_map_score)
-                    .ok_or_else(|| PolicyError::NoEdm(self.to_string()))?;
+                let score = s.edm_score.or(s.edm_map_score).ok_or_else(|| PolicyError::NoEdm(self.to_string()))?;
                 score <= threshold
             }
             Policy::EdmMap { threshold } => {
@@ -71,9 +68,7 @@ impl Policy {
                 score <= threshold
             }
             Policy::Entropy { threshold } => s.mean_entropy.is_some_and(|e| e < threshold),
-            Policy::ConfidentFraction { threshold, .. } => {
-                s.confident_fraction.is_some_and(|f| f > threshold)
-            }
+            Policy::ConfidentFraction { threshold, .. } => s.confident_fraction.is_some_and(|f| f > threshold),
             Policy::FixedExit(k) => exit >= k,
         })
     }

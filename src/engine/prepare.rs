@@ -42,7 +42,12 @@ pub fn scaled_dims(w: u32, h: u32, max_side: u32) -> (u32, u32) {
 }
 
 /// Normalises, scales and pads `image` for the network.
-pub fn prepare(image: &RgbImage, norm: &Normalization, max_side: u32, device: &Device) -> std::result::Result<Prepared, String> {
+pub fn prepare(
+    image: &RgbImage,
+    norm: &Normalization,
+    max_side: u32,
+    device: &Device,
+) -> std::result::Result<Prepared, String> {
     let (w, h) = image.dimensions();
     if w.min(h) < MIN_SIDE {
         return Err(format!("image is {w}x{h}; the network needs at least {MIN_SIDE} px on each side"));
@@ -64,7 +69,12 @@ pub fn prepare(image: &RgbImage, norm: &Normalization, max_side: u32, device: &D
         }
     }
     let tensor = Tensor::from_vec(data, (1, 3, ph, pw), device).map_err(|e| e.to_string())?;
-    Ok(Prepared { tensor, image_size: (w as usize, h as usize), scaled_size: (sw as usize, sh as usize), input_size: (pw, ph) })
+    Ok(Prepared {
+        tensor,
+        image_size: (w as usize, h as usize),
+        scaled_size: (sw as usize, sh as usize),
+        input_size: (pw, ph),
+    })
 }
 
 impl Prepared {

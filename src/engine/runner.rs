@@ -154,7 +154,12 @@ impl Engine {
         for cell in 0..exits[last_exit] + 1 {
             if cancel.load(Ordering::Relaxed) {
                 sink(RunEvent::Cancelled { run_id });
-                return Ok(RunSummary { chosen_exit: chosen.unwrap_or(last_exit), total_ms: ms(t0), madds: cost::executed(), completed: false });
+                return Ok(RunSummary {
+                    chosen_exit: chosen.unwrap_or(last_exit),
+                    total_ms: ms(t0),
+                    madds: cost::executed(),
+                    completed: false,
+                });
             }
             // cell 0's time includes the stem's
             let tc = if cell == 0 { t_stem } else { Instant::now() };
@@ -200,7 +205,8 @@ impl Engine {
         let mut stats = ExitStats::default();
         let mut edm_map = None;
         let te = Instant::now();
-        let need_edm = opts.edm_maps || opts.analysis || matches!(opts.policy, Policy::Edm { .. } | Policy::EdmMap { .. });
+        let need_edm =
+            opts.edm_maps || opts.analysis || matches!(opts.policy, Policy::Edm { .. } | Policy::EdmMap { .. });
         if !is_last && need_edm {
             let feature = trace.feature();
             stats.edm_score = self.net.edm_score(exit, feature)?.map(|s| s.to_vec1::<f32>()).transpose()?.map(|v| v[0]);
@@ -265,7 +271,13 @@ impl Engine {
 
     /// Runs exit `exit`'s head; returns its maps at image size, mean normalised entropy and
     /// the fraction of pixels whose max probability exceeds `confident_prob`.
-    fn head_maps(&self, exit: usize, trace: &crate::network::Trace, p: &Prepared, confident_prob: f32) -> Result<(ExitMaps, f32, f32), EngineError> {
+    fn head_maps(
+        &self,
+        exit: usize,
+        trace: &crate::network::Trace,
+        p: &Prepared,
+        confident_prob: f32,
+    ) -> Result<(ExitMaps, f32, f32), EngineError> {
         let logits = self.net.exit_logits(exit, trace, false)?;
         let logits = p.to_image(&logits)?;
         Ok(maps_from_logits(&logits, confident_prob)?)
@@ -284,7 +296,8 @@ pub fn maps_from_logits(logits: &Tensor, confident_prob: f32) -> candle_core::Re
     let entropy = ((probs * log_p)?.sum(0)? * (-1.0 / (k as f64).ln()))?.clamp(0f32, 1f32)?;
     let max_prob: Vec<f32> = max_prob.flatten_all()?.to_vec1()?;
     let entropy: Vec<f32> = entropy.flatten_all()?.to_vec1()?;
-    let classes: Vec<u8> = classes.flatten_all()?.to_dtype(DType::U32)?.to_vec1::<u32>()?.into_iter().map(|c| c as u8).collect();
+    let classes: Vec<u8> =
+        classes.flatten_all()?.to_dtype(DType::U32)?.to_vec1::<u32>()?.into_iter().map(|c| c as u8).collect();
     let n = (w * h) as f32;
     let mean_entropy = entropy.iter().sum::<f32>() / n;
     let confident = max_prob.iter().filter(|&&p| p > confident_prob).count() as f32 / n;

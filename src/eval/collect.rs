@@ -42,13 +42,22 @@ fn run_events(engine: &Engine, image: &image::RgbImage, opts: &RunOptions) -> an
 
 /// Runs every labelled image of `ds` (at most `limit`) through `model` and, interleaved on the
 /// same image so both see the same machine state, through `baseline`.
-pub fn collect(model: &Engine, baseline: Option<&Engine>, ds: &Dataset, limit: usize, max_side: u32) -> anyhow::Result<Vec<ImageRecord>> {
+pub fn collect(
+    model: &Engine,
+    baseline: Option<&Engine>,
+    ds: &Dataset,
+    limit: usize,
+    max_side: u32,
+) -> anyhow::Result<Vec<ImageRecord>> {
     let k = model.card().classes.len();
     let analysis = RunOptions { policy: Policy::FixedExit(usize::MAX), analysis: true, max_side, edm_maps: false };
     let full = RunOptions { policy: Policy::FixedExit(usize::MAX), analysis: false, max_side, edm_maps: false };
     let n = ds.len().min(limit);
     let bar = indicatif::ProgressBar::new(n as u64);
-    bar.set_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} images [{elapsed} < {eta}]").expect("valid template"));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} images [{elapsed} < {eta}]")
+            .expect("valid template"),
+    );
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let d = ds.load(i)?;
@@ -60,11 +69,19 @@ pub fn collect(model: &Engine, baseline: Option<&Engine>, ds: &Dataset, limit: u
             match ev {
                 RunEvent::CellDone { cell_ms: ms, .. } => cell_ms.push(ms),
                 RunEvent::Exit(r) => {
-                    let maps = r.maps.as_ref().ok_or_else(|| anyhow::anyhow!("analysis mode ran no head at exit {}", r.exit))?;
+                    let maps = r
+                        .maps
+                        .as_ref()
+                        .ok_or_else(|| anyhow::anyhow!("analysis mode ran no head at exit {}", r.exit))?;
                     let mut confusion = ConfusionMatrix::new(k);
                     confusion.add(label.as_raw(), &maps.classes).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
                     exits.push(ExitRecord {
-                        stats: ExitStats { edm_score: r.edm_score, edm_map_score: r.edm_map_score, mean_entropy: r.mean_entropy, confident_fraction: r.confident_fraction },
+                        stats: ExitStats {
+                            edm_score: r.edm_score,
+                            edm_map_score: r.edm_map_score,
+                            mean_entropy: r.mean_entropy,
+                            confident_fraction: r.confident_fraction,
+                        },
                         edm_ms: r.edm_ms,
                         head_ms: r.head_ms.unwrap_or(0.0),
                         confusion,
@@ -79,7 +96,8 @@ pub fn collect(model: &Engine, baseline: Option<&Engine>, ds: &Dataset, limit: u
                 match ev {
                     RunEvent::Exit(r) if r.maps.is_some() => {
                         let mut c = ConfusionMatrix::new(k);
-                        c.add(label.as_raw(), &r.maps.as_ref().expect("checked").classes).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+                        c.add(label.as_raw(), &r.maps.as_ref().expect("checked").classes)
+                            .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
                         baseline_confusion = Some(c);
                     }
                     RunEvent::Finished { total_ms, .. } => baseline_ms = Some(total_ms),

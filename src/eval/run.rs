@@ -74,7 +74,11 @@ fn policies(card: &ArchCard) -> Vec<(&'static str, fn(f32) -> Policy, fn(&crate:
         v.push(("edm-map", |t| Policy::EdmMap { threshold: t }, |s| s.edm_map_score));
     }
     v.push(("entropy", |t| Policy::Entropy { threshold: t }, |s| s.mean_entropy));
-    v.push(("confident", |t| Policy::ConfidentFraction { prob: crate::engine::policy::DEFAULT_CONFIDENT_PROB, threshold: t }, |s| s.confident_fraction));
+    v.push((
+        "confident",
+        |t| Policy::ConfidentFraction { prob: crate::engine::policy::DEFAULT_CONFIDENT_PROB, threshold: t },
+        |s| s.confident_fraction,
+    ));
     v
 }
 
@@ -93,13 +97,20 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     // Multi-Adds at the size the images ran at (the first image's; sets are one size)
     let first = ds.load(0)?.image;
     let (w, h) = crate::engine::prepare::scaled_dims(first.width(), first.height(), args.max_side);
-    let table = CostTable::of(model.net(), crate::engine::prepare::padded_dim(h as usize), crate::engine::prepare::padded_dim(w as usize));
+    let table = CostTable::of(
+        model.net(),
+        crate::engine::prepare::padded_dim(h as usize),
+        crate::engine::prepare::padded_dim(w as usize),
+    );
 
-    let exits: Vec<ExitQuality> = (0..card.num_exits()).map(|e| {
-        let (miou, iou) = quality(&recs, e, k);
-        ExitQuality { exit: e, cell: exit_cells[e], miou, iou }
-    }).collect();
-    let base_ms: Option<f64> = baseline.as_ref().map(|_| recs.iter().filter_map(|r| r.baseline_ms).sum::<f64>() / recs.len() as f64);
+    let exits: Vec<ExitQuality> = (0..card.num_exits())
+        .map(|e| {
+            let (miou, iou) = quality(&recs, e, k);
+            ExitQuality { exit: e, cell: exit_cells[e], miou, iou }
+        })
+        .collect();
+    let base_ms: Option<f64> =
+        baseline.as_ref().map(|_| recs.iter().filter_map(|r| r.baseline_ms).sum::<f64>() / recs.len() as f64);
     let base_miou = baseline.as_ref().map(|_| {
         let mut c = ConfusionMatrix::new(k);
         recs.iter().filter_map(|r| r.baseline_confusion.as_ref()).for_each(|m| c.merge(m));
@@ -117,12 +128,19 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     // presets come from the model's own decision maker when it has one, else from entropy
     let preferred = candidates[0].0;
     for (name, make, score) in candidates {
-        let mut scores: Vec<f32> = recs.iter().flat_map(|r| r.exits[..r.exits.len() - 1].iter().filter_map(|x| score(&x.stats))).collect();
-        let policy_rows: Vec<SweepRow> = candidate_thresholds(&mut scores, args.steps).into_iter().map(|t| evaluate(make(t), &recs, &table, &exit_cells, base_ms)).collect();
+        let mut scores: Vec<f32> =
+            recs.iter().flat_map(|r| r.exits[..r.exits.len() - 1].iter().filter_map(|x| score(&x.stats))).collect();
+        let policy_rows: Vec<SweepRow> = candidate_thresholds(&mut scores, args.steps)
+            .into_iter()
+            .map(|t| evaluate(make(t), &recs, &table, &exit_cells, base_ms))
+            .collect();
         if name == preferred {
             for (label, pts) in [("accurate", 0.3), ("fast", 1.5)] {
                 if let Some(r) = fastest_within(&policy_rows, reference, pts) {
-                    presets.push((label.to_string(), PolicyPreset { policy: r.policy.clone(), miou: Some(r.miou), speedup: r.speedup }));
+                    presets.push((
+                        label.to_string(),
+                        PolicyPreset { policy: r.policy.clone(), miou: Some(r.miou), speedup: r.speedup },
+                    ));
                 }
             }
         }
@@ -150,7 +168,15 @@ fn fmt_opt(v: Option<f64>, digits: usize) -> String {
     v.map_or("-".into(), |x| format!("{x:.digits$}"))
 }
 
-fn markdown(card: &ArchCard, exits: &[ExitQuality], base_miou: Option<f64>, base_ms: Option<f64>, rows: &[SweepRow], presets: &[(String, PolicyPreset)], n: usize) -> String {
+fn markdown(
+    card: &ArchCard,
+    exits: &[ExitQuality],
+    base_miou: Option<f64>,
+    base_ms: Option<f64>,
+    rows: &[SweepRow],
+    presets: &[(String, PolicyPreset)],
+    n: usize,
+) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Evaluation of {} on {n} image(s)\n", card.name);
     let _ = writeln!(s, "| exit | cell | mIoU |\n|---|---|---|");
@@ -161,13 +187,31 @@ fn markdown(card: &ArchCard, exits: &[ExitQuality], base_miou: Option<f64>, base
         let _ = writeln!(s, "| baseline | - | {b:.2} |");
     }
     let _ = writeln!(s, "\nBaseline mean time: {} ms\n", fmt_opt(base_ms, 1));
-    let _ = writeln!(s, "| policy | exit rates | mIoU | mean ms | p95 ms | G Multi-Adds | speed-up |\n|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "| policy | exit rates | mIoU | mean ms | p95 ms | G Multi-Adds | speed-up |\n|---|---|---|---|---|---|---|"
+    );
     for r in rows {
         let rates = r.exit_rate.iter().map(|x| format!("{:.0}%", 100.0 * x)).collect::<Vec<_>>().join(" / ");
-        let _ = writeln!(s, "| {} | {rates} | {:.2} | {:.1} | {:.1} | {:.2} | {} |", r.policy, r.miou, r.mean_ms, r.p95_ms, r.mean_madds / 1e9, fmt_opt(r.speedup, 2));
+        let _ = writeln!(
+            s,
+            "| {} | {rates} | {:.2} | {:.1} | {:.1} | {:.2} | {} |",
+            r.policy,
+            r.miou,
+            r.mean_ms,
+            r.p95_ms,
+            r.mean_madds / 1e9,
+            fmt_opt(r.speedup, 2)
+        );
     }
     for (name, p) in presets {
-        let _ = writeln!(s, "\n**{name}**: `{}` (mIoU {}, speed-up {})", p.policy, fmt_opt(p.miou, 2), fmt_opt(p.speedup, 2));
+        let _ = writeln!(
+            s,
+            "\n**{name}**: `{}` (mIoU {}, speed-up {})",
+            p.policy,
+            fmt_opt(p.miou, 2),
+            fmt_opt(p.speedup, 2)
+        );
     }
     s
 }
@@ -176,7 +220,17 @@ fn csv(rows: &[SweepRow]) -> String {
     let mut s = String::from("policy,threshold,exit_rates,miou,mean_ms,p95_ms,mean_madds,speedup\n");
     for r in rows {
         let rates = r.exit_rate.iter().map(|x| format!("{x:.4}")).collect::<Vec<_>>().join(";");
-        let _ = writeln!(s, "{},{},{rates},{:.4},{:.3},{:.3},{:.0},{}", r.policy, r.threshold.map_or(String::new(), |t| t.to_string()), r.miou, r.mean_ms, r.p95_ms, r.mean_madds, r.speedup.map_or(String::new(), |x| format!("{x:.4}")));
+        let _ = writeln!(
+            s,
+            "{},{},{rates},{:.4},{:.3},{:.3},{:.0},{}",
+            r.policy,
+            r.threshold.map_or(String::new(), |t| t.to_string()),
+            r.miou,
+            r.mean_ms,
+            r.p95_ms,
+            r.mean_madds,
+            r.speedup.map_or(String::new(), |x| format!("{x:.4}"))
+        );
     }
     s
 }

@@ -64,7 +64,13 @@ fn percentile(xs: &mut [f64], q: f64) -> f64 {
 }
 
 /// Evaluates one setting over every image.
-pub fn evaluate(policy: Policy, recs: &[ImageRecord], table: &CostTable, exit_cells: &[usize], baseline_mean_ms: Option<f64>) -> SweepRow {
+pub fn evaluate(
+    policy: Policy,
+    recs: &[ImageRecord],
+    table: &CostTable,
+    exit_cells: &[usize],
+    baseline_mean_ms: Option<f64>,
+) -> SweepRow {
     let n_exits = exit_cells.len();
     let mut confusion = ConfusionMatrix::new(recs[0].exits[0].confusion.classes);
     let mut counts = vec![0usize; n_exits];
@@ -128,7 +134,16 @@ mod tests {
 
     #[test]
     fn fastest_within_respects_the_bound() {
-        let row = |miou: f64, ms: f64| SweepRow { policy: String::new(), threshold: None, exit_rate: vec![], miou, mean_ms: ms, p95_ms: ms, mean_madds: 0.0, speedup: None };
+        let row = |miou: f64, ms: f64| SweepRow {
+            policy: String::new(),
+            threshold: None,
+            exit_rate: vec![],
+            miou,
+            mean_ms: ms,
+            p95_ms: ms,
+            mean_madds: 0.0,
+            speedup: None,
+        };
         let rows = vec![row(70.0, 10.0), row(69.8, 8.0), row(68.0, 5.0)];
         assert_eq!(fastest_within(&rows, 70.0, 0.3).unwrap().mean_ms, 8.0);
         assert_eq!(fastest_within(&rows, 70.0, 2.0).unwrap().mean_ms, 5.0);

@@ -27,9 +27,7 @@ pub fn conv1x1_matmul(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<T
     let (cout, cin) = check(x, w, bias)?;
     let (n, _, h, wd) = x.dims4()?;
     let w2 = w.reshape((cout, cin))?;
-    let y = w2
-        .broadcast_left(n)?
-        .matmul(&x.reshape((n, cin, h * wd))?)?;
+    let y = w2.broadcast_left(n)?.matmul(&x.reshape((n, cin, h * wd))?)?;
     let y = match bias {
         Some(b) => y.broadcast_add(&b.reshape((1, cout, 1))?)?,
         None => y,
@@ -40,31 +38,19 @@ pub fn conv1x1_matmul(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<T
 /// Validates the shapes; returns (Cout, Cin).
 fn check(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<(usize, usize)> {
     let Ok((_, cin, _, _)) = x.dims4() else {
-        bail!(
-            "conv1x1: input x must be (N,Cin,H,W), got {}",
-            shape_str(x.dims())
-        )
+        bail!("conv1x1: input x must be (N,Cin,H,W), got {}", shape_str(x.dims()))
     };
     let cout = match w.dims() {
         &[co, ci, 1, 1] if ci == cin && ci > 0 => co,
-        d => bail!(
-            "conv1x1: weight must be (Cout,Cin,1,1) with Cin={cin}, got {}",
-            shape_str(d)
-        ),
+        d => bail!("conv1x1: weight must be (Cout,Cin,1,1) with Cin={cin}, got {}", shape_str(d)),
     };
     if let Some(b) = bias
         && b.dims() != [cout]
     {
-        bail!(
-            "conv1x1: bias must be (Cout) with Cout={cout}, got {}",
-            shape_str(b.dims())
-        )
+        bail!("conv1x1: bias must be (Cout) with Cout={cout}, got {}", shape_str(b.dims()))
     }
     if w.dtype() != x.dtype() || bias.is_some_and(|b| b.dtype() != x.dtype()) {
-        bail!(
-            "conv1x1: weight and bias must have the input dtype {:?}",
-            x.dtype()
-        )
+        bail!("conv1x1: weight and bias must have the input dtype {:?}", x.dtype())
     }
     Ok((cout, cin))
 }
@@ -76,22 +62,13 @@ struct Conv1x1 {
 }
 
 impl Conv1x1 {
-    fn fwd(
-        &self,
-        x: &[f32],
-        xl: &Layout,
-        w: &[f32],
-        bias: Option<&[f32]>,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn fwd(&self, x: &[f32], xl: &Layout, w: &[f32], bias: Option<&[f32]>) -> Result<(CpuStorage, Shape)> {
         let (n, cin, h, wd) = xl.shape().dims4()?;
         let (cout, hw) = (self.cout, h * wd);
         let mut out = uninit_f32(n * cout * hw);
         let threads = rayon::current_num_threads();
-        let par = if threads > 1 && cout * cin * hw >= 1 << 16 {
-            Parallelism::Rayon(threads)
-        } else {
-            Parallelism::None
-        };
+        let par =
+            if threads > 1 && cout * cin * hw >= 1 << 16 { Parallelism::Rayon(threads) } else { Parallelism::None };
         for (b, dst) in out.chunks_exact_mut(cout * hw).enumerate() {
             if let Some(bias) = bias {
                 for (row, &bv) in dst.chunks_exact_mut(hw).zip(bias) {
@@ -133,18 +110,11 @@ impl Conv1x1 {
     /// Gradients through candle ops: dx = W^T x dy (our GEMM again), dW = sum_n dy X^T, db = sum dy.
     fn grads(&self, x: &Tensor, w: &Tensor, gy: &Tensor) -> Result<(Tensor, Tensor)> {
         let (n, cin, h, wd) = x.dims4()?;
-        let wt = w
-            .reshape((self.cout, cin))?
-            .t()?
-            .contiguous()?
-            .reshape((cin, self.cout, 1, 1))?;
+        let wt = w.reshape((self.cout, cin))?.t()?.contiguous()?.reshape((cin, self.cout, 1, 1))?;
         let gx = gy.apply_op2_no_bwd(&wt, &Conv1x1 { cout: cin })?;
         let gy3 = gy.reshape((n, self.cout, h * wd))?;
         let x3 = x.reshape((n, cin, h * wd))?;
-        let gw = gy3
-            .matmul(&x3.t()?)?
-            .sum(0)?
-            .reshape((self.cout, cin, 1, 1))?;
+        let gw = gy3.matmul(&x3.t()?)?.sum(0)?.reshape((self.cout, cin, 1, 1))?;
         Ok((gx, gw))
     }
 }
@@ -154,25 +124,13 @@ impl CustomOp2 for Conv1x1 {
         "conv1x1"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = dense_f32(s1, l1, "conv1x1 x")?;
         let w = dense_f32(s2, l2, "conv1x1 w")?;
         self.fwd(&x, l1, &w, None)
     }
 
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        _res: &Tensor,
-        gy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(&self, x: &Tensor, w: &Tensor, _res: &Tensor, gy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (gx, gw) = self.grads(x, w, gy)?;
         Ok((Some(gx), Some(gw)))
     }
@@ -219,13 +177,8 @@ mod tests {
 
     #[test]
     fn matches_candle_conv2d() {
-        let cases = [
-            (1, 20, 20, 17, 33),
-            (2, 40, 80, 17, 23),
-            (1, 160, 40, 33, 65),
-            (2, 3, 5, 65, 129),
-            (1, 7, 1, 1, 1),
-        ];
+        let cases =
+            [(1, 20, 20, 17, 33), (2, 40, 80, 17, 23), (1, 160, 40, 33, 65), (2, 3, 5, 65, 129), (1, 7, 1, 1, 1)];
         for (i, &(n, cin, cout, h, w)) in cases.iter().enumerate() {
             let x = rand_t(&[n, cin, h, w], i as u64);
             let wt = rand_t(&[cout, cin, 1, 1], 100 + i as u64);
@@ -233,21 +186,9 @@ mod tests {
             let reference = x.conv2d(&wt, 0, 1, 1, 1).unwrap();
             let name = format!("n{n} {cin}->{cout} {h}x{w}");
             assert_close(&conv1x1(&x, &wt, None).unwrap(), &reference, 1e-5, &name);
-            let with_bias = reference
-                .broadcast_add(&b.reshape((1, cout, 1, 1)).unwrap())
-                .unwrap();
-            assert_close(
-                &conv1x1(&x, &wt, Some(&b)).unwrap(),
-                &with_bias,
-                1e-5,
-                &name,
-            );
-            assert_close(
-                &conv1x1_matmul(&x, &wt, Some(&b)).unwrap(),
-                &with_bias,
-                1e-5,
-                &name,
-            );
+            let with_bias = reference.broadcast_add(&b.reshape((1, cout, 1, 1)).unwrap()).unwrap();
+            assert_close(&conv1x1(&x, &wt, Some(&b)).unwrap(), &with_bias, 1e-5, &name);
+            assert_close(&conv1x1_matmul(&x, &wt, Some(&b)).unwrap(), &with_bias, 1e-5, &name);
         }
     }
 
@@ -256,12 +197,7 @@ mod tests {
         let x = rand_t(&[2, 6, 9, 5], 1).transpose(2, 3).unwrap();
         let wt = rand_t(&[4, 6, 1, 1], 2);
         let reference = x.contiguous().unwrap().conv2d(&wt, 0, 1, 1, 1).unwrap();
-        assert_close(
-            &conv1x1(&x, &wt, None).unwrap(),
-            &reference,
-            1e-5,
-            "transposed input",
-        );
+        assert_close(&conv1x1(&x, &wt, None).unwrap(), &reference, 1e-5, "transposed input");
     }
 
     #[test]
@@ -280,19 +216,9 @@ mod tests {
     #[test]
     fn errors_name_the_tensor_and_shape() {
         let x = rand_t(&[1, 40, 3, 3], 1);
-        let e = conv1x1(&x, &rand_t(&[20, 30, 1, 1], 2), None)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("conv1x1: weight must be (Cout,Cin,1,1) with Cin=40, got (20,30,1,1)"),
-            "{e}"
-        );
-        let e = conv1x1(&x, &rand_t(&[20, 40, 1, 1], 2), Some(&rand_t(&[21], 3)))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("bias must be (Cout) with Cout=20, got (21)"),
-            "{e}"
-        );
+        let e = conv1x1(&x, &rand_t(&[20, 30, 1, 1], 2), None).unwrap_err().to_string();
+        assert!(e.contains("conv1x1: weight must be (Cout,Cin,1,1) with Cin=40, got (20,30,1,1)"), "{e}");
+        let e = conv1x1(&x, &rand_t(&[20, 40, 1, 1], 2), Some(&rand_t(&[21], 3))).unwrap_err().to_string();
+        assert!(e.contains("bias must be (Cout) with Cout=20, got (21)"), "{e}");
     }
 }

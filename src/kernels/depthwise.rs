@@ -8,58 +8,31 @@ use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor, bail};
 /// Depthwise conv2d, like PyTorch `F.conv2d(x, w, stride, padding, dilation, groups=C)`:
 /// x (N,C,H,W), w (C,1,k,k), no bias. Fast CPU/f32 kernel with backward; candle's grouped
 /// conv2d elsewhere.
-pub fn depthwise_conv2d(
-    x: &Tensor,
-    w: &Tensor,
-    stride: usize,
-    padding: usize,
-    dilation: usize,
-) -> Result<Tensor> {
+pub fn depthwise_conv2d(x: &Tensor, w: &Tensor, stride: usize, padding: usize, dilation: usize) -> Result<Tensor> {
     let Ok((_, c, h, wd)) = x.dims4() else {
-        bail!(
-            "depthwise_conv2d: input x must be (N,C,H,W), got {}",
-            shape_str(x.dims())
-        )
+        bail!("depthwise_conv2d: input x must be (N,C,H,W), got {}", shape_str(x.dims()))
     };
     let k = match w.dims() {
         &[wc, 1, kh, kw] if wc == c && kh == kw && kh > 0 => kh,
-        d => bail!(
-            "depthwise_conv2d: weight must be (C,1,k,k) with C={c}, got {}",
-            shape_str(d)
-        ),
+        d => bail!("depthwise_conv2d: weight must be (C,1,k,k) with C={c}, got {}", shape_str(d)),
     };
     if stride == 0 || dilation == 0 {
-        bail!(
-            "depthwise_conv2d: stride and dilation must be >= 1, got stride={stride} dilation={dilation}"
-        )
+        bail!("depthwise_conv2d: stride and dilation must be >= 1, got stride={stride} dilation={dilation}")
     }
-    out_size(h, k, stride, padding, dilation)
-        .zip(out_size(wd, k, stride, padding, dilation))
-        .ok_or_else(|| {
-            candle_core::Error::Msg(format!(
-                "depthwise_conv2d: input x (H,W)=({h},{wd}) is smaller than the dilated kernel \
+    out_size(h, k, stride, padding, dilation).zip(out_size(wd, k, stride, padding, dilation)).ok_or_else(|| {
+        candle_core::Error::Msg(format!(
+            "depthwise_conv2d: input x (H,W)=({h},{wd}) is smaller than the dilated kernel \
                  {} with padding {padding}",
-                dilation * (k - 1) + 1
-            ))
-        })?;
+            dilation * (k - 1) + 1
+        ))
+    })?;
     if x.dtype() != w.dtype() {
-        bail!(
-            "depthwise_conv2d: weight dtype {:?} differs from input dtype {:?}",
-            w.dtype(),
-            x.dtype()
-        )
+        bail!("depthwise_conv2d: weight dtype {:?} differs from input dtype {:?}", w.dtype(), x.dtype())
     }
     if !use_cpu_kernel(x) || !w.device().same_device(x.device()) {
         return x.conv2d(w, padding, stride, dilation, c);
     }
-    x.apply_op2(
-        w,
-        DepthwiseConv {
-            stride,
-            padding,
-            dilation,
-        },
-    )
+    x.apply_op2(w, DepthwiseConv { stride, padding, dilation })
 }
 
 /// PyTorch's output size `(n + 2p - d(k-1) - 1) / s + 1`, `None` when the kernel does not fit.
@@ -82,16 +55,7 @@ impl DepthwiseConv {
         let (Some(oh), Some(ow)) = (out_size(h, k, s, p, d), out_size(w, k, s, p, d)) else {
             bail!("depthwise_conv2d: input ({h},{w}) is smaller than the dilated kernel")
         };
-        Ok(Geom {
-            ih: h,
-            iw: w,
-            oh,
-            ow,
-            k,
-            s,
-            d,
-            pad: p as isize,
-        })
+        Ok(Geom { ih: h, iw: w, oh, ow, k, s, d, pad: p as isize })
     }
 }
 
@@ -100,51 +64,27 @@ impl CustomOp2 for DepthwiseConv {
         "depthwise_conv2d"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let (n, c, h, w) = l1.shape().dims4()?;
         let k = l2.dims()[2];
         let g = self.geom(h, w, k)?;
         let x = dense_f32(s1, l1, "depthwise_conv2d x")?;
         let wt = dense_f32(s2, l2, "depthwise_conv2d w")?;
         let mut out = uninit_f32(n * c * g.oh * g.ow);
-        par_planes(
-            &mut out,
-            g.oh * g.ow,
-            2 * k * k * g.oh * g.ow,
-            |i, plane, scratch| {
-                let ch = i % c;
-                let xp = &x[i * h * w..(i + 1) * h * w];
-                corr_plane(xp, &wt[ch * k * k..(ch + 1) * k * k], plane, &g, scratch);
-            },
-        );
+        par_planes(&mut out, g.oh * g.ow, 2 * k * k * g.oh * g.ow, |i, plane, scratch| {
+            let ch = i % c;
+            let xp = &x[i * h * w..(i + 1) * h * w];
+            corr_plane(xp, &wt[ch * k * k..(ch + 1) * k * k], plane, &g, scratch);
+        });
         // SAFETY: corr_plane writes every element of every plane.
         let out = unsafe { assume_init(out) };
         Ok((CpuStorage::F32(out), Shape::from((n, c, g.oh, g.ow))))
     }
 
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        _res: &Tensor,
-        gy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(&self, x: &Tensor, w: &Tensor, _res: &Tensor, gy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (_, _, h, wd) = x.dims4()?;
         let k = w.dim(2)?;
-        let gx = gy.apply_op2_no_bwd(
-            w,
-            &DepthwiseInputGrad {
-                conv: *self,
-                ih: h,
-                iw: wd,
-            },
-        )?;
+        let gx = gy.apply_op2_no_bwd(w, &DepthwiseInputGrad { conv: *self, ih: h, iw: wd })?;
         let gw = x.apply_op2_no_bwd(gy, &DepthwiseWeightGrad { conv: *self, k })?;
         Ok((Some(gx), Some(gw)))
     }
@@ -163,24 +103,13 @@ impl CustomOp2 for DepthwiseInputGrad {
         "depthwise_conv2d_input_grad"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let (n, c, oh, ow) = l1.shape().dims4()?;
         let k = l2.dims()[2];
         let (ih, iw) = (self.ih, self.iw);
         let g = self.conv.geom(ih, iw, k)?;
         if (g.oh, g.ow) != (oh, ow) {
-            bail!(
-                "depthwise_conv2d backward: gradient must be (N,C,{},{}), got {}",
-                g.oh,
-                g.ow,
-                shape_str(l1.dims())
-            )
+            bail!("depthwise_conv2d backward: gradient must be (N,C,{},{}), got {}", g.oh, g.ow, shape_str(l1.dims()))
         }
         let gy = dense_f32(s1, l1, "depthwise_conv2d grad")?;
         let wt = dense_f32(s2, l2, "depthwise_conv2d w")?;
@@ -192,16 +121,7 @@ impl CustomOp2 for DepthwiseInputGrad {
                 wt[ch * kk + (kk - 1 - t)]
             })
             .collect();
-        let gt = Geom {
-            ih: oh,
-            iw: ow,
-            oh: ih,
-            ow: iw,
-            k,
-            s: 1,
-            d: g.d,
-            pad: ((k - 1) * g.d) as isize - g.pad,
-        };
+        let gt = Geom { ih: oh, iw: ow, oh: ih, ow: iw, k, s: 1, d: g.d, pad: ((k - 1) * g.d) as isize - g.pad };
         let mut out = uninit_f32(n * c * ih * iw);
         par_planes(&mut out, ih * iw, 2 * kk * oh * ow, |i, plane, scratch| {
             let ch = i % c;
@@ -232,24 +152,13 @@ impl CustomOp2 for DepthwiseWeightGrad {
         "depthwise_conv2d_weight_grad"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let (n, c, h, w) = l1.shape().dims4()?;
         let (_, _, oh, ow) = l2.shape().dims4()?;
         let k = self.k;
         let g = self.conv.geom(h, w, k)?;
         if (g.oh, g.ow) != (oh, ow) {
-            bail!(
-                "depthwise_conv2d backward: gradient must be (N,C,{},{}), got {}",
-                g.oh,
-                g.ow,
-                shape_str(l2.dims())
-            )
+            bail!("depthwise_conv2d backward: gradient must be (N,C,{},{}), got {}", g.oh, g.ow, shape_str(l2.dims()))
         }
         let x = dense_f32(s1, l1, "depthwise_conv2d x")?;
         let gy = dense_f32(s2, l2, "depthwise_conv2d grad")?;
@@ -281,24 +190,9 @@ mod tests {
     fn naive(x: &Tensor, w: &Tensor, s: usize, p: usize, d: usize) -> Tensor {
         let (n, c, h, wd) = x.dims4().unwrap();
         let k = w.dim(2).unwrap();
-        let xv: Vec<f64> = x
-            .to_dtype(DType::F64)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
-        let wv: Vec<f64> = w
-            .to_dtype(DType::F64)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
-        let (oh, ow) = (
-            out_size(h, k, s, p, d).unwrap(),
-            out_size(wd, k, s, p, d).unwrap(),
-        );
+        let xv: Vec<f64> = x.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        let wv: Vec<f64> = w.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        let (oh, ow) = (out_size(h, k, s, p, d).unwrap(), out_size(wd, k, s, p, d).unwrap());
         let mut out = vec![0f64; n * c * oh * ow];
         for i in 0..n * c {
             for oy in 0..oh {
@@ -309,8 +203,8 @@ mod tests {
                             let iy = (oy * s + ky * d) as isize - p as isize;
                             let ix = (ox * s + kx * d) as isize - p as isize;
                             if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < wd {
-                                acc += wv[(i % c) * k * k + ky * k + kx]
-                                    * xv[i * h * wd + iy as usize * wd + ix as usize];
+                                acc +=
+                                    wv[(i % c) * k * k + ky * k + kx] * xv[i * h * wd + iy as usize * wd + ix as usize];
                             }
                         }
                     }
@@ -318,10 +212,7 @@ mod tests {
                 }
             }
         }
-        Tensor::from_vec(out, (n, c, oh, ow), x.device())
-            .unwrap()
-            .to_dtype(DType::F32)
-            .unwrap()
+        Tensor::from_vec(out, (n, c, oh, ow), x.device()).unwrap().to_dtype(DType::F32).unwrap()
     }
 
     #[test]
@@ -354,23 +245,13 @@ mod tests {
 
     #[test]
     fn forward_real_network_shapes() {
-        for (c, h, w, k, d) in [
-            (20, 129, 257, 3, 1),
-            (40, 65, 129, 5, 2),
-            (80, 33, 65, 3, 2),
-            (160, 17, 33, 5, 1),
-        ] {
+        for (c, h, w, k, d) in [(20, 129, 257, 3, 1), (40, 65, 129, 5, 2), (80, 33, 65, 3, 2), (160, 17, 33, 5, 1)] {
             let x = rand_t(&[1, c, h, w], 7);
             let wt = rand_t(&[c, 1, k, k], 8);
             let p = d * (k - 1) / 2;
             let ours = depthwise_conv2d(&x, &wt, 1, p, d).unwrap();
             assert_eq!(ours.dims(), &[1, c, h, w]);
-            assert_close(
-                &ours,
-                &x.conv2d(&wt, p, 1, d, c).unwrap(),
-                1e-5,
-                &format!("C{c} {h}x{w} k{k} d{d}"),
-            );
+            assert_close(&ours, &x.conv2d(&wt, p, 1, d, c).unwrap(), 1e-5, &format!("C{c} {h}x{w} k{k} d{d}"));
         }
     }
 
@@ -384,11 +265,7 @@ mod tests {
         let theirs = x.contiguous().unwrap().conv2d(&wt, 1, 1, 2, 4).unwrap();
         assert_close(&ours, &theirs, 1e-5, "transposed input");
         // A narrowed view (non-zero start offset) as well.
-        let x = rand_t(&[3, 4, 11, 13], 5)
-            .narrow(0, 1, 2)
-            .unwrap()
-            .narrow(1, 1, 3)
-            .unwrap();
+        let x = rand_t(&[3, 4, 11, 13], 5).narrow(0, 1, 2).unwrap().narrow(1, 1, 3).unwrap();
         let wt = rand_t(&[3, 1, 5, 5], 6);
         let ours = depthwise_conv2d(&x, &wt, 2, 2, 1).unwrap();
         assert_close(&ours, &naive(&x, &wt, 2, 2, 1), 1e-5, "narrowed input");
@@ -411,10 +288,7 @@ mod tests {
             let wt = rand_t(&[2, 1, k, k], 60 + i as u64);
             let f = |t: &[Tensor]| depthwise_conv2d(&t[0], &t[1], s, p, d);
             let e = fd_check(&f, &[x, wt], 70 + i as u64);
-            assert!(
-                e <= 1e-3,
-                "case {i} {h}x{w} k{k} s{s} p{p} d{d}: gradient error {e:.3e}"
-            );
+            assert!(e <= 1e-3, "case {i} {h}x{w} k{k} s{s} p{p} d{d}: gradient error {e:.3e}");
         }
     }
 
@@ -423,18 +297,8 @@ mod tests {
         let x = candle_core::Var::from_tensor(&rand_t(&[2, 3, 17, 23], 80)).unwrap();
         let wt = candle_core::Var::from_tensor(&rand_t(&[3, 1, 5, 5], 81)).unwrap();
         let r = rand_t(&[2, 3, 17, 23], 82);
-        let ours = (depthwise_conv2d(&x, &wt, 1, 4, 2).unwrap() * &r)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let theirs = (x.conv2d(&wt, 4, 1, 2, 3).unwrap() * &r)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
+        let ours = (depthwise_conv2d(&x, &wt, 1, 4, 2).unwrap() * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let theirs = (x.conv2d(&wt, 4, 1, 2, 3).unwrap() * &r).unwrap().sum_all().unwrap().backward().unwrap();
         for (v, name) in [(x.as_tensor(), "dx"), (wt.as_tensor(), "dw")] {
             assert_close(ours.get(v).unwrap(), theirs.get(v).unwrap(), 1e-5, name);
         }
@@ -467,24 +331,13 @@ mod tests {
     #[test]
     fn errors_name_the_tensor_and_shape() {
         let x = rand_t(&[1, 40, 9, 9], 1);
-        let e = depthwise_conv2d(&x, &rand_t(&[40, 2, 3, 3], 2), 1, 1, 1)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("weight must be (C,1,k,k) with C=40, got (40,2,3,3)"),
-            "{e}"
-        );
-        let e = depthwise_conv2d(&x, &rand_t(&[40, 1, 3, 3], 2), 0, 1, 1)
-            .unwrap_err()
-            .to_string();
+        let e = depthwise_conv2d(&x, &rand_t(&[40, 2, 3, 3], 2), 1, 1, 1).unwrap_err().to_string();
+        assert!(e.contains("weight must be (C,1,k,k) with C=40, got (40,2,3,3)"), "{e}");
+        let e = depthwise_conv2d(&x, &rand_t(&[40, 1, 3, 3], 2), 0, 1, 1).unwrap_err().to_string();
         assert!(e.contains("stride"), "{e}");
-        let e = depthwise_conv2d(&x, &rand_t(&[40, 1, 5, 5], 2), 1, 0, 4)
-            .unwrap_err()
-            .to_string();
+        let e = depthwise_conv2d(&x, &rand_t(&[40, 1, 5, 5], 2), 1, 0, 4).unwrap_err().to_string();
         assert!(e.contains("smaller than the dilated kernel"), "{e}");
-        let e = depthwise_conv2d(&rand_t(&[40, 9, 9], 1), &rand_t(&[40, 1, 3, 3], 2), 1, 1, 1)
-            .unwrap_err()
-            .to_string();
+        let e = depthwise_conv2d(&rand_t(&[40, 9, 9], 1), &rand_t(&[40, 1, 3, 3], 2), 1, 1, 1).unwrap_err().to_string();
         assert!(e.contains("input x must be (N,C,H,W)"), "{e}");
     }
 
@@ -492,20 +345,9 @@ mod tests {
     fn other_dtypes_fall_back_to_candle() {
         let x = rand_t(&[1, 3, 8, 8], 1);
         let wt = rand_t(&[3, 1, 3, 3], 2);
-        let y64 = depthwise_conv2d(
-            &x.to_dtype(DType::F64).unwrap(),
-            &wt.to_dtype(DType::F64).unwrap(),
-            1,
-            1,
-            1,
-        )
-        .unwrap();
+        let y64 =
+            depthwise_conv2d(&x.to_dtype(DType::F64).unwrap(), &wt.to_dtype(DType::F64).unwrap(), 1, 1, 1).unwrap();
         assert_eq!(y64.dtype(), DType::F64);
-        assert_close(
-            &y64,
-            &depthwise_conv2d(&x, &wt, 1, 1, 1).unwrap(),
-            1e-5,
-            "f64 fallback",
-        );
+        assert_close(&y64, &depthwise_conv2d(&x, &wt, 1, 1, 1).unwrap(), 1e-5, "f64 fallback");
     }
 }

@@ -61,12 +61,7 @@ impl Padded<'_> {
 fn pad_columns<'a>(inp: &'a [f32], g: &Geom, scratch: &'a mut Vec<f32>) -> Padded<'a> {
     let pw = g.padded_width();
     if g.s == 1 && g.pad == 0 && pw == g.iw {
-        return Padded {
-            data: inp,
-            s: 1,
-            pitch: g.iw,
-            phase_len: 0,
-        };
+        return Padded { data: inp, s: 1, pitch: g.iw, phase_len: 0 };
     }
     let pitch = pw.div_ceil(g.s);
     let phase_len = g.ih * pitch;
@@ -81,8 +76,7 @@ fn pad_columns<'a>(inp: &'a [f32], g: &Geom, scratch: &'a mut Vec<f32>) -> Padde
             let dst = &mut scratch[y * pw..(y + 1) * pw];
             dst[..c_lo].fill(0.0);
             if c_hi > c_lo {
-                dst[c_lo..c_hi]
-                    .copy_from_slice(&inp[y * g.iw + x_lo..y * g.iw + x_lo + (c_hi - c_lo)]);
+                dst[c_lo..c_hi].copy_from_slice(&inp[y * g.iw + x_lo..y * g.iw + x_lo + (c_hi - c_lo)]);
             }
             dst[c_hi..].fill(0.0);
         }
@@ -96,23 +90,12 @@ fn pad_columns<'a>(inp: &'a [f32], g: &Geom, scratch: &'a mut Vec<f32>) -> Padde
             }
         }
     }
-    Padded {
-        data: scratch,
-        s: g.s,
-        pitch,
-        phase_len,
-    }
+    Padded { data: scratch, s: g.s, pitch, phase_len }
 }
 
 /// One output plane of the correlation described by `g` (see the module doc); every element
 /// of `out` is written. `scratch` is reused between planes for the padded copy.
-pub(crate) fn corr_plane(
-    inp: &[f32],
-    wt: &[f32],
-    out: &mut [MaybeUninit<f32>],
-    g: &Geom,
-    scratch: &mut Vec<f32>,
-) {
+pub(crate) fn corr_plane(inp: &[f32], wt: &[f32], out: &mut [MaybeUninit<f32>], g: &Geom, scratch: &mut Vec<f32>) {
     assert_eq!(inp.len(), g.ih * g.iw);
     assert_eq!(wt.len(), g.k * g.k);
     assert_eq!(out.len(), g.oh * g.ow);
@@ -127,9 +110,8 @@ pub(crate) fn corr_plane(
     assert!((g.ih - 1) * src.pitch + max_off + g.ow <= src.data.len());
     // Taps as (offset from the row of ky = 0, weight); rows whose kernel rows all fall inside
     // the plane (nearly all) reuse them, rows at the top and bottom edge get a filtered list.
-    let full: Vec<(usize, f32)> = (0..g.k * g.k)
-        .map(|t| ((t / g.k) * g.d * src.pitch + col_off[t % g.k], wt[t]))
-        .collect();
+    let full: Vec<(usize, f32)> =
+        (0..g.k * g.k).map(|t| ((t / g.k) * g.d * src.pitch + col_off[t % g.k], wt[t])).collect();
     let mut edge: Vec<(usize, f32)> = Vec::with_capacity(g.k * g.k);
     for oy in 0..g.oh {
         let top = (oy * g.s) as isize - g.pad;
@@ -156,13 +138,7 @@ pub(crate) fn corr_plane(
 /// flipped-kernel correlation would need fractional strides): each gradient row is added,
 /// scaled by its tap, into a padded phase-split buffer (contiguous axpy), which is then
 /// gathered back to the input layout. Every element of `gx` is written.
-pub(crate) fn scatter_plane(
-    gy: &[f32],
-    wt: &[f32],
-    gx: &mut [MaybeUninit<f32>],
-    g: &Geom,
-    scratch: &mut Vec<f32>,
-) {
+pub(crate) fn scatter_plane(gy: &[f32], wt: &[f32], gx: &mut [MaybeUninit<f32>], g: &Geom, scratch: &mut Vec<f32>) {
     assert_eq!(gy.len(), g.oh * g.ow);
     assert_eq!(gx.len(), g.ih * g.iw);
     let simd = has_avx2_fma();
@@ -198,13 +174,7 @@ pub(crate) fn scatter_plane(
 
 /// Adds to `acc[ky*k+kx]` the weight gradient of one plane:
 /// `sum_{oy,ox} gy[oy,ox] * x[oy*s + ky*d - pad, ox*s + kx*d - pad]`, row dots accumulated in f64.
-pub(crate) fn weight_grad_plane(
-    x: &[f32],
-    gy: &[f32],
-    g: &Geom,
-    acc: &mut [f64],
-    scratch: &mut Vec<f32>,
-) {
+pub(crate) fn weight_grad_plane(x: &[f32], gy: &[f32], g: &Geom, acc: &mut [f64], scratch: &mut Vec<f32>) {
     assert_eq!(x.len(), g.ih * g.iw);
     assert_eq!(gy.len(), g.oh * g.ow);
     let simd = has_avx2_fma();
@@ -226,12 +196,7 @@ pub(crate) fn weight_grad_plane(
 ///
 /// # Safety
 /// `base + off_t` must be valid for `out.len()` reads for every tap.
-unsafe fn taps_row(
-    out: &mut [MaybeUninit<f32>],
-    base: *const f32,
-    taps: &[(usize, f32)],
-    simd: bool,
-) {
+unsafe fn taps_row(out: &mut [MaybeUninit<f32>], base: *const f32, taps: &[(usize, f32)], simd: bool) {
     #[cfg(target_arch = "x86_64")]
     if simd {
         // SAFETY: the caller checked AVX2+FMA; pointer validity is our own contract.
@@ -285,12 +250,7 @@ fn dot(a: &[f32], b: &[f32], simd: bool) -> f32 {
     // Eight independent partial sums so that LLVM can vectorise without reassociation.
     let mut acc = [0.0f32; 8];
     let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ac
-        .remainder()
-        .iter()
-        .zip(bc.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
+    let tail: f32 = ac.remainder().iter().zip(bc.remainder()).map(|(x, y)| x * y).sum();
     for (x, y) in ac.zip(bc) {
         for l in 0..8 {
             acc[l] += x[l] * y[l];
@@ -318,12 +278,8 @@ mod avx2 {
         let mut i = 0;
         unsafe {
             while i + 32 <= n {
-                let (mut a0, mut a1, mut a2, mut a3) = (
-                    _mm256_setzero_ps(),
-                    _mm256_setzero_ps(),
-                    _mm256_setzero_ps(),
-                    _mm256_setzero_ps(),
-                );
+                let (mut a0, mut a1, mut a2, mut a3) =
+                    (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
                 for &(off, w) in taps {
                     let wv = _mm256_set1_ps(w);
                     let p = base.add(off + i);
@@ -350,11 +306,7 @@ mod avx2 {
                 let m = tail_mask(n - i);
                 let mut a0 = _mm256_setzero_ps();
                 for &(off, w) in taps {
-                    a0 = _mm256_fmadd_ps(
-                        _mm256_set1_ps(w),
-                        _mm256_maskload_ps(base.add(off + i), m),
-                        a0,
-                    );
+                    a0 = _mm256_fmadd_ps(_mm256_set1_ps(w), _mm256_maskload_ps(base.add(off + i), m), a0);
                 }
                 _mm256_maskstore_ps(o.add(i), m, a0);
             }
@@ -369,11 +321,7 @@ mod avx2 {
             let wv = _mm256_set1_ps(w);
             while i + 16 <= n {
                 let a = _mm256_fmadd_ps(wv, _mm256_loadu_ps(src.add(i)), _mm256_loadu_ps(o.add(i)));
-                let b = _mm256_fmadd_ps(
-                    wv,
-                    _mm256_loadu_ps(src.add(i + 8)),
-                    _mm256_loadu_ps(o.add(i + 8)),
-                );
+                let b = _mm256_fmadd_ps(wv, _mm256_loadu_ps(src.add(i + 8)), _mm256_loadu_ps(o.add(i + 8)));
                 _mm256_storeu_ps(o.add(i), a);
                 _mm256_storeu_ps(o.add(i + 8), b);
                 i += 16;
@@ -390,29 +338,13 @@ mod avx2 {
     pub(super) unsafe fn dot(a: *const f32, b: *const f32, n: usize) -> f32 {
         let mut i = 0;
         unsafe {
-            let (mut s0, mut s1, mut s2, mut s3) = (
-                _mm256_setzero_ps(),
-                _mm256_setzero_ps(),
-                _mm256_setzero_ps(),
-                _mm256_setzero_ps(),
-            );
+            let (mut s0, mut s1, mut s2, mut s3) =
+                (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
             while i + 32 <= n {
                 s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a.add(i)), _mm256_loadu_ps(b.add(i)), s0);
-                s1 = _mm256_fmadd_ps(
-                    _mm256_loadu_ps(a.add(i + 8)),
-                    _mm256_loadu_ps(b.add(i + 8)),
-                    s1,
-                );
-                s2 = _mm256_fmadd_ps(
-                    _mm256_loadu_ps(a.add(i + 16)),
-                    _mm256_loadu_ps(b.add(i + 16)),
-                    s2,
-                );
-                s3 = _mm256_fmadd_ps(
-                    _mm256_loadu_ps(a.add(i + 24)),
-                    _mm256_loadu_ps(b.add(i + 24)),
-                    s3,
-                );
+                s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a.add(i + 8)), _mm256_loadu_ps(b.add(i + 8)), s1);
+                s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a.add(i + 16)), _mm256_loadu_ps(b.add(i + 16)), s2);
+                s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a.add(i + 24)), _mm256_loadu_ps(b.add(i + 24)), s3);
                 i += 32;
             }
             while i + 8 <= n {
@@ -421,11 +353,7 @@ mod avx2 {
             }
             if i < n {
                 let m = tail_mask(n - i);
-                s1 = _mm256_fmadd_ps(
-                    _mm256_maskload_ps(a.add(i), m),
-                    _mm256_maskload_ps(b.add(i), m),
-                    s1,
-                );
+                s1 = _mm256_fmadd_ps(_mm256_maskload_ps(a.add(i), m), _mm256_maskload_ps(b.add(i), m), s1);
             }
             let s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
             let lo = _mm256_castps256_ps128(s);

@@ -2,30 +2,18 @@
 //! the network resizes features (cell inputs, dense fusion, decoder) on the training path.
 
 use super::resize_cpu::{axis_taps, resize_plane, resize_plane_bwd};
-use super::util::{
-    assume_init, dense_f32, par_planes, shape_str, uninit_f32, use_cpu_kernel, zeroed,
-};
+use super::util::{assume_init, dense_f32, par_planes, shape_str, uninit_f32, use_cpu_kernel, zeroed};
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor, bail};
 
 /// Bilinear resize of x (N,C,H,W) to (N,C,out_h,out_w), exactly PyTorch's
 /// `F.interpolate(x, size=(out_h, out_w), mode='bilinear', align_corners=...)` (no antialias),
 /// with a backward pass on CPU/f32; candle's `upsample_bilinear2d` elsewhere.
-pub fn resize_bilinear(
-    x: &Tensor,
-    out_h: usize,
-    out_w: usize,
-    align_corners: bool,
-) -> Result<Tensor> {
+pub fn resize_bilinear(x: &Tensor, out_h: usize, out_w: usize, align_corners: bool) -> Result<Tensor> {
     let Ok((_, _, h, w)) = x.dims4() else {
-        bail!(
-            "resize_bilinear: input x must be (N,C,H,W), got {}",
-            shape_str(x.dims())
-        )
+        bail!("resize_bilinear: input x must be (N,C,H,W), got {}", shape_str(x.dims()))
     };
     if out_h == 0 || out_w == 0 || h == 0 || w == 0 {
-        bail!(
-            "resize_bilinear: sizes must be non-zero, got input (H,W)=({h},{w}) and output ({out_h},{out_w})"
-        )
+        bail!("resize_bilinear: sizes must be non-zero, got input (H,W)=({h},{w}) and output ({out_h},{out_w})")
     }
     if (h, w) == (out_h, out_w) {
         // Both align_corners modes are the identity here (scale 1, zero fractions).
@@ -34,11 +22,7 @@ pub fn resize_bilinear(
     if !use_cpu_kernel(x) {
         return x.upsample_bilinear2d(out_h, out_w, align_corners);
     }
-    x.apply_op1(ResizeBilinear {
-        out_h,
-        out_w,
-        align_corners,
-    })
+    x.apply_op1(ResizeBilinear { out_h, out_w, align_corners })
 }
 
 /// Forward op: the target size; the input size comes from the layout.
@@ -71,11 +55,7 @@ impl CustomOp1 for ResizeBilinear {
 
     fn bwd(&self, x: &Tensor, _res: &Tensor, gy: &Tensor) -> Result<Option<Tensor>> {
         let (_, _, h, w) = x.dims4()?;
-        let op = ResizeBilinearGrad {
-            in_h: h,
-            in_w: w,
-            fwd: *self,
-        };
+        let op = ResizeBilinearGrad { in_h: h, in_w: w, fwd: *self };
         Ok(Some(gy.apply_op1_no_bwd(&op)?))
     }
 }
@@ -109,14 +89,7 @@ impl CustomOp1 for ResizeBilinearGrad {
         let tx = axis_taps(w, ow, self.fwd.align_corners);
         let mut out = uninit_f32(n * c * h * w);
         par_planes(&mut out, h * w, 3 * (oh + h) * ow, |i, plane, scratch| {
-            resize_plane_bwd(
-                &gy[i * oh * ow..(i + 1) * oh * ow],
-                &ty,
-                &tx,
-                zeroed(plane),
-                w,
-                scratch,
-            );
+            resize_plane_bwd(&gy[i * oh * ow..(i + 1) * oh * ow], &ty, &tx, zeroed(plane), w, scratch);
         });
         // SAFETY: `zeroed` initialised every plane.
         let out = unsafe { assume_init(out) };
@@ -156,12 +129,7 @@ mod tests {
                 // stays under the 1e-5 budget; beyond, the budget grows with that bound.
                 let max_in = h.max(w) as f64;
                 let tol = 1e-5f64.max(2.0 * 2.0 * 2.0 * max_in * f32::EPSILON as f64 / 2.0);
-                assert_close(
-                    &ours,
-                    &theirs,
-                    tol,
-                    &format!("{h}x{w} -> {oh}x{ow} align={align}"),
-                );
+                assert_close(&ours, &theirs, tol, &format!("{h}x{w} -> {oh}x{ow} align={align}"));
             }
         }
     }
@@ -171,27 +139,13 @@ mod tests {
         use crate::kernels::resize_cpu::axis_taps;
         for (n_in, n_out) in [(65, 129), (129, 257), (257, 65), (33, 65), (7, 3)] {
             for align in [false, true] {
-                let scale = if align {
-                    (n_in - 1) as f64 / (n_out - 1) as f64
-                } else {
-                    n_in as f64 / n_out as f64
-                };
+                let scale = if align { (n_in - 1) as f64 / (n_out - 1) as f64 } else { n_in as f64 / n_out as f64 };
                 for (i, t) in axis_taps(n_in, n_out, align).iter().enumerate() {
-                    let src = if align {
-                        scale * i as f64
-                    } else {
-                        (scale * (i as f64 + 0.5) - 0.5).max(0.0)
-                    };
+                    let src = if align { scale * i as f64 } else { (scale * (i as f64 + 0.5) - 0.5).max(0.0) };
                     let ours = t.i0 as f64 + t.l1 as f64;
                     let ulp = (src.max(1.0) * f32::EPSILON as f64).max(f32::EPSILON as f64);
-                    assert!(
-                        (ours - src).abs() <= 4.0 * ulp,
-                        "{n_in}->{n_out} align={align} i={i}: {ours} vs {src}"
-                    );
-                    assert!(
-                        (t.l0 + t.l1 - 1.0).abs() <= f32::EPSILON,
-                        "weights must sum to 1"
-                    );
+                    assert!((ours - src).abs() <= 4.0 * ulp, "{n_in}->{n_out} align={align} i={i}: {ours} vs {src}");
+                    assert!((t.l0 + t.l1 - 1.0).abs() <= f32::EPSILON, "weights must sum to 1");
                 }
             }
         }
@@ -200,88 +154,45 @@ mod tests {
     #[test]
     fn pytorch_reference_values() {
         // torch.nn.functional.interpolate(torch.arange(4.).view(1,1,1,4), size=(1,8), mode='bilinear')
-        let x = Tensor::arange(0f32, 4., &Device::Cpu)
-            .unwrap()
-            .reshape((1, 1, 1, 4))
-            .unwrap();
-        let y: Vec<f32> = resize_bilinear(&x, 1, 8, false)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        let x = Tensor::arange(0f32, 4., &Device::Cpu).unwrap().reshape((1, 1, 1, 4)).unwrap();
+        let y: Vec<f32> = resize_bilinear(&x, 1, 8, false).unwrap().flatten_all().unwrap().to_vec1().unwrap();
         assert_eq!(y, [0.0, 0.25, 0.75, 1.25, 1.75, 2.25, 2.75, 3.0]);
         // align_corners=True, size 7: exact halves.
-        let y: Vec<f32> = resize_bilinear(&x, 1, 7, true)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        let y: Vec<f32> = resize_bilinear(&x, 1, 7, true).unwrap().flatten_all().unwrap().to_vec1().unwrap();
         assert_eq!(y, [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0]);
         // Downsampling 4 -> 2 without align_corners averages pairs: src = 0.5, 2.5.
-        let y: Vec<f32> = resize_bilinear(&x, 1, 2, false)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        let y: Vec<f32> = resize_bilinear(&x, 1, 2, false).unwrap().flatten_all().unwrap().to_vec1().unwrap();
         assert_eq!(y, [0.5, 2.5]);
     }
 
     #[test]
     fn identity_and_non_contiguous() {
         let x = rand_t(&[2, 3, 7, 9], 1);
-        assert_close(
-            &resize_bilinear(&x, 7, 9, true).unwrap(),
-            &x,
-            0.0,
-            "identity",
-        );
+        assert_close(&resize_bilinear(&x, 7, 9, true).unwrap(), &x, 0.0, "identity");
         let xt = rand_t(&[2, 3, 9, 7], 2).transpose(2, 3).unwrap();
         let ours = resize_bilinear(&xt, 13, 4, false).unwrap();
-        let theirs = xt
-            .contiguous()
-            .unwrap()
-            .upsample_bilinear2d(13, 4, false)
-            .unwrap();
+        let theirs = xt.contiguous().unwrap().upsample_bilinear2d(13, 4, false).unwrap();
         assert_close(&ours, &theirs, 1e-5, "transposed input");
     }
 
     #[test]
     fn gradients_by_finite_differences() {
-        let cases = [
-            ((3, 4), (7, 9)),
-            ((7, 9), (3, 4)),
-            ((5, 5), (9, 2)),
-            ((1, 3), (2, 5)),
-            ((6, 7), (1, 1)),
-        ];
+        let cases = [((3, 4), (7, 9)), ((7, 9), (3, 4)), ((5, 5), (9, 2)), ((1, 3), (2, 5)), ((6, 7), (1, 1))];
         for (i, &((h, w), (oh, ow))) in cases.iter().enumerate() {
             for align in [false, true] {
                 let x = rand_t(&[2, 2, h, w], 10 + i as u64);
                 let f = |t: &[Tensor]| resize_bilinear(&t[0], oh, ow, align);
                 let e = fd_check(&f, &[x], 20 + i as u64);
-                assert!(
-                    e <= 1e-3,
-                    "{h}x{w} -> {oh}x{ow} align={align}: gradient error {e:.3e}"
-                );
+                assert!(e <= 1e-3, "{h}x{w} -> {oh}x{ow} align={align}: gradient error {e:.3e}");
             }
         }
     }
 
     #[test]
     fn errors_name_the_tensor_and_shape() {
-        let e = resize_bilinear(&rand_t(&[3, 4, 5], 1), 8, 8, false)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("resize_bilinear: input x must be (N,C,H,W), got (3,4,5)"),
-            "{e}"
-        );
-        let e = resize_bilinear(&rand_t(&[1, 3, 4, 5], 1), 0, 8, false)
-            .unwrap_err()
-            .to_string();
+        let e = resize_bilinear(&rand_t(&[3, 4, 5], 1), 8, 8, false).unwrap_err().to_string();
+        assert!(e.contains("resize_bilinear: input x must be (N,C,H,W), got (3,4,5)"), "{e}");
+        let e = resize_bilinear(&rand_t(&[1, 3, 4, 5], 1), 0, 8, false).unwrap_err().to_string();
         assert!(e.contains("non-zero"), "{e}");
     }
 }

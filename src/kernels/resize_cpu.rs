@@ -21,30 +21,17 @@ pub(crate) struct Tap {
 /// PyTorch's `compute_indices_weights_linear` (size mode, no antialias) for one axis.
 pub(crate) fn axis_taps(in_len: usize, out_len: usize, align_corners: bool) -> Vec<Tap> {
     let scale: f32 = if align_corners {
-        if out_len > 1 {
-            (in_len - 1) as f32 / (out_len - 1) as f32
-        } else {
-            0.0
-        }
+        if out_len > 1 { (in_len - 1) as f32 / (out_len - 1) as f32 } else { 0.0 }
     } else {
         in_len as f32 / out_len as f32
     };
     (0..out_len)
         .map(|i| {
-            let src = if align_corners {
-                scale * i as f32
-            } else {
-                (scale * (i as f32 + 0.5) - 0.5).max(0.0)
-            };
+            let src = if align_corners { scale * i as f32 } else { (scale * (i as f32 + 0.5) - 0.5).max(0.0) };
             let i0 = (src.floor() as usize).min(in_len - 1);
             let lambda = (src - i0 as f32).clamp(0.0, 1.0);
             let i1 = if i0 < in_len - 1 { i0 + 1 } else { i0 };
-            Tap {
-                i0,
-                i1,
-                l0: 1.0 - lambda,
-                l1: lambda,
-            }
+            Tap { i0, i1, l0: 1.0 - lambda, l1: lambda }
         })
         .collect()
 }
@@ -85,14 +72,7 @@ pub(crate) fn resize_plane(
 /// Backward for one plane: scatter-adds `gy` (oh x ow) into `gx` (ih x iw), the transpose of
 /// [`resize_plane`]; `gx` must be zero on entry. `scratch` holds the vertically accumulated
 /// rows (ih x ow).
-pub(crate) fn resize_plane_bwd(
-    gy: &[f32],
-    ty: &[Tap],
-    tx: &[Tap],
-    gx: &mut [f32],
-    iw: usize,
-    scratch: &mut Vec<f32>,
-) {
+pub(crate) fn resize_plane_bwd(gy: &[f32], ty: &[Tap], tx: &[Tap], gx: &mut [f32], iw: usize, scratch: &mut Vec<f32>) {
     let ow = tx.len();
     let ih = gx.len() / iw;
     scratch.clear();

@@ -22,11 +22,7 @@ pub(crate) fn shape_str(dims: &[usize]) -> String {
 
 /// The elements of `storage` seen through `layout`, in row-major order: borrowed when the
 /// layout is already contiguous, gathered into a new buffer otherwise.
-pub(crate) fn dense_f32<'a>(
-    storage: &'a CpuStorage,
-    layout: &Layout,
-    what: &str,
-) -> Result<Cow<'a, [f32]>> {
+pub(crate) fn dense_f32<'a>(storage: &'a CpuStorage, layout: &Layout, what: &str) -> Result<Cow<'a, [f32]>> {
     let data: &[f32] = match storage {
         CpuStorage::F32(v) => v.as_slice(),
         _ => candle_core::bail!("{what}: expected f32 storage"),
@@ -48,13 +44,7 @@ fn gather(data: &[f32], offset: usize, dims: &[usize], strides: &[usize], out: &
         1 => out.extend((0..dims[0]).map(|i| data[offset + i * strides[0]])),
         _ => {
             for i in 0..dims[0] {
-                gather(
-                    data,
-                    offset + i * strides[0],
-                    &dims[1..],
-                    &strides[1..],
-                    out,
-                );
+                gather(data, offset + i * strides[0], &dims[1..], &strides[1..], out);
             }
         }
     }
@@ -80,8 +70,7 @@ pub(crate) fn has_avx2_fma() -> bool {
 /// Tests set this to exercise the portable (non-AVX2) loops on an AVX2 machine; both paths
 /// are correct, so other tests running meanwhile are unaffected.
 #[cfg(test)]
-pub(crate) static FORCE_SCALAR: std::sync::atomic::AtomicBool =
-    std::sync::atomic::AtomicBool::new(false);
+pub(crate) static FORCE_SCALAR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 thread_local! {
     /// Per-thread scratch that survives between calls, so the padded copies and resize row
@@ -112,16 +101,13 @@ where
         return;
     }
     let min_len = (262_144 / flops_per_plane.max(1)).max(1);
-    out.par_chunks_mut(plane_len)
-        .with_min_len(min_len)
-        .enumerate()
-        .for_each(|(i, plane)| {
-            SCRATCH.with(|s| match s.try_borrow_mut() {
-                Ok(mut s) => f(i, plane, &mut s),
-                // Only if `f` itself re-entered rayon and got another of our planes.
-                Err(_) => f(i, plane, &mut Vec::new()),
-            })
-        });
+    out.par_chunks_mut(plane_len).with_min_len(min_len).enumerate().for_each(|(i, plane)| {
+        SCRATCH.with(|s| match s.try_borrow_mut() {
+            Ok(mut s) => f(i, plane, &mut s),
+            // Only if `f` itself re-entered rayon and got another of our planes.
+            Err(_) => f(i, plane, &mut Vec::new()),
+        })
+    });
 }
 
 /// A buffer of `n` f32 that our kernels overwrite completely, so it skips the memset that

@@ -210,15 +210,14 @@ impl ArchCard {
     /// Reads and validates a card from a JSON file.
     pub fn load(path: &Path) -> Result<Self, CardError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| CardError::Io { file: file.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| CardError::Io { file: file.clone(), source })?;
         Self::from_json(&text).map_err(|e| e.in_file(&file))
     }
 
     /// Parses and validates a card from JSON text.
     pub fn from_json(text: &str) -> Result<Self, CardError> {
-        let card: ArchCard = serde_json::from_str(text)
-            .map_err(|source| CardError::Json { file: "<card>".into(), source })?;
+        let card: ArchCard =
+            serde_json::from_str(text).map_err(|source| CardError::Json { file: "<card>".into(), source })?;
         card.validate()?;
         Ok(card)
     }
@@ -267,23 +266,14 @@ impl ArchCard {
             return Err(invalid("B", format!("must be 1..=8, got {}", self.b)));
         }
         if self.classes.len() < 2 || self.classes.len() > 255 {
-            return Err(invalid(
-                "classes",
-                format!("needs 2..=255 classes, got {}", self.classes.len()),
-            ));
+            return Err(invalid("classes", format!("needs 2..=255 classes, got {}", self.classes.len())));
         }
         if self.path.len() != NUM_CELLS {
-            return Err(invalid(
-                "path",
-                format!("needs {NUM_CELLS} levels, got {}", self.path.len()),
-            ));
+            return Err(invalid("path", format!("needs {NUM_CELLS} levels, got {}", self.path.len())));
         }
         for (i, &level) in self.path.iter().enumerate() {
             if level >= NUM_LEVELS {
-                return Err(invalid(
-                    format!("path[{i}]"),
-                    format!("level must be 0..=3, got {level}"),
-                ));
+                return Err(invalid(format!("path[{i}]"), format!("level must be 0..=3, got {level}")));
             }
             let prev = if i == 0 { 0 } else { self.path[i - 1] };
             if level.abs_diff(prev) > 1 {
@@ -315,7 +305,11 @@ impl ArchCard {
             if below > 2 {
                 return Err(invalid(
                     format!("exits[{k}]"),
-                    format!("exit cell {e} is at level {} but the head is at level {}: an adapter bridges at most two levels", self.path[e], self.head_level()),
+                    format!(
+                        "exit cell {e} is at level {} but the head is at level {}: an adapter bridges at most two levels",
+                        self.path[e],
+                        self.head_level()
+                    ),
                 ));
             }
         }
@@ -324,10 +318,16 @@ impl ArchCard {
         }
         if self.kind == ModelKind::Add && self.low_level_cell > 2 {
             // the reference's dense network only tracks the plain outputs of cells 0..=2
-            return Err(invalid("low_level_cell", "a dense (add) network takes its low-level feature from cells 0..=2"));
+            return Err(invalid(
+                "low_level_cell",
+                "a dense (add) network takes its low-level feature from cells 0..=2",
+            ));
         }
         if self.head_level() == 0 {
-            return Err(invalid("path[11]", "the last cell must be at level 1, 2 or 3 (the ASPP rates are defined there)"));
+            return Err(invalid(
+                "path[11]",
+                "the last cell must be at level 1, 2 or 3 (the ASPP rates are defined there)",
+            ));
         }
         self.validate_genotype()?;
         if self.edm.kind != EdmKind::None && self.exits.is_empty() {
@@ -392,9 +392,7 @@ impl CardError {
     pub fn in_file(self, file: &str) -> CardError {
         match self {
             CardError::Json { source, .. } => CardError::Json { file: file.into(), source },
-            CardError::Invalid { field, message, .. } => {
-                CardError::Invalid { file: file.into(), field, message }
-            }
+            CardError::Invalid { field, message, .. } => CardError::Invalid { file: file.into(), field, message },
             other => other,
         }
     }

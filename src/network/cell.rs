@@ -39,11 +39,56 @@ pub struct Cell {
     pub level: u8,
     resample: Resample,
     h0: H0,
+    body: CellOps,
+    dense_out: Option<ReluConvBn>,
+}
+
+/// The B blocks of a cell (`_ops.{j}`), shared by the fixed network and the search supernet.
+#[derive(Debug, Clone)]
+pub struct CellOps {
     /// (branch index, op) in the order the reference applies them: ascending branch index,
     /// with `_ops.{j}` (built from genotype row j) applied to the j-th branch in that order.
     ops: Vec<(usize, Op)>,
     blocks: usize,
-    dense_out: Option<ReluConvBn>,
+}
+
+impl CellOps {
+    /// Builds the genotype's ops on `c` channels under `vb` (`_ops.{j}`).
+    pub fn load(card: &ArchCard, c: usize, vb: &VarBuilder, mode: BuildMode) -> Result<CellOps> {
+        let mut branches: Vec<usize> = card.genotype.iter().map(|r| r[0]).collect();
+        branches.sort_unstable();
+        let ops = card
+            .genotype
+            .iter()
+            .enumerate()
+            .map(|(j, row)| Ok((branches[j], Op::load(row[1], c, &vb.pp("_ops").pp(j), mode)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(CellOps { ops, blocks: card.b })
+    }
+
+    /// Runs the blocks on (h0, h1) and concatenates their outputs.
+    pub fn forward_t(&self, s0: Tensor, s1: Tensor, train: bool) -> Result<Tensor> {
+        let mut states = vec![s0, s1];
+        let mut next_op = self.ops.iter().peekable();
+        for block in 0..self.blocks {
+            let offset = branch_offset(block);
+            let mut sum: Option<Tensor> = None;
+            while let Some((branch, op)) = next_op.next_if(|(b, _)| *b < offset + states.len()) {
+                let y = op.forward_t(&states[branch - offset], train)?;
+                sum = Some(match sum {
+                    Some(s) => (s + y)?,
+                    None => y,
+                });
+            }
+            states.push(sum.ok_or_else(|| candle_core::Error::Msg(format!("block {block} has no input op")))?);
+        }
+        Tensor::cat(&states[states.len() - self.blocks..], 1)
+    }
+
+    /// Multi-Adds on `h x w` states.
+    pub fn madds(&self, h: usize, w: usize) -> u64 {
+        self.ops.iter().map(|(_, op)| op.madds(h, w)).sum()
+    }
 }
 
 /// What h0 is made of when the cell runs.
@@ -83,24 +128,20 @@ impl Cell {
                 .map(|(j, &cj)| ReluConvBn::load(ConvSpec::pointwise(cj, c), &pp.pp(j), mode))
                 .collect::<Result<Vec<_>>>()?;
             let fuse_in = c * each.len();
-            H0::Dense { each, fuse: ReluConvBn::load(ConvSpec::pointwise(fuse_in, c), &vb.pp("pre_preprocess_1x1"), mode)? }
+            H0::Dense {
+                each,
+                fuse: ReluConvBn::load(ConvSpec::pointwise(fuse_in, c), &vb.pp("pre_preprocess_1x1"), mode)?,
+            }
         } else {
             H0::Plain(ReluConvBn::load(ConvSpec::pointwise(inputs.prev_prev[0], c), &pp, mode)?)
         };
-        let mut branches: Vec<usize> = card.genotype.iter().map(|r| r[0]).collect();
-        branches.sort_unstable();
-        let ops = card
-            .genotype
-            .iter()
-            .enumerate()
-            .map(|(j, row)| Ok((branches[j], Op::load(row[1], c, &vb.pp("_ops").pp(j), mode)?)))
-            .collect::<Result<Vec<_>>>()?;
+        let body = CellOps::load(card, c, vb, mode)?;
         let dense_out = if inputs.dense_out {
             Some(ReluConvBn::load(ConvSpec::pointwise(c * card.b, c), &vb.pp("dense_process"), mode)?)
         } else {
             None
         };
-        Ok(Cell { level, resample, h0, ops, blocks: card.b, dense_out })
+        Ok(Cell { level, resample, h0, body, dense_out })
     }
 
     /// Runs the cell on h0's sources and h1's source (`prev`). Returns the concatenated block
@@ -130,22 +171,7 @@ impl Cell {
             }
             _ => candle_core::bail!("cell input kind does not match the cell (plain vs dense)"),
         };
-        let mut states = vec![s0, s1];
-        let mut next_op = self.ops.iter().peekable();
-        for block in 0..self.blocks {
-            let offset = branch_offset(block);
-            let mut sum: Option<Tensor> = None;
-            while let Some((branch, op)) = next_op.next_if(|(b, _)| *b < offset + states.len()) {
-                let y = op.forward_t(&states[branch - offset], train)?;
-                sum = Some(match sum {
-                    Some(s) => (s + y)?,
-                    None => y,
-                });
-            }
-            let s = sum.ok_or_else(|| candle_core::Error::Msg(format!("block {block} has no input op")))?;
-            states.push(s);
-        }
-        let out = Tensor::cat(&states[states.len() - self.blocks..], 1)?;
+        let out = self.body.forward_t(s0, s1, train)?;
         let dense = match &self.dense_out {
             Some(d) => Some(d.forward_t(&out, train)?),
             None => None,
@@ -168,7 +194,7 @@ impl Cell {
                 total += each.iter().map(|p| p.madds(h, w).0).sum::<u64>() + fuse.madds(h, w).0;
             }
         }
-        total += self.ops.iter().map(|(_, op)| op.madds(h, w)).sum::<u64>();
+        total += self.body.madds(h, w);
         if let Some(d) = &self.dense_out {
             total += d.madds(h, w).0;
         }

@@ -74,7 +74,9 @@ impl TensorFile {
             let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
                 .map_err(|e| err(format!("not a safetensors file: {e}")))?;
             let card = match card {
-                Some(text) => Some(ArchCard::from_json(&text).map_err(|e| e.in_file(&format!("{file} (embedded card)")))?),
+                Some(text) => {
+                    Some(ArchCard::from_json(&text).map_err(|e| e.in_file(&format!("{file} (embedded card)")))?)
+                }
                 None => None,
             };
             (tensors.into_iter().collect(), card, metadata)
@@ -123,7 +125,8 @@ pub fn expected_tensors(card: &ArchCard) -> candle_core::Result<BTreeMap<String,
 
 /// Checks `tensors` against what `card` needs; lists every difference by name.
 pub fn check_against(card: &ArchCard, file: &str, tensors: &HashMap<String, Tensor>) -> Result<(), CheckpointError> {
-    let expected = expected_tensors(card).map_err(|e| CheckpointError::Read { file: file.into(), message: e.to_string() })?;
+    let expected =
+        expected_tensors(card).map_err(|e| CheckpointError::Read { file: file.into(), message: e.to_string() })?;
     let mut missing = Vec::new();
     let mut misshaped = Vec::new();
     for (name, shape) in &expected {
@@ -159,8 +162,16 @@ fn abbreviate(list: &[String]) -> String {
 }
 
 /// Builds the network of `card` from checked tensors on `device`.
-pub fn build(card: &ArchCard, tensors: HashMap<String, Tensor>, device: &Device, mode: BuildMode) -> candle_core::Result<AddNet> {
-    let tensors = tensors.into_iter().map(|(n, t)| Ok((n, t.to_device(device)?))).collect::<candle_core::Result<HashMap<_, _>>>()?;
+pub fn build(
+    card: &ArchCard,
+    tensors: HashMap<String, Tensor>,
+    device: &Device,
+    mode: BuildMode,
+) -> candle_core::Result<AddNet> {
+    let tensors = tensors
+        .into_iter()
+        .map(|(n, t)| Ok((n, t.to_device(device)?)))
+        .collect::<candle_core::Result<HashMap<_, _>>>()?;
     AddNet::load(card, VarBuilder::from_tensors(tensors, DType::F32, device), mode)
 }
 
@@ -190,20 +201,35 @@ pub fn save(path: &Path, card: &ArchCard, tensors: &HashMap<String, Tensor>) -> 
 }
 
 /// Like [`save`], with extra metadata entries (e.g. a training run's state).
-pub fn save_with_metadata(path: &Path, card: &ArchCard, tensors: &HashMap<String, Tensor>, mut meta: HashMap<String, String>) -> Result<(), CheckpointError> {
+pub fn save_with_metadata(
+    path: &Path,
+    card: &ArchCard,
+    tensors: &HashMap<String, Tensor>,
+    mut meta: HashMap<String, String>,
+) -> Result<(), CheckpointError> {
     let file = path.display().to_string();
     let werr = |message: String| CheckpointError::Write { file: file.clone(), message };
     let mut views = Vec::new();
     let mut names: Vec<_> = tensors.keys().cloned().collect();
     names.sort();
     for name in &names {
-        let t = tensors[name].to_dtype(DType::F32).and_then(|t| t.flatten_all()).and_then(|t| t.to_vec1::<f32>()).map_err(|e| werr(e.to_string()))?;
+        let t = tensors[name]
+            .to_dtype(DType::F32)
+            .and_then(|t| t.flatten_all())
+            .and_then(|t| t.to_vec1::<f32>())
+            .map_err(|e| werr(e.to_string()))?;
         let bytes: Vec<u8> = t.iter().flat_map(|v| v.to_le_bytes()).collect();
         views.push((name.clone(), tensors[name].dims().to_vec(), bytes));
     }
     let data: Vec<(String, safetensors::tensor::TensorView)> = views
         .iter()
-        .map(|(n, shape, bytes)| Ok((n.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes).map_err(|e| werr(e.to_string()))?)))
+        .map(|(n, shape, bytes)| {
+            Ok((
+                n.clone(),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                    .map_err(|e| werr(e.to_string()))?,
+            ))
+        })
         .collect::<Result<_, CheckpointError>>()?;
     meta.insert(CARD_METADATA_KEY.to_string(), serde_json::to_string(card).expect("card serialises"));
     let bytes = safetensors::tensor::serialize(data, Some(meta)).map_err(|e| werr(e.to_string()))?;
@@ -215,7 +241,10 @@ pub fn save_with_metadata(path: &Path, card: &ArchCard, tensors: &HashMap<String
 pub fn merge_edm(tensors: &mut HashMap<String, Tensor>, edm: TensorFile, k: usize) -> Result<(), CheckpointError> {
     let file = edm.path.display().to_string();
     if !edm.tensors.contains_key("conv.weight") {
-        return Err(CheckpointError::Read { file, message: "not a reference EDM checkpoint: no `conv.weight` tensor".into() });
+        return Err(CheckpointError::Read {
+            file,
+            message: "not a reference EDM checkpoint: no `conv.weight` tensor".into(),
+        });
     }
     for (name, t) in edm.tensors {
         tensors.insert(format!("edm.{k}.{name}"), t);

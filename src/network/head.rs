@@ -8,7 +8,6 @@ use candle_nn::VarBuilder;
 use super::card::ArchCard;
 use super::layers::{BuildMode, ConvBn, ConvSpec, FactorizedReduce, ReluConvBn, resize};
 
-
 /// Brings an early exit's feature to the head's level and channels.
 #[derive(Debug, Clone)]
 pub enum Adapter {
@@ -143,7 +142,11 @@ impl Head {
             adapters,
             aspp: Aspp::load(cin, card.head.width, mult, &vb.pp("aspp"), mode)?,
             decoder: Decoder::load(card, &vb.pp("decoder"), mode)?,
-            low_level: ReluConvBn::load_named(ConvSpec::pointwise(low_c, card.head.low_level_width), &vb.pp("low_level_conv"), mode)?,
+            low_level: ReluConvBn::load_named(
+                ConvSpec::pointwise(low_c, card.head.low_level_width),
+                &vb.pp("low_level_conv"),
+                mode,
+            )?,
             head_level,
         })
     }
@@ -160,7 +163,14 @@ impl Head {
     }
 
     /// Logits at input size for exit `exit` from its cell's output `y`.
-    pub fn forward_t(&self, exit: usize, y: &Tensor, low_level: &Tensor, size: (usize, usize), train: bool) -> Result<Tensor> {
+    pub fn forward_t(
+        &self,
+        exit: usize,
+        y: &Tensor,
+        low_level: &Tensor,
+        size: (usize, usize),
+        train: bool,
+    ) -> Result<Tensor> {
         let (ah, aw) = self.aspp_size(size.0, size.1);
         let (_, _, h, w) = y.dims4()?;
         let mut y = if h < ah || w < aw { resize(y, ah, aw)? } else { y.clone() };

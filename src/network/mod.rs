@@ -11,8 +11,8 @@
 //! - [`summary`]: parameter and Multi-Add tables; [`cost`]: the executed Multi-Add counter.
 
 pub mod card;
-pub mod checkpoint;
 pub mod cell;
+pub mod checkpoint;
 pub mod cost;
 pub mod edm;
 pub mod head;

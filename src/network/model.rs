@@ -106,7 +106,10 @@ impl AddNet {
     pub fn exit_logits(&self, exit: usize, t: &Trace, train: bool) -> Result<Tensor> {
         let cell = self.card.exit_cells()[exit];
         if t.cells_done != cell + 1 {
-            candle_core::bail!("exit {exit} sits on cell {cell}, but the trace is after cell {}", t.cells_done as i64 - 1);
+            candle_core::bail!(
+                "exit {exit} sits on cell {cell}, but the trace is after cell {}",
+                t.cells_done as i64 - 1
+            );
         }
         let low = t.low_level.as_ref().ok_or_else(|| candle_core::Error::Msg("low-level cell has not run".into()))?;
         self.head.forward_t(exit, t.feature(), low, t.size, train)

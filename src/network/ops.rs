@@ -17,7 +17,12 @@ pub enum Op {
     AvgPool3,
     Skip,
     /// `sep_conv_kxk`: [ReLU, depthwise kxk, 1x1, BN] twice.
-    SepConv { dw1: Conv, pw1: ConvBn, dw2: Conv, pw2: ConvBn },
+    SepConv {
+        dw1: Conv,
+        pw1: ConvBn,
+        dw2: Conv,
+        pw2: ConvBn,
+    },
     /// `dil_conv_kxk`: ReLU, full kxk conv with dilation 2, BN.
     DilConv(ConvBn),
 }
@@ -96,9 +101,8 @@ fn avg_pool3_exclude_pad(x: &Tensor) -> Result<Tensor> {
     let (_, _, h, w) = x.dims4()?;
     let sum = (pad_hw_with(x, 0.0, h, w)?.avg_pool2d_with_stride(3, 1)? * 9.0)?;
     // count of real pixels in each window: 3 in the interior, 2 on an edge (per axis)
-    let axis = |n: usize| -> Vec<f32> {
-        (0..n).map(|i| 3.0 - (i == 0) as u8 as f32 - (i + 1 == n) as u8 as f32).collect()
-    };
+    let axis =
+        |n: usize| -> Vec<f32> { (0..n).map(|i| 3.0 - (i == 0) as u8 as f32 - (i + 1 == n) as u8 as f32).collect() };
     let rows = Tensor::from_vec(axis(h), (h, 1), x.device())?;
     let cols = Tensor::from_vec(axis(w), (1, w), x.device())?;
     let count = rows.broadcast_mul(&cols)?.to_dtype(x.dtype())?;

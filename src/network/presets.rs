@@ -1,9 +1,7 @@
 //! Built-in cards for the reference variants: ADD with 2, 3 and 4 exits, Auto-DeepLab, and the
 //! dense Auto-DeepLab baseline (reference `train.py`).
 
-use super::card::{
-    ArchCard, CardError, ClassInfo, EdmKind, EdmSettings, HeadSettings, ModelKind, Normalization,
-};
+use super::card::{ArchCard, CardError, ClassInfo, EdmKind, EdmSettings, HeadSettings, ModelKind, Normalization};
 
 /// The searched Auto-DeepLab cell used by ADD (`searched_arch/autodeeplab/genotype.npy`).
 pub const AUTODEEPLAB_GENOTYPE: [[usize; 2]; 10] =
@@ -44,15 +42,14 @@ pub const PRESET_NAMES: [&str; 5] = ["add-2", "add-3", "add-4", "autodeeplab", "
 impl ArchCard {
     /// A built-in card by name (see [`PRESET_NAMES`]), at filter multiplier `f` (reference: 20).
     pub fn preset(name: &str, f: usize) -> Result<ArchCard, CardError> {
-        let (kind, path, exits, low_level_cell, edm): (ModelKind, [u8; 12], Vec<usize>, usize, EdmKind) =
-            match name {
-                "add-2" => (ModelKind::Add, [1, 2, 2, 2, 3, 2, 2, 1, 1, 1, 1, 2], vec![5], 0, EdmKind::Scalar),
-                "add-3" => (ModelKind::Add, [1, 2, 3, 2, 2, 3, 2, 3, 2, 3, 2, 3], vec![3, 7], 0, EdmKind::Scalar),
-                "add-4" => (ModelKind::Add, [1, 2, 3, 3, 2, 3, 3, 3, 3, 3, 2, 2], vec![2, 5, 8], 0, EdmKind::Scalar),
-                "autodeeplab" => (ModelKind::Autodeeplab, AUTODEEPLAB_PATH, vec![], 2, EdmKind::None),
-                "autodeeplab-dense" => (ModelKind::Add, AUTODEEPLAB_PATH, vec![5], 2, EdmKind::Scalar),
-                other => return Err(CardError::UnknownPreset(other.to_string())),
-            };
+        let (kind, path, exits, low_level_cell, edm): (ModelKind, [u8; 12], Vec<usize>, usize, EdmKind) = match name {
+            "add-2" => (ModelKind::Add, [1, 2, 2, 2, 3, 2, 2, 1, 1, 1, 1, 2], vec![5], 0, EdmKind::Scalar),
+            "add-3" => (ModelKind::Add, [1, 2, 3, 2, 2, 3, 2, 3, 2, 3, 2, 3], vec![3, 7], 0, EdmKind::Scalar),
+            "add-4" => (ModelKind::Add, [1, 2, 3, 3, 2, 3, 3, 3, 3, 3, 2, 2], vec![2, 5, 8], 0, EdmKind::Scalar),
+            "autodeeplab" => (ModelKind::Autodeeplab, AUTODEEPLAB_PATH, vec![], 2, EdmKind::None),
+            "autodeeplab-dense" => (ModelKind::Add, AUTODEEPLAB_PATH, vec![5], 2, EdmKind::Scalar),
+            other => return Err(CardError::UnknownPreset(other.to_string())),
+        };
         let card = ArchCard {
             name: format!("{name} (F={f})"),
             kind,

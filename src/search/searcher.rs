@@ -16,8 +16,8 @@ use std::time::Instant;
 use anyhow::Context;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
-use rand::{Rng, SeedableRng};
 use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::adam::Adam;
@@ -60,10 +60,25 @@ impl SearchConfig {
     }
 
     fn check(&self) -> anyhow::Result<()> {
-        anyhow::ensure!((1..=super::result::MAX_EXITS).contains(&self.exits), "--exits must be 1..={}", super::result::MAX_EXITS);
-        anyhow::ensure!(self.batch >= 2, "--batch must be at least 2 (BatchNorm needs more than one value per channel)");
-        anyhow::ensure!(self.epochs >= 1 && self.steps_per_epoch >= 1, "--epochs and --steps-per-epoch must be at least 1");
-        anyhow::ensure!(self.warmup <= self.epochs, "--warmup ({}) is more than --epochs ({}): beta would never be searched", self.warmup, self.epochs);
+        anyhow::ensure!(
+            (1..=super::result::MAX_EXITS).contains(&self.exits),
+            "--exits must be 1..={}",
+            super::result::MAX_EXITS
+        );
+        anyhow::ensure!(
+            self.batch >= 2,
+            "--batch must be at least 2 (BatchNorm needs more than one value per channel)"
+        );
+        anyhow::ensure!(
+            self.epochs >= 1 && self.steps_per_epoch >= 1,
+            "--epochs and --steps-per-epoch must be at least 1"
+        );
+        anyhow::ensure!(
+            self.warmup <= self.epochs,
+            "--warmup ({}) is more than --epochs ({}): beta would never be searched",
+            self.warmup,
+            self.epochs
+        );
         let (h, w) = self.crop;
         anyhow::ensure!(
             h >= 65 && w >= 65 && (h - 1) % 32 == 0 && (w - 1) % 32 == 0,
@@ -188,7 +203,14 @@ fn initial_beta(seed: u64) -> anyhow::Result<Tensor> {
 
 /// Runs (or resumes) a search of `cfg` on `ds` into `files.dir`, pausing at step `until`
 /// when given.
-pub fn search(ds: &Dataset, cfg: &SearchConfig, files: &SearchFiles, resume: bool, until: Option<usize>, device: &Device) -> anyhow::Result<Outcome> {
+pub fn search(
+    ds: &Dataset,
+    cfg: &SearchConfig,
+    files: &SearchFiles,
+    resume: bool,
+    until: Option<usize>,
+    device: &Device,
+) -> anyhow::Result<Outcome> {
     cfg.check()?;
     let template = template_card(cfg.filters, cfg.head_width, cfg.exits);
     anyhow::ensure!(
@@ -224,14 +246,23 @@ pub fn search(ds: &Dataset, cfg: &SearchConfig, files: &SearchFiles, resume: boo
     {
         let data = varmap.data().lock().expect("varmap lock");
         for (name, var) in data.iter() {
-            let t = init.get(name).with_context(|| format!("{}: lacks supernet tensor `{name}`", files.checkpoint().display()))?;
-            anyhow::ensure!(t.dims() == var.dims(), "{}: `{name}` has shape {:?}, expected {:?}", files.checkpoint().display(), t.dims(), var.dims());
+            let t = init
+                .get(name)
+                .with_context(|| format!("{}: lacks supernet tensor `{name}`", files.checkpoint().display()))?;
+            anyhow::ensure!(
+                t.dims() == var.dims(),
+                "{}: `{name}` has shape {:?}, expected {:?}",
+                files.checkpoint().display(),
+                t.dims(),
+                var.dims()
+            );
             var.set(&t.to_device(device)?)?;
         }
     }
     let beta = Var::from_tensor(&beta0.to_device(device)?)?;
     let mut sgd = Sgd::new(trainable(&varmap), cfg.momentum, cfg.weight_decay);
-    sgd.buffers = momentum.into_iter().map(|(n, t)| Ok((n, t.to_device(device)?))).collect::<candle_core::Result<_>>()?;
+    sgd.buffers =
+        momentum.into_iter().map(|(n, t)| Ok((n, t.to_device(device)?))).collect::<candle_core::Result<_>>()?;
     let mut adam = Adam::new(&beta, cfg.arch_lr)?;
     if let Some((t, m, v)) = adam_state {
         adam.t = t;
@@ -245,7 +276,10 @@ pub fn search(ds: &Dataset, cfg: &SearchConfig, files: &SearchFiles, resume: boo
     let norm = &template.normalization;
     let total = cfg.total_steps();
     let bar = indicatif::ProgressBar::new(total as u64).with_position(start as u64);
-    bar.set_style(indicatif::ProgressStyle::with_template("{bar:30} step {pos}/{len} {msg} [{elapsed} < {eta}]").expect("valid template"));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} step {pos}/{len} {msg} [{elapsed} < {eta}]")
+            .expect("valid template"),
+    );
     for step in start..total {
         let interrupted = INTERRUPTED.load(Ordering::SeqCst);
         if interrupted || until == Some(step) {
@@ -286,7 +320,12 @@ pub fn search(ds: &Dataset, cfg: &SearchConfig, files: &SearchFiles, resume: boo
         let secs = ts.elapsed().as_secs_f64();
         acc.seconds += secs;
         let arch_msg = arch.map(|a| format!(" arch {a:.4}")).unwrap_or_default();
-        bar.set_message(format!("epoch {}/{} loss {loss:.4}{arch_msg} lr {lr:.4} {:.2} img/s", epoch + 1, cfg.epochs, images as f64 / secs));
+        bar.set_message(format!(
+            "epoch {}/{} loss {loss:.4}{arch_msg} lr {lr:.4} {:.2} img/s",
+            epoch + 1,
+            cfg.epochs,
+            images as f64 / secs
+        ));
         bar.inc(1);
         if (step + 1) % cfg.steps_per_epoch == 0 {
             let record = end_epoch(&run, epoch + 1, step + 1, &acc, &early)?;
@@ -308,7 +347,12 @@ pub fn search(ds: &Dataset, cfg: &SearchConfig, files: &SearchFiles, resume: boo
         }
     }
     let card = write_outputs(files, cfg, &template, &exit_cells, &history)?;
-    bar.finish_with_message(format!("done: path {:?}, exits {:?} -> {}", card.path, card.exits, files.card().display()));
+    bar.finish_with_message(format!(
+        "done: path {:?}, exits {:?} -> {}",
+        card.path,
+        card.exits,
+        files.card().display()
+    ));
     Ok(Outcome::Finished(card))
 }
 
@@ -331,17 +375,37 @@ fn end_epoch(run: &Run, epoch: usize, step: usize, acc: &EpochAcc, early: &[usiz
 }
 
 /// Writes the card of the latest decoded path and the history, atomically. Returns the card.
-fn write_outputs(files: &SearchFiles, cfg: &SearchConfig, template: &ArchCard, exit_cells: &[usize], history: &[EpochRecord]) -> anyhow::Result<ArchCard> {
+fn write_outputs(
+    files: &SearchFiles,
+    cfg: &SearchConfig,
+    template: &ArchCard,
+    exit_cells: &[usize],
+    history: &[EpochRecord],
+) -> anyhow::Result<ArchCard> {
     let last = history.last().context("no epoch finished")?;
     let card = searched_card(template, &last.path, &exit_cells[..exit_cells.len() - 1])?;
-    crate::fsutil::atomic_write(&files.card(), card.to_json().as_bytes()).with_context(|| format!("{}: cannot write", files.card().display()))?;
-    let h = History { config: cfg.clone(), exit_cells: exit_cells.to_vec(), head_level: HEAD_LEVEL, epochs: history.to_vec() };
+    crate::fsutil::atomic_write(&files.card(), card.to_json().as_bytes())
+        .with_context(|| format!("{}: cannot write", files.card().display()))?;
+    let h = History {
+        config: cfg.clone(),
+        exit_cells: exit_cells.to_vec(),
+        head_level: HEAD_LEVEL,
+        epochs: history.to_vec(),
+    };
     let text = serde_json::to_string_pretty(&h)?;
-    crate::fsutil::atomic_write(&files.history(), text.as_bytes()).with_context(|| format!("{}: cannot write", files.history().display()))?;
+    crate::fsutil::atomic_write(&files.history(), text.as_bytes())
+        .with_context(|| format!("{}: cannot write", files.history().display()))?;
     Ok(card)
 }
 
-fn save_state(files: &SearchFiles, run: &Run, cfg: &SearchConfig, step: usize, history: &[EpochRecord], acc: &EpochAcc) -> anyhow::Result<()> {
+fn save_state(
+    files: &SearchFiles,
+    run: &Run,
+    cfg: &SearchConfig,
+    step: usize,
+    history: &[EpochRecord],
+    acc: &EpochAcc,
+) -> anyhow::Result<()> {
     let mut all = run.weights()?;
     for (n, b) in &run.sgd.buffers {
         all.insert(format!("{MOMENTUM_PREFIX}{n}"), b.to_device(&Device::Cpu)?);
@@ -349,7 +413,8 @@ fn save_state(files: &SearchFiles, run: &Run, cfg: &SearchConfig, step: usize, h
     all.insert(BETA.into(), run.beta.as_tensor().to_device(&Device::Cpu)?);
     all.insert(ADAM_M.into(), run.adam.m.to_device(&Device::Cpu)?);
     all.insert(ADAM_V.into(), run.adam.v.to_device(&Device::Cpu)?);
-    let state = SearchState { step, adam_t: run.adam.t, config: cfg.clone(), history: history.to_vec(), acc: acc.clone() };
+    let state =
+        SearchState { step, adam_t: run.adam.t, config: cfg.clone(), history: history.to_vec(), acc: acc.clone() };
     let meta = HashMap::from([(STATE_KEY.to_string(), serde_json::to_string(&state)?)]);
     // the embedded card is the supernet's template (a valid card; the found one is arch.json)
     checkpoint::save_with_metadata(&files.checkpoint(), &run.net.card, &all, meta)?;
@@ -361,10 +426,16 @@ type Resumed = (HashMap<String, Tensor>, Tensor, usize, Vec<EpochRecord>, EpochA
 
 fn load_state(files: &SearchFiles, cfg: &SearchConfig) -> anyhow::Result<Resumed> {
     let path = files.checkpoint();
-    anyhow::ensure!(path.exists(), "{}: no search checkpoint to resume (run without --resume to start one)", path.display());
+    anyhow::ensure!(
+        path.exists(),
+        "{}: no search checkpoint to resume (run without --resume to start one)",
+        path.display()
+    );
     let file = TensorFile::read(&path)?;
     let state: SearchState = serde_json::from_str(
-        file.metadata.get(STATE_KEY).with_context(|| format!("{}: not a search checkpoint (no search state)", path.display()))?,
+        file.metadata
+            .get(STATE_KEY)
+            .with_context(|| format!("{}: not a search checkpoint (no search state)", path.display()))?,
     )
     .with_context(|| format!("{}: unreadable search state", path.display()))?;
     anyhow::ensure!(
@@ -410,7 +481,15 @@ mod tests {
     use crate::data::synth::writer::{DatasetPlan, write_dataset};
 
     fn dataset(dir: &Path) -> Dataset {
-        let plan = DatasetPlan { out: dir.to_path_buf(), count: 4, width: 128, height: 96, seed: 9, val_fraction: 0.0, difficulty: (0.0, 0.5) };
+        let plan = DatasetPlan {
+            out: dir.to_path_buf(),
+            count: 4,
+            width: 128,
+            height: 96,
+            seed: 9,
+            val_fraction: 0.0,
+            difficulty: (0.0, 0.5),
+        };
         write_dataset(&plan, &indicatif::ProgressBar::hidden()).unwrap();
         cityscapes::open(dir, "train", OnBad::Fail).unwrap()
     }
@@ -459,7 +538,11 @@ mod tests {
         assert_ne!(h.epochs[0].beta, h.epochs[1].beta, "beta moved after the warm-up");
         assert_eq!(h.epochs[1].path, card.path);
         // nothing half-written left behind
-        let stray: Vec<_> = std::fs::read_dir(&files.dir).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().contains(".tmp")).collect();
+        let stray: Vec<_> = std::fs::read_dir(&files.dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+            .collect();
         assert!(stray.is_empty(), "{stray:?}");
     }
 
@@ -473,7 +556,9 @@ mod tests {
         // pause after one architecture update, so Adam's state must survive the restart
         assert!(matches!(search(&ds, &cfg(3), &paused, false, Some(2), &Device::Cpu).unwrap(), Outcome::Paused(2)));
         assert!(search(&ds, &cfg(3), &paused, false, None, &Device::Cpu).unwrap_err().to_string().contains("--resume"));
-        assert!(search(&ds, &cfg(4), &paused, true, None, &Device::Cpu).unwrap_err().to_string().contains("other settings"));
+        assert!(
+            search(&ds, &cfg(4), &paused, true, None, &Device::Cpu).unwrap_err().to_string().contains("other settings")
+        );
         search(&ds, &cfg(3), &paused, true, None, &Device::Cpu).unwrap();
         let (a, b) = (beta_of(&straight), beta_of(&paused));
         let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);

@@ -25,10 +25,10 @@ use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
 use super::trellis::{CELLS, LEVELS, RATES, source_exists, target, top_level};
-use crate::network::card::{ArchCard, branch_offset};
+use crate::network::card::ArchCard;
+use crate::network::cell::CellOps;
 use crate::network::head::Head;
 use crate::network::layers::{BuildMode, ConvBn, ConvSpec, FactorizedReduce, ReluConvBn, resize, scale_dim};
-use crate::network::ops::Op;
 
 const MODE: BuildMode = BuildMode::Unfolded;
 
@@ -85,10 +85,9 @@ struct SuperCell {
     /// Incoming edges: (source level, rate = index into beta's last axis, resampling).
     edges: Vec<(usize, usize, Resample)>,
     h0: H0,
-    /// (branch, op) in ascending branch order, op j built from genotype row j (the
-    /// reference's quirk, kept so a genotype means the same cell here as in the network).
-    ops: Vec<(usize, Op)>,
-    blocks: usize,
+    /// The blocks, built exactly as the fixed network builds them (the reference's op-order
+    /// quirk included), so a genotype means the same cell here as in the network.
+    body: CellOps,
 }
 
 impl SuperCell {
@@ -114,34 +113,7 @@ impl SuperCell {
         } else {
             H0::Dense(ReluConvBn::load(ConvSpec::pointwise(c * (i - 1), c), &vb.pp("pre_preprocess"), MODE)?)
         };
-        let mut branches: Vec<usize> = card.genotype.iter().map(|r| r[0]).collect();
-        branches.sort_unstable();
-        let ops = card
-            .genotype
-            .iter()
-            .enumerate()
-            .map(|(j, row)| Ok((branches[j], Op::load(row[1], c, &vb.pp("_ops").pp(j), MODE)?)))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(SuperCell { edges, h0, ops, blocks: card.b })
-    }
-
-    /// The cell's blocks on (h0, h1), concatenated.
-    fn run(&self, s0: Tensor, s1: Tensor, train: bool) -> Result<Tensor> {
-        let mut states = vec![s0, s1];
-        let mut next_op = self.ops.iter().peekable();
-        for block in 0..self.blocks {
-            let offset = branch_offset(block);
-            let mut sum: Option<Tensor> = None;
-            while let Some((branch, op)) = next_op.next_if(|(b, _)| *b < offset + states.len()) {
-                let y = op.forward_t(&states[branch - offset], train)?;
-                sum = Some(match sum {
-                    Some(s) => (s + y)?,
-                    None => y,
-                });
-            }
-            states.push(sum.ok_or_else(|| candle_core::Error::Msg(format!("block {block} has no input op")))?);
-        }
-        Tensor::cat(&states[states.len() - self.blocks..], 1)
+        Ok(SuperCell { edges, h0, body: CellOps::load(card, c, vb, MODE)? })
     }
 }
 
@@ -178,7 +150,10 @@ impl Supernet {
         card.edm.kind = crate::network::EdmKind::None;
         card.validate().map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         if exit_cells.last() != Some(&(CELLS - 1)) || exit_cells.iter().any(|&e| e < 2) || !exit_cells.is_sorted() {
-            candle_core::bail!("exit cells {exit_cells:?}: must be ascending, from cell 2 on, and end with cell {}", CELLS - 1);
+            candle_core::bail!(
+                "exit cells {exit_cells:?}: must be ascending, from cell 2 on, and end with cell {}",
+                CELLS - 1
+            );
         }
         let c0 = card.cell_channels(0);
         let (s0, s1) = (vb.pp("stem0"), vb.pp("stem1"));
@@ -187,14 +162,22 @@ impl Supernet {
         let mut cells = Vec::with_capacity(CELLS);
         let mut dense = Vec::new();
         for i in 0..CELLS {
-            let row = (0..=top_level(i)).map(|l| SuperCell::load(&card, i, l, &vb.pp("cells").pp(i).pp(l))).collect::<Result<Vec<_>>>()?;
+            let row = (0..=top_level(i))
+                .map(|l| SuperCell::load(&card, i, l, &vb.pp("cells").pp(i).pp(l)))
+                .collect::<Result<Vec<_>>>()?;
             cells.push(row);
             if i < CELLS - 2 {
                 let row = (0..LEVELS)
                     .map(|l| {
                         let from = l.min(top_level(i));
                         let cin = card.cell_channels(from as u8);
-                        Resample::load(cin, card.block_channels(l as u8), from as i64, l as i64, &vb.pp("dense").pp(i).pp(l))
+                        Resample::load(
+                            cin,
+                            card.block_channels(l as u8),
+                            from as i64,
+                            l as i64,
+                            &vb.pp("dense").pp(i).pp(l),
+                        )
                     })
                     .collect::<Result<Vec<_>>>()?;
                 dense.push(row);
@@ -258,7 +241,7 @@ impl Supernet {
                     }
                     H0::Dense(p) => p.forward_t(&Tensor::cat(&dense[l][..i - 1], 1)?, train)?,
                 };
-                cur.push(cell.run(h0, h1, train)?);
+                cur.push(cell.body.forward_t(h0, h1, train)?);
             }
             if i < CELLS - 2 {
                 for (l, d) in self.dense[i].iter().enumerate() {

@@ -233,7 +233,12 @@ mod tests {
         let incoming: f32 = (1..4).map(|s| w[5][s][2 + 1 - s]).sum();
         assert!((incoming - 1.0).abs() > 1e-3, "incoming edges happen to sum to one: {incoming}");
         // the tensor version is the same function
-        let t = Tensor::from_vec(beta.iter().flatten().flatten().copied().collect::<Vec<_>>(), (CELLS, LEVELS, RATES), &Device::Cpu).unwrap();
+        let t = Tensor::from_vec(
+            beta.iter().flatten().flatten().copied().collect::<Vec<_>>(),
+            (CELLS, LEVELS, RATES),
+            &Device::Cpu,
+        )
+        .unwrap();
         let wt = beta_from_tensor(&normalise_tensor(&t).unwrap()).unwrap();
         for (a, b) in wt.iter().flatten().flatten().zip(w.iter().flatten().flatten()) {
             assert!((a - b).abs() < 1e-6, "{a} vs {b}");

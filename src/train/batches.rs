@@ -32,14 +32,23 @@ pub fn normalise_into(img: &image::RgbImage, norm: &Normalization, out: &mut [f3
 }
 
 /// Builds batch number `step`: `size` samples drawn with replacement, each augmented.
-pub fn batch(ds: &Dataset, size: usize, aug: &AugmentParams, norm: &Normalization, seed: u64, step: usize, device: &Device) -> anyhow::Result<Batch> {
+pub fn batch(
+    ds: &Dataset,
+    size: usize,
+    aug: &AugmentParams,
+    norm: &Normalization,
+    seed: u64,
+    step: usize,
+    device: &Device,
+) -> anyhow::Result<Batch> {
     let mut rng = step_rng(seed, step);
     let picks: Vec<(usize, u64)> = (0..size).map(|_| (rng.random_range(0..ds.len()), rng.random())).collect();
     let samples = picks
         .par_iter()
         .map(|&(i, s)| {
             let d = ds.load(i)?;
-            let label = d.label.ok_or_else(|| anyhow::anyhow!("{}: training needs a label", ds.samples[i].image.display()))?;
+            let label =
+                d.label.ok_or_else(|| anyhow::anyhow!("{}: training needs a label", ds.samples[i].image.display()))?;
             Ok(augment(&d.image, &label, aug, &mut ChaCha8Rng::seed_from_u64(s)))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;

@@ -45,14 +45,21 @@ struct Example {
 }
 
 /// Runs `ds` through the frozen `net` and caches, for every early exit, features and targets.
-fn collect(net: &AddNet, ds: &Dataset, max_side: u32, limit: usize, device: &Device) -> anyhow::Result<Vec<Vec<Example>>> {
+fn collect(
+    net: &AddNet,
+    ds: &Dataset,
+    max_side: u32,
+    limit: usize,
+    device: &Device,
+) -> anyhow::Result<Vec<Vec<Example>>> {
     let card = &net.card;
     let exits = card.exit_cells();
     let mut out: Vec<Vec<Example>> = (0..card.exits.len()).map(|_| Vec::new()).collect();
     let bar = indicatif::ProgressBar::new(ds.len().min(limit) as u64);
     for i in 0..ds.len().min(limit) {
         let d = ds.load(i)?;
-        let p = prepare(&d.image, &card.normalization, max_side, device).map_err(|e| anyhow::anyhow!("{}: {e}", ds.samples[i].image.display()))?;
+        let p = prepare(&d.image, &card.normalization, max_side, device)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", ds.samples[i].image.display()))?;
         let mut t = net.start(&p.tensor, false)?;
         let mut early = Vec::new();
         for cell in 0..=exits[exits.len() - 1] {
@@ -164,7 +171,11 @@ pub fn run(args: TrainEdmArgs) -> anyhow::Result<()> {
     let device = crate::engine::device::select(Some(&args.device)).map_err(anyhow::Error::msg)?;
     let file = TensorFile::read(&args.model)?;
     let mut card = checkpoint::resolve_card(&file, args.card.as_deref())?;
-    anyhow::ensure!(!card.exits.is_empty(), "{}: the model has no early exit, so there is nothing to decide", args.model.display());
+    anyhow::ensure!(
+        !card.exits.is_empty(),
+        "{}: the model has no early exit, so there is nothing to decide",
+        args.model.display()
+    );
     let kind = match args.kind.as_str() {
         "scalar" => EdmKind::Scalar,
         "map" => EdmKind::Map,
@@ -220,7 +231,12 @@ fn build_deciders(card: &ArchCard, vb: &VarBuilder) -> candle_core::Result<Decid
 }
 
 /// Trains every decision maker; returns their tensors by name.
-fn fit(card: &ArchCard, examples: &[Vec<Example>], args: &TrainEdmArgs, device: &Device) -> anyhow::Result<HashMap<String, Tensor>> {
+fn fit(
+    card: &ArchCard,
+    examples: &[Vec<Example>],
+    args: &TrainEdmArgs,
+    device: &Device,
+) -> anyhow::Result<HashMap<String, Tensor>> {
     let varmap = VarMap::new();
     let d = build_deciders(card, &VarBuilder::from_varmap(&varmap, DType::F32, device))?;
     {
@@ -231,7 +247,10 @@ fn fit(card: &ArchCard, examples: &[Vec<Example>], args: &TrainEdmArgs, device: 
             v.set(&init[n].to_device(device)?)?;
         }
     }
-    let mut opt = candle_nn::AdamW::new(varmap.all_vars(), candle_nn::ParamsAdamW { lr: args.lr, weight_decay: 0.0, ..Default::default() })?;
+    let mut opt = candle_nn::AdamW::new(
+        varmap.all_vars(),
+        candle_nn::ParamsAdamW { lr: args.lr, weight_decay: 0.0, ..Default::default() },
+    )?;
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
     let bar = indicatif::ProgressBar::new(args.epochs as u64);
     for epoch in 0..args.epochs {
@@ -241,18 +260,23 @@ fn fit(card: &ArchCard, examples: &[Vec<Example>], args: &TrainEdmArgs, device: 
             let mut order: Vec<usize> = (0..exs.len()).collect();
             order.shuffle(&mut rng);
             for chunk in batches_of_equal_shape(&order, exs, args.batch) {
-                let feat = Tensor::cat(&chunk.iter().map(|&i| &exs[i].feature).collect::<Vec<_>>(), 0)?.to_device(device)?;
+                let feat =
+                    Tensor::cat(&chunk.iter().map(|&i| &exs[i].feature).collect::<Vec<_>>(), 0)?.to_device(device)?;
                 let mut loss = Tensor::zeros((), DType::F32, device)?;
                 if let Some(e) = d.scalars.get(k) {
                     let target = Tensor::new(chunk.iter().map(|&i| exs[i].mean_entropy).collect::<Vec<f32>>(), device)?;
                     loss = (loss + (e.forward(&feat)? - target)?.abs()?.mean_all()?)?;
                 }
                 if let Some(m) = d.maps.get(k) {
-                    let pick = |f: fn(&Example) -> &Tensor| Tensor::cat(&chunk.iter().map(|&i| f(&exs[i])).collect::<Vec<_>>(), 0);
+                    let pick = |f: fn(&Example) -> &Tensor| {
+                        Tensor::cat(&chunk.iter().map(|&i| f(&exs[i])).collect::<Vec<_>>(), 0)
+                    };
                     let pred = m.forward(&feat)?;
                     loss = (loss
                         + match args.map_target {
-                            MapTarget::Entropy => (pred - pick(|e| &e.entropy_map)?.to_device(device)?)?.abs()?.mean_all()?,
+                            MapTarget::Entropy => {
+                                (pred - pick(|e| &e.entropy_map)?.to_device(device)?)?.abs()?.mean_all()?
+                            }
                             MapTarget::Disagreement => bce(&pred, &pick(|e| &e.disagree_map)?.to_device(device)?)?,
                         })?;
                 }
@@ -266,7 +290,10 @@ fn fit(card: &ArchCard, examples: &[Vec<Example>], args: &TrainEdmArgs, device: 
     }
     bar.finish_and_clear();
     let data = varmap.data().lock().expect("varmap lock");
-    Ok(data.iter().map(|(n, v)| Ok((n.clone(), v.as_tensor().to_device(&Device::Cpu)?))).collect::<candle_core::Result<_>>()?)
+    Ok(data
+        .iter()
+        .map(|(n, v)| Ok((n.clone(), v.as_tensor().to_device(&Device::Cpu)?)))
+        .collect::<candle_core::Result<_>>()?)
 }
 
 /// Splits `order` into batches of at most `size` whose features share a shape.
@@ -282,7 +309,12 @@ fn batches_of_equal_shape(order: &[usize], exs: &[Example], size: usize) -> Vec<
 }
 
 /// Prints how well the decision makers predict on the validation split.
-fn report(card: &ArchCard, trained: &HashMap<String, Tensor>, val: &[Vec<Example>], device: &Device) -> anyhow::Result<()> {
+fn report(
+    card: &ArchCard,
+    trained: &HashMap<String, Tensor>,
+    val: &[Vec<Example>],
+    device: &Device,
+) -> anyhow::Result<()> {
     let vb = VarBuilder::from_tensors(trained.clone(), DType::F32, device);
     let d = build_deciders(card, &vb)?;
     for (k, exs) in val.iter().enumerate() {
@@ -308,7 +340,10 @@ fn report(card: &ArchCard, trained: &HashMap<String, Tensor>, val: &[Vec<Example
         }
         if !map_l1.is_empty() {
             let auc = auroc(&scores, &labels).map_or("n/a".into(), |a| format!("{a:.4}"));
-            println!("  EDM-map: mean per-pixel L1 to entropy {:.4}, AUROC for disagreement with the final exit {auc}", mean(&map_l1));
+            println!(
+                "  EDM-map: mean per-pixel L1 to entropy {:.4}, AUROC for disagreement with the final exit {auc}",
+                mean(&map_l1)
+            );
         }
     }
     Ok(())

@@ -125,17 +125,25 @@ pub fn train(
     let (init, start, momentum) = if resume {
         load_state(files, card, cfg)?
     } else {
-        anyhow::ensure!(!files.checkpoint().exists(), "{} exists: pass --resume to continue it, or choose another --out", files.checkpoint().display());
+        anyhow::ensure!(
+            !files.checkpoint().exists(),
+            "{} exists: pass --resume to continue it, or choose another --out",
+            files.checkpoint().display()
+        );
         (crate::network::init::random_tensors(card, cfg.seed)?, 0, HashMap::new())
     };
     let trainee = Trainee::new(card, &init, device)?;
     let mut opt = Sgd::new(trainee.trainable(), cfg.momentum, cfg.weight_decay);
-    opt.buffers = momentum.into_iter().map(|(n, t)| Ok((n, t.to_device(device)?))).collect::<candle_core::Result<_>>()?;
+    opt.buffers =
+        momentum.into_iter().map(|(n, t)| Ok((n, t.to_device(device)?))).collect::<candle_core::Result<_>>()?;
     let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
     let mut log = open_log(files, card.num_exits(), start)?;
     let aug = AugmentParams { scale: cfg.scale, crop: cfg.crop, ..AugmentParams::default() };
     let bar = indicatif::ProgressBar::new(cfg.steps as u64).with_position(start as u64);
-    bar.set_style(indicatif::ProgressStyle::with_template("{bar:30} step {pos}/{len} {msg} [{elapsed} < {eta}]").expect("valid template"));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} step {pos}/{len} {msg} [{elapsed} < {eta}]")
+            .expect("valid template"),
+    );
     let t0 = Instant::now();
     for step in start..cfg.steps {
         let interrupted = INTERRUPTED.load(Ordering::SeqCst);
@@ -187,7 +195,9 @@ fn open_log(files: &RunFiles, exits: usize, start: usize) -> anyhow::Result<std:
         std::fs::read_to_string(&path)?
             .lines()
             .enumerate()
-            .filter(|(i, l)| *i == 0 || l.split(',').next().and_then(|s| s.parse::<usize>().ok()).is_some_and(|s| s < start))
+            .filter(|(i, l)| {
+                *i == 0 || l.split(',').next().and_then(|s| s.parse::<usize>().ok()).is_some_and(|s| s < start)
+            })
             .map(|(_, l)| l.to_string())
             .collect()
     } else {
@@ -209,14 +219,23 @@ fn save_state(files: &RunFiles, t: &Trainee, opt: &Sgd, cfg: &TrainConfig, step:
         all.insert(format!("{MOMENTUM_PREFIX}{n}"), b.to_device(&Device::Cpu)?);
     }
     let state = serde_json::to_string(&TrainState { step, config: cfg.clone() })?;
-    checkpoint::save_with_metadata(&files.checkpoint(), &t.card, &all, HashMap::from([(STATE_KEY.to_string(), state)]))?;
+    checkpoint::save_with_metadata(
+        &files.checkpoint(),
+        &t.card,
+        &all,
+        HashMap::from([(STATE_KEY.to_string(), state)]),
+    )?;
     Ok(())
 }
 
 /// The step a training checkpoint was saved at.
 pub fn checkpoint_step(path: &Path) -> anyhow::Result<usize> {
     let file = TensorFile::read(path)?;
-    let state: TrainState = serde_json::from_str(file.metadata.get(STATE_KEY).with_context(|| format!("{}: not a training checkpoint (no state)", path.display()))?)?;
+    let state: TrainState = serde_json::from_str(
+        file.metadata
+            .get(STATE_KEY)
+            .with_context(|| format!("{}: not a training checkpoint (no state)", path.display()))?,
+    )?;
     Ok(state.step)
 }
 
@@ -225,8 +244,12 @@ type Resumed = (HashMap<String, Tensor>, usize, HashMap<String, Tensor>);
 fn load_state(files: &RunFiles, card: &ArchCard, cfg: &TrainConfig) -> anyhow::Result<Resumed> {
     let path = files.checkpoint();
     let file = TensorFile::read(&path)?;
-    let state: TrainState = serde_json::from_str(file.metadata.get(STATE_KEY).with_context(|| format!("{}: not a training checkpoint (no state)", path.display()))?)
-        .with_context(|| format!("{}: unreadable training state", path.display()))?;
+    let state: TrainState = serde_json::from_str(
+        file.metadata
+            .get(STATE_KEY)
+            .with_context(|| format!("{}: not a training checkpoint (no state)", path.display()))?,
+    )
+    .with_context(|| format!("{}: unreadable training state", path.display()))?;
     anyhow::ensure!(file.card.as_ref() == Some(card), "{}: was trained with another architecture card", path.display());
     anyhow::ensure!(
         state.config == *cfg,

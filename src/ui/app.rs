@@ -4,13 +4,13 @@
 
 use super::decision::{self, Decided};
 use super::files::{FolderNav, Io, IoMsg, Sample};
+pub use super::frame_times::FrameTimes;
 use super::results::{ImageResults, LabelMap};
 use super::settings::Settings;
 use super::textures::Textures;
 use super::view_state::{Selection, ViewState};
 use super::worker::{ModelSpec, Role, SegmentOptions, Worker, WorkerMsg};
 use super::{exit_strip, export, hover, legend, policy_panel, screenshot, shortcuts, toolbar};
-pub use super::frame_times::FrameTimes;
 use crate::network::{ArchCard, ClassInfo};
 use eframe::egui::{self, Color32};
 use std::path::PathBuf;
@@ -173,7 +173,13 @@ impl StudioApp {
     }
 
     /// Puts a decoded image on screen and runs it.
-    pub fn show_image(&mut self, name: String, path: Option<PathBuf>, image: image::RgbImage, label: Option<LabelMap>) -> u64 {
+    pub fn show_image(
+        &mut self,
+        name: String,
+        path: Option<PathBuf>,
+        image: image::RgbImage,
+        label: Option<LabelMap>,
+    ) -> u64 {
         let r = ImageResults::new(name, path, Arc::new(image), label.map(Arc::new));
         self.results = Some(r);
         self.view.hover = None;
@@ -316,7 +322,8 @@ impl StudioApp {
         for m in self.io.poll() {
             match m {
                 IoMsg::Thumb(path, image) => {
-                    let tex = ctx.load_texture(format!("sample {}", path.display()), image, egui::TextureOptions::LINEAR);
+                    let tex =
+                        ctx.load_texture(format!("sample {}", path.display()), image, egui::TextureOptions::LINEAR);
                     self.gallery_thumbs.insert(path, tex);
                 }
                 m => self.handle_io(m),
@@ -388,7 +395,6 @@ impl StudioApp {
             self.exit_to_screen_ms.push(t.elapsed().as_secs_f32() * 1e3);
         }
     }
-
 }
 
 impl eframe::App for StudioApp {
@@ -410,7 +416,14 @@ impl eframe::App for StudioApp {
         if self.screenshot.is_some() || std::env::var_os("ADD_FRAME_STATS").is_some() {
             eprintln!("add: {}", self.frames.report(&self.exit_to_screen_ms));
             if std::env::var_os("ADD_FRAME_STATS").is_some() {
-                let slow: Vec<String> = self.frames.busy_cpu.iter().enumerate().filter(|(_, s)| **s > 0.016).map(|(i, s)| format!("#{i}:{:.0}ms", s * 1e3)).collect();
+                let slow: Vec<String> = self
+                    .frames
+                    .busy_cpu
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| **s > 0.016)
+                    .map(|(i, s)| format!("#{i}:{:.0}ms", s * 1e3))
+                    .collect();
                 eprintln!("add: slow frames while computing: {}", slow.join(" "));
             }
         }

@@ -6,8 +6,8 @@
 use super::worker::{SegmentOptions, Segmenter};
 use crate::engine::{Decision, ExitMaps, ExitReport, ExitStats, RunEvent};
 use crate::network::card::{ArchCard, PolicyPreset};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// A fake model over an architecture card.
@@ -26,8 +26,7 @@ impl DemoSegmenter {
         card.name = "demo ADD (colour rules, no network)".into();
         card.edm.kind = crate::network::EdmKind::Both;
         for (name, t) in [("accurate", 0.12), ("fast", 0.35)] {
-            card.presets
-                .insert(name.into(), PolicyPreset { policy: format!("edm:{t}"), miou: None, speedup: None });
+            card.presets.insert(name.into(), PolicyPreset { policy: format!("edm:{t}"), miou: None, speedup: None });
         }
         DemoSegmenter { card, cell_delay, finest_block: 2 }
     }
@@ -42,8 +41,7 @@ impl DemoSegmenter {
     /// All the events of one run, at once (for tests that feed the UI directly).
     pub fn events(&self, image: &image::RgbImage, opts: &SegmentOptions, run_id: u64) -> Vec<RunEvent> {
         let mut out = Vec::new();
-        self.run(image, opts, run_id, &AtomicBool::new(false), &mut |e| out.push(e))
-            .expect("the demo never fails");
+        self.run(image, opts, run_id, &AtomicBool::new(false), &mut |e| out.push(e)).expect("the demo never fails");
         out
     }
 
@@ -178,7 +176,12 @@ impl Segmenter for DemoSegmenter {
             let edm_map = (has_edm && self.card.edm.kind.has_map())
                 .then(|| Arc::new(exit_maps(image, self.block_for_exit(k) * 4, sureness).entropy));
             let edm_map_score = edm_map.as_ref().map(|m| mean(m));
-            let stats = ExitStats { edm_score, edm_map_score, mean_entropy: Some(mean_entropy), confident_fraction: Some(frac) };
+            let stats = ExitStats {
+                edm_score,
+                edm_map_score,
+                mean_entropy: Some(mean_entropy),
+                confident_fraction: Some(frac),
+            };
             let decision = if k + 1 == n {
                 Decision::Final
             } else if opts.policy.stop_at(k, &stats).unwrap_or(false) {
@@ -186,8 +189,8 @@ impl Segmenter for DemoSegmenter {
             } else {
                 Decision::Continue
             };
-            let head_runs = chosen.is_none() && (decision != Decision::Continue || opts.policy.needs_head())
-                || opts.analysis;
+            let head_runs =
+                chosen.is_none() && (decision != Decision::Continue || opts.policy.needs_head()) || opts.analysis;
             let report = ExitReport {
                 run_id,
                 exit: k,

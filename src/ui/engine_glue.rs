@@ -8,8 +8,8 @@ use crate::engine::{Engine, RunEvent, RunOptions, device};
 use crate::network::ArchCard;
 use anyhow::anyhow;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 /// Default ADD weights (the card is `<model>.json` or embedded).
 pub const DEFAULT_ADD: &str = "models/add.safetensors";
@@ -66,7 +66,8 @@ pub fn demo_model(role: Role) -> Loaded {
 }
 
 fn load(role: Role, spec: &ModelSpec) -> anyhow::Result<Option<Loaded>> {
-    let dev = device::select(Some(if spec.device.is_empty() { "auto" } else { &spec.device })).map_err(|e| anyhow!(e))?;
+    let dev =
+        device::select(Some(if spec.device.is_empty() { "auto" } else { &spec.device })).map_err(|e| anyhow!(e))?;
     let default = match role {
         Role::Add => DEFAULT_ADD,
         Role::Full => DEFAULT_BASELINE,

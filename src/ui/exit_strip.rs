@@ -110,7 +110,14 @@ fn fmt_madds(m: u64) -> String {
     if m >= 1_000_000_000 { format!("{:.2} GMAdds", m as f64 / 1e9) } else { format!("{:.1} MMAdds", m as f64 / 1e6) }
 }
 
-fn card(ui: &mut egui::Ui, c: &CardData, i: usize, threshold: Option<f32>, has_label: bool, running: bool) -> Option<Action> {
+fn card(
+    ui: &mut egui::Ui,
+    c: &CardData,
+    i: usize,
+    threshold: Option<f32>,
+    has_label: bool,
+    running: bool,
+) -> Option<Action> {
     let visuals = ui.visuals().clone();
     let stroke = if c.chosen {
         Stroke::new(3.0, Color32::from_rgb(255, 200, 40))
@@ -124,7 +131,11 @@ fn card(ui: &mut egui::Ui, c: &CardData, i: usize, threshold: Option<f32>, has_l
         ui.set_width(CARD_W - 10.0);
         ui.vertical(|ui| {
             ui.horizontal(|ui| {
-                if ui.selectable_label(c.selected, RichText::new(&c.title).strong()).on_hover_text("Show this output").clicked() {
+                if ui
+                    .selectable_label(c.selected, RichText::new(&c.title).strong())
+                    .on_hover_text("Show this output")
+                    .clicked()
+                {
                     action = Some(Action::Select(i));
                 }
                 if c.chosen {
@@ -134,7 +145,8 @@ fn card(ui: &mut egui::Ui, c: &CardData, i: usize, threshold: Option<f32>, has_l
             let size = vec2(THUMB_W, (THUMB_W * c.thumb_aspect).clamp(30.0, 120.0));
             match c.thumb {
                 Some(t) => {
-                    let img = egui::Image::new((t, size)).sense(egui::Sense::click()).alt_text(format!("{} mask", c.title));
+                    let img =
+                        egui::Image::new((t, size)).sense(egui::Sense::click()).alt_text(format!("{} mask", c.title));
                     let resp = ui.add(img);
                     if resp.clicked() {
                         action = Some(Action::Select(i));
@@ -144,7 +156,13 @@ fn card(ui: &mut egui::Ui, c: &CardData, i: usize, threshold: Option<f32>, has_l
                     let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
                     ui.painter().rect_filled(rect, 2.0, Color32::from_gray(40));
                     let text = if c.report.is_none() && running { "computing..." } else { "not computed" };
-                    ui.painter().text(rect.center(), egui::Align2::CENTER_CENTER, text, egui::FontId::proportional(13.0), Color32::from_gray(170));
+                    ui.painter().text(
+                        rect.center(),
+                        egui::Align2::CENTER_CENTER,
+                        text,
+                        egui::FontId::proportional(13.0),
+                        Color32::from_gray(170),
+                    );
                 }
             }
             let Some(e) = c.report else {
@@ -177,7 +195,11 @@ fn card(ui: &mut egui::Ui, c: &CardData, i: usize, threshold: Option<f32>, has_l
                         ui.label(format!("agrees with full {:.1}%", a * 100.0));
                     }
                     if has_label {
-                        ui.label(d.iou_label.map(|v| format!("IoU vs label {v:.3}")).unwrap_or_else(|| "IoU vs label -".into()));
+                        ui.label(
+                            d.iou_label
+                                .map(|v| format!("IoU vs label {v:.3}"))
+                                .unwrap_or_else(|| "IoU vs label -".into()),
+                        );
                     }
                 }
                 None => {

@@ -73,7 +73,8 @@ fn png(img: &image::DynamicImage) -> anyhow::Result<Vec<u8>> {
 /// Writes the composite, the masks and the stats; returns the files written.
 pub fn write(dir: &Path, job: &ExportJob) -> anyhow::Result<Vec<PathBuf>> {
     let r = &job.results;
-    let stem = Path::new(&r.name).file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "image".into());
+    let stem =
+        Path::new(&r.name).file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "image".into());
     let mut files = Vec::new();
     let mut put = |name: String, bytes: Vec<u8>| -> anyhow::Result<()> {
         let p = dir.join(name);

@@ -32,7 +32,10 @@ pub enum IoMsg {
     PickedModel(super::worker::Role, PathBuf),
     PickedExportDir(PathBuf),
     Opened(Box<Opened>),
-    Failed { what: String, message: String },
+    Failed {
+        what: String,
+        message: String,
+    },
     Exported(Result<Vec<PathBuf>, String>),
     /// A small preview of a gallery image.
     Thumb(PathBuf, eframe::egui::ColorImage),
@@ -132,9 +135,7 @@ impl Io {
 }
 
 fn has_image_ext(p: &Path) -> bool {
-    p.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXTS.contains(&e.to_ascii_lowercase().as_str()))
+    p.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
 fn is_label_file(p: &Path) -> bool {
@@ -231,7 +232,8 @@ pub struct FolderNav {
 impl FolderNav {
     /// The folder of `path` with `path` current (or the folder itself, first image current).
     pub fn around(path: &Path) -> FolderNav {
-        let (dir, current) = if path.is_dir() { (path, None) } else { (path.parent().unwrap_or(Path::new(".")), Some(path)) };
+        let (dir, current) =
+            if path.is_dir() { (path, None) } else { (path.parent().unwrap_or(Path::new(".")), Some(path)) };
         let files = list_folder(dir);
         let index = current.and_then(|c| files.iter().position(|f| f == c)).unwrap_or(0);
         FolderNav { files, index }
@@ -302,7 +304,9 @@ fn samples_from_json(dir: &Path, v: &serde_json::Value) -> Vec<Sample> {
                 .unwrap_or_else(|| path.file_stem().unwrap_or_default().to_string_lossy().into());
             let note = ["difficulty", "kind", "time_of_day", "source", "description"]
                 .iter()
-                .filter_map(|k| e.get(*k).map(|v| format!("{k}: {}", v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))))
+                .filter_map(|k| {
+                    e.get(*k).map(|v| format!("{k}: {}", v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
+                })
                 .reduce(|a, b| format!("{a}, {b}"));
             Some(Sample { name, path, note })
         })

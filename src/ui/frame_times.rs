@@ -56,4 +56,3 @@ impl FrameTimes {
         Some(s[((s.len() - 1) as f32 * q).round() as usize] * 1e3)
     }
 }
-

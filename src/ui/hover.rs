@@ -24,9 +24,17 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
         return;
     };
     let classes = app.classes();
-    let name = |c: u8| classes.get(c as usize).map(|i| i.name.clone()).unwrap_or_else(|| if c == 255 { "ignore".into() } else { format!("class {c}") });
+    let name = |c: u8| {
+        classes
+            .get(c as usize)
+            .map(|i| i.name.clone())
+            .unwrap_or_else(|| if c == 255 { "ignore".into() } else { format!("class {c}") })
+    };
     let swatch = |ui: &mut egui::Ui, c: u8| {
-        let col = classes.get(c as usize).map(|i| Color32::from_rgb(i.color[0], i.color[1], i.color[2])).unwrap_or(Color32::GRAY);
+        let col = classes
+            .get(c as usize)
+            .map(|i| Color32::from_rgb(i.color[0], i.color[1], i.color[2]))
+            .unwrap_or(Color32::GRAY);
         let (rect, _) = ui.allocate_exact_size(vec2(12.0, 12.0), egui::Sense::hover());
         ui.painter().rect_filled(rect, 2.0, col);
     };
@@ -64,7 +72,11 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
                     ui.horizontal(|ui| {
                         swatch(ui, c);
                         let t = RichText::new(name(c));
-                        ui.label(if label.is_some() && !right && label != Some(255) { t.color(ui.visuals().error_fg_color) } else { t });
+                        ui.label(if label.is_some() && !right && label != Some(255) {
+                            t.color(ui.visuals().error_fg_color)
+                        } else {
+                            t
+                        });
                     });
                     ui.label(format!("{conf:.2}"));
                 }

@@ -4,9 +4,7 @@
 
 use super::render::heat_color;
 use super::view_state::ViewState;
-use eframe::egui::{
-    self, Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, TextureId, Vec2, pos2, vec2,
-};
+use eframe::egui::{self, Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, TextureId, Vec2, pos2, vec2};
 
 /// One textured layer of a pane; `tint` carries the opacity.
 #[derive(Debug, Clone, Copy)]
@@ -62,7 +60,13 @@ fn to_screen(view: &ViewState, rect: Rect, p: Pos2) -> Pos2 {
     rect.center() + (p - view.center) * view.zoom
 }
 
-fn interact(ui: &egui::Ui, view: &mut ViewState, rect: Rect, resp: &egui::Response, img: Vec2) -> Option<(usize, usize)> {
+fn interact(
+    ui: &egui::Ui,
+    view: &mut ViewState,
+    rect: Rect,
+    resp: &egui::Response,
+    img: Vec2,
+) -> Option<(usize, usize)> {
     if resp.double_clicked() {
         view.fit = true;
     }

@@ -36,9 +36,9 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
         let note = overlay::missing_note(c, r);
         if !app.view.hide_all && c != Content::Photo {
             let key = overlay::content_key(c, r, &hidden);
-            if let Some((tex, _)) =
-                app.tex.get(&ctx, &format!("overlay{i}"), &key, textures::MASK, || overlay::content_image(c, r, &palette, &hidden))
-            {
+            if let Some((tex, _)) = app.tex.get(&ctx, &format!("overlay{i}"), &key, textures::MASK, || {
+                overlay::content_image(c, r, &palette, &hidden)
+            }) {
                 layers.push(Layer { texture: tex, tint });
             }
         }
@@ -52,4 +52,3 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
     let size = r.size();
     image_view::show(ui, &mut app.view, size, &panes);
 }
-

@@ -14,8 +14,8 @@ pub mod demo;
 pub mod engine_glue;
 pub mod exit_strip;
 pub mod export;
-pub mod frame_times;
 pub mod files;
+pub mod frame_times;
 pub mod hover;
 pub mod image_view;
 pub mod legend;
@@ -94,7 +94,8 @@ pub fn run_app(args: AppArgs) -> anyhow::Result<()> {
                 (None, Some(s)) => eframe::get_value::<Settings>(s, eframe::APP_KEY).unwrap_or_default(),
                 _ => Settings::default(),
             };
-            let add = worker::ModelSpec { model: args.model.clone(), card: args.card.clone(), device: args.device.clone() };
+            let add =
+                worker::ModelSpec { model: args.model.clone(), card: args.card.clone(), device: args.device.clone() };
             let full = worker::ModelSpec { model: args.baseline.clone(), card: None, device: args.device.clone() };
             let w = worker::Worker::spawn(engine_glue::loader(args.demo), add, Some(full), repaint.clone());
             let mut app = StudioApp::new(settings, Some(w), repaint);

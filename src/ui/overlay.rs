@@ -122,7 +122,9 @@ pub fn content_image(c: Content, r: &ImageResults, palette: &[Color32], hidden: 
     match c {
         Content::Photo => None,
         Content::Mask(s) => maps(s).map(|m| render::class_image(&m.classes, (m.width, m.height), palette, hidden)),
-        Content::Label => r.label.as_ref().map(|l| render::class_image(&l.classes, (l.width, l.height), palette, hidden)),
+        Content::Label => {
+            r.label.as_ref().map(|l| render::class_image(&l.classes, (l.width, l.height), palette, hidden))
+        }
         Content::DiffFull(s) => {
             let (a, b) = (maps(s)?, r.full_maps()?);
             Some(render::diff_image(&a.classes, (a.width, a.height), &b.classes, (b.width, b.height)))

@@ -15,13 +15,20 @@ fn kinds(threshold: f32) -> [(&'static str, Policy); 5] {
         ("EDM score", Policy::Edm { threshold }),
         ("EDM-map mean", Policy::EdmMap { threshold }),
         ("Mean entropy", Policy::Entropy { threshold }),
-        ("Confident-pixel fraction", Policy::ConfidentFraction { prob: crate::engine::policy::DEFAULT_CONFIDENT_PROB, threshold }),
+        (
+            "Confident-pixel fraction",
+            Policy::ConfidentFraction { prob: crate::engine::policy::DEFAULT_CONFIDENT_PROB, threshold },
+        ),
         ("Fixed exit", Policy::FixedExit(0)),
     ]
 }
 
 fn kind_name(p: &Policy) -> &'static str {
-    kinds(0.0).into_iter().find(|(_, k)| std::mem::discriminant(k) == std::mem::discriminant(p)).map(|(n, _)| n).unwrap_or("?")
+    kinds(0.0)
+        .into_iter()
+        .find(|(_, k)| std::mem::discriminant(k) == std::mem::discriminant(p))
+        .map(|(n, _)| n)
+        .unwrap_or("?")
 }
 
 pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
@@ -53,10 +60,18 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
     decision_lines(ui, app);
     ui.add_space(4.0);
     ui.horizontal_wrapped(|ui| {
-        if ui.add_enabled(app.results.is_some(), egui::Button::new("Rerun")).on_hover_text("Run again with this policy").clicked() {
+        if ui
+            .add_enabled(app.results.is_some(), egui::Button::new("Rerun"))
+            .on_hover_text("Run again with this policy")
+            .clicked()
+        {
             app.run(app.settings.analysis);
         }
-        if ui.add_enabled(app.results.is_some(), egui::Button::new("Compute all exits")).on_hover_text("Run every head (analysis mode)").clicked() {
+        if ui
+            .add_enabled(app.results.is_some(), egui::Button::new("Compute all exits"))
+            .on_hover_text("Run every head (analysis mode)")
+            .clicked()
+        {
             app.run(true);
         }
     });

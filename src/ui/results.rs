@@ -13,7 +13,9 @@ pub enum RunStatus {
     /// Sent to the worker, nothing back yet.
     Waiting,
     Running,
-    Finished { total_ms: f64 },
+    Finished {
+        total_ms: f64,
+    },
     Cancelled,
     Failed(String),
 }

@@ -15,7 +15,9 @@ pub const TIMEOUT: Duration = Duration::from_secs(600);
 #[derive(Debug, Clone, PartialEq)]
 enum Phase {
     /// Waiting for the results; counts frames drawn after they were complete.
-    Waiting { settled_frames: u32 },
+    Waiting {
+        settled_frames: u32,
+    },
     Requested,
     Closing,
 }
@@ -31,7 +33,12 @@ pub struct ScreenshotJob {
 
 impl ScreenshotJob {
     pub fn new(path: PathBuf) -> ScreenshotJob {
-        ScreenshotJob { path, started: Instant::now(), phase: Phase::Waiting { settled_frames: 0 }, outcome: Arc::default() }
+        ScreenshotJob {
+            path,
+            started: Instant::now(),
+            phase: Phase::Waiting { settled_frames: 0 },
+            outcome: Arc::default(),
+        }
     }
 }
 
@@ -48,7 +55,8 @@ pub fn tick(app: &mut StudioApp, ctx: &egui::Context) {
     let Some(job) = &mut app.screenshot else { return };
     let ready = app.results.as_ref().is_some_and(|r| r.is_done()) && app.io.loading.is_none();
     let no_model = matches!(app.add_model, super::app::ModelSlot::Failed(_));
-    let failed_open = no_model || app.results.is_none() && app.io.loading.is_none() && app.messages.iter().any(|m| m.error);
+    let failed_open =
+        no_model || app.results.is_none() && app.io.loading.is_none() && app.messages.iter().any(|m| m.error);
     match job.phase.clone() {
         Phase::Waiting { .. } if failed_open => {
             let why = app.messages.iter().rev().find(|m| m.error).map(|m| m.text.clone()).unwrap_or_default();

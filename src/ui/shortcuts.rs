@@ -35,7 +35,8 @@ pub fn handle(app: &mut StudioApp, ctx: &egui::Context) {
     if pressed(Key::ArrowLeft) {
         app.step_folder(-1);
     }
-    const NUMS: [Key; 9] = [Key::Num1, Key::Num2, Key::Num3, Key::Num4, Key::Num5, Key::Num6, Key::Num7, Key::Num8, Key::Num9];
+    const NUMS: [Key; 9] =
+        [Key::Num1, Key::Num2, Key::Num3, Key::Num4, Key::Num5, Key::Num6, Key::Num7, Key::Num8, Key::Num9];
     for (k, key) in NUMS.into_iter().enumerate() {
         if pressed(key) && k < app.num_exits() {
             app.view.selection = Selection::Exit(k);

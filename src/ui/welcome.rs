@@ -47,7 +47,9 @@ fn gallery(ui: &mut egui::Ui, app: &mut StudioApp) {
                 let clicked = match app.gallery_thumbs.get(&s.path) {
                     Some(t) => {
                         let size = t.size_vec2() * (w / t.size_vec2().x.max(1.0));
-                        let img = egui::Image::new((t.id(), size)).sense(egui::Sense::click()).alt_text(format!("Open {}", s.name));
+                        let img = egui::Image::new((t.id(), size))
+                            .sense(egui::Sense::click())
+                            .alt_text(format!("Open {}", s.name));
                         ui.add(img).clicked()
                     }
                     None => false,

@@ -9,8 +9,8 @@ use crate::network::ArchCard;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// How one image is run (the UI's view of the engine's run options).
@@ -67,13 +67,28 @@ pub type Loader = Arc<dyn Fn(Role, &ModelSpec) -> anyhow::Result<Option<Loaded>>
 /// Replies from the worker.
 #[derive(Debug, Clone)]
 pub enum WorkerMsg {
-    ModelReady { role: Role, card: ArchCard, device: String, banner: Option<String> },
+    ModelReady {
+        role: Role,
+        card: ArchCard,
+        device: String,
+        banner: Option<String>,
+    },
     /// The slot holds no model (e.g. no baseline file).
-    ModelAbsent { role: Role },
-    ModelFailed { role: Role, message: String },
-    Event { role: Role, event: RunEvent },
+    ModelAbsent {
+        role: Role,
+    },
+    ModelFailed {
+        role: Role,
+        message: String,
+    },
+    Event {
+        role: Role,
+        event: RunEvent,
+    },
     /// A model panicked; the worker reloaded its models.
-    Restarted { message: String },
+    Restarted {
+        message: String,
+    },
 }
 
 struct RunRequest {
@@ -283,7 +298,9 @@ fn worker_loop(
                     }
                     let opts = match role {
                         Role::Add => r.opts,
-                        Role::Full => SegmentOptions { policy: Policy::FixedExit(usize::MAX), analysis: false, ..r.opts },
+                        Role::Full => {
+                            SegmentOptions { policy: Policy::FixedExit(usize::MAX), analysis: false, ..r.opts }
+                        }
                     };
                     let mut sink = |event: RunEvent| {
                         send(WorkerMsg::Event { role, event });

@@ -18,11 +18,17 @@ pub fn open(root: &Path, split: &str, on_bad: OnBad) -> Result<Dataset, DatasetE
     let gt_dir = root.join("gtFine").join(split);
     let expected = format!("{}/<city>/*{IMAGE_SUFFIX}", img_dir.display());
     if !img_dir.is_dir() {
-        return Err(DatasetError::NotFound { path: img_dir, expected: format!("a Cityscapes split folder ({expected})") });
+        return Err(DatasetError::NotFound {
+            path: img_dir,
+            expected: format!("a Cityscapes split folder ({expected})"),
+        });
     }
     let images = files_with_suffix(&img_dir, &[&IMAGE_SUFFIX.to_ascii_lowercase()])?;
     let (train_ids, label_ids) = if gt_dir.is_dir() {
-        (files_with_suffix(&gt_dir, &[&TRAIN_IDS.to_ascii_lowercase()])?, files_with_suffix(&gt_dir, &[&LABEL_IDS.to_ascii_lowercase()])?)
+        (
+            files_with_suffix(&gt_dir, &[&TRAIN_IDS.to_ascii_lowercase()])?,
+            files_with_suffix(&gt_dir, &[&LABEL_IDS.to_ascii_lowercase()])?,
+        )
     } else {
         (Vec::new(), Vec::new())
     };

@@ -12,8 +12,8 @@ use crate::data::image_io::{DataError, check_label_values, load_dynamic, load_rg
 
 /// The official Cityscapes `labelIds` -> `trainIds` table (ids 0..=33; anything else is 255).
 pub const CITYSCAPES_ID_TO_TRAIN: [u8; 34] = [
-    255, 255, 255, 255, 255, 255, 255, 0, 1, 255, 255, 2, 3, 4, 255, 255, 255, 5, 255, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 255,
-    255, 16, 17, 18,
+    255, 255, 255, 255, 255, 255, 255, 0, 1, 255, 255, 2, 3, 4, 255, 255, 255, 5, 255, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+    15, 255, 255, 16, 17, 18,
 ];
 
 /// A decoded sample.

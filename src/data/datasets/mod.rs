@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::data::image_io::DataError;
 
-pub use decode::{Decoded, DecodeIter};
+pub use decode::{DecodeIter, Decoded};
 
 /// How a sample's label file encodes classes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +70,8 @@ const SHOWN: usize = 20;
 
 fn list_files(images: &[PathBuf], labels: &[PathBuf]) -> String {
     let mut s = String::new();
-    let all = images.iter().map(|p| ("image without label", p)).chain(labels.iter().map(|p| ("label without image", p)));
+    let all =
+        images.iter().map(|p| ("image without label", p)).chain(labels.iter().map(|p| ("label without image", p)));
     let total = images.len() + labels.len();
     for (what, p) in all.take(SHOWN) {
         s.push_str(&format!("\n  {what}: {}", p.display()));
@@ -129,11 +130,19 @@ impl Dataset {
         if !images_alone.is_empty() || !labels_alone.is_empty() {
             match on_bad {
                 OnBad::Fail => {
-                    return Err(DatasetError::Unpaired { root: root.into(), images: images_alone, labels: labels_alone });
+                    return Err(DatasetError::Unpaired {
+                        root: root.into(),
+                        images: images_alone,
+                        labels: labels_alone,
+                    });
                 }
                 OnBad::Skip => {
-                    skipped.extend(images_alone.into_iter().map(|path| Skipped { path, reason: "image without a label".into() }));
-                    skipped.extend(labels_alone.into_iter().map(|path| Skipped { path, reason: "label without an image".into() }));
+                    skipped.extend(
+                        images_alone.into_iter().map(|path| Skipped { path, reason: "image without a label".into() }),
+                    );
+                    skipped.extend(
+                        labels_alone.into_iter().map(|path| Skipped { path, reason: "label without an image".into() }),
+                    );
                 }
             }
         }
@@ -163,7 +172,8 @@ impl Dataset {
     pub fn check(&mut self, on_bad: OnBad) -> Result<(), DatasetError> {
         use rayon::prelude::*;
         let results: Vec<Option<DataError>> = (0..self.len()).into_par_iter().map(|i| self.load(i).err()).collect();
-        let bad: Vec<(usize, DataError)> = results.into_iter().enumerate().filter_map(|(i, e)| e.map(|e| (i, e))).collect();
+        let bad: Vec<(usize, DataError)> =
+            results.into_iter().enumerate().filter_map(|(i, e)| e.map(|e| (i, e))).collect();
         if bad.is_empty() {
             return Ok(());
         }
@@ -171,7 +181,8 @@ impl Dataset {
             return Err(DatasetError::Bad(bad.into_iter().map(|(_, e)| e).collect()));
         }
         let drop: std::collections::BTreeSet<usize> = bad.iter().map(|(i, _)| *i).collect();
-        self.skipped.extend(bad.into_iter().map(|(_, e)| Skipped { path: e.path().to_path_buf(), reason: e.to_string() }));
+        self.skipped
+            .extend(bad.into_iter().map(|(_, e)| Skipped { path: e.path().to_path_buf(), reason: e.to_string() }));
         self.samples = std::mem::take(&mut self.samples)
             .into_iter()
             .enumerate()

@@ -19,7 +19,15 @@ fn rgb(w: u32, h: u32) -> DynamicImage {
 #[test]
 fn synth_output_loads_through_the_cityscapes_loader() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = DatasetPlan { out: dir.path().into(), count: 8, width: 64, height: 32, seed: 1, val_fraction: 0.3, difficulty: (0.0, 1.0) };
+    let plan = DatasetPlan {
+        out: dir.path().into(),
+        count: 8,
+        width: 64,
+        height: 32,
+        seed: 1,
+        val_fraction: 0.3,
+        difficulty: (0.0, 1.0),
+    };
     write_dataset(&plan, &indicatif::ProgressBar::hidden()).unwrap();
     let mut total = 0;
     for split in ["train", "val"] {
@@ -88,7 +96,14 @@ fn voc_palette_masks_become_class_ids() {
     DynamicImage::ImageRgb8(RgbImage::from_pixel(3, 2, Rgb([9, 9, 9])))
         .save_with_format(root.join("JPEGImages/2007_000032.jpg"), image::ImageFormat::Jpeg)
         .unwrap();
-    let colors = [voc::voc_color(0), voc::voc_color(15), voc::voc_color(255), voc::voc_color(1), voc::voc_color(20), voc::voc_color(15)];
+    let colors = [
+        voc::voc_color(0),
+        voc::voc_color(15),
+        voc::voc_color(255),
+        voc::voc_color(1),
+        voc::voc_color(20),
+        voc::voc_color(15),
+    ];
     let mask = RgbImage::from_fn(3, 2, |x, y| Rgb(colors[(y * 3 + x) as usize]));
     png(&root.join("SegmentationClass/2007_000032.png"), DynamicImage::ImageRgb8(mask));
     std::fs::create_dir_all(root.join("ImageSets/Segmentation")).unwrap();

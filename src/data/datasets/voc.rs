@@ -7,8 +7,27 @@ use super::{Dataset, DatasetError, LabelKind, OnBad, Sample, files_with_suffix};
 
 /// The 21 VOC classes, background first.
 pub const VOC_CLASSES: [&str; 21] = [
-    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow", "diningtable", "dog",
-    "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
+    "background",
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
+    "tvmonitor",
 ];
 
 /// The VOC palette colour of class index `i` (the devkit's bit-interleaving rule).
@@ -37,14 +56,19 @@ pub fn open(root: &Path, split: Option<&str>, on_bad: OnBad) -> Result<Dataset, 
     let (img_dir, seg_dir) = (root.join("JPEGImages"), root.join("SegmentationClass"));
     for d in [&img_dir, &seg_dir] {
         if !d.is_dir() {
-            return Err(DatasetError::NotFound { path: d.clone(), expected: "a PASCAL VOC folder with JPEGImages/ and SegmentationClass/".into() });
+            return Err(DatasetError::NotFound {
+                path: d.clone(),
+                expected: "a PASCAL VOC folder with JPEGImages/ and SegmentationClass/".into(),
+            });
         }
     }
     let ids: Vec<String> = match split {
         Some(s) => {
             let list = root.join("ImageSets/Segmentation").join(format!("{s}.txt"));
-            let text = std::fs::read_to_string(&list)
-                .map_err(|_| DatasetError::NotFound { path: list.clone(), expected: format!("the split list of {s:?}, one image id a line") })?;
+            let text = std::fs::read_to_string(&list).map_err(|_| DatasetError::NotFound {
+                path: list.clone(),
+                expected: format!("the split list of {s:?}, one image id a line"),
+            })?;
             text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()
         }
         None => files_with_suffix(&seg_dir, &[".png"])?
@@ -64,5 +88,15 @@ pub fn open(root: &Path, split: Option<&str>, on_bad: OnBad) -> Result<Dataset, 
         }
     }
     let expected = format!("{}/<id>.jpg with {}/<id>.png", img_dir.display(), seg_dir.display());
-    Dataset::from_pairs(root, 21, LabelKind::Colors(voc_table()), samples, images_alone, labels_alone, true, on_bad, &expected)
+    Dataset::from_pairs(
+        root,
+        21,
+        LabelKind::Colors(voc_table()),
+        samples,
+        images_alone,
+        labels_alone,
+        true,
+        on_bad,
+        &expected,
+    )
 }

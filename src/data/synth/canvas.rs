@@ -34,15 +34,7 @@ impl Canvas {
     }
 
     /// Calls `shade` for every pixel (x, y) in the clipped box and paints where it answers Some.
-    pub fn fill_box(
-        &mut self,
-        x0: f32,
-        y0: f32,
-        x1: f32,
-        y1: f32,
-        class: u8,
-        mut shade: impl FnMut(i32, i32) -> Px,
-    ) {
+    pub fn fill_box(&mut self, x0: f32, y0: f32, x1: f32, y1: f32, class: u8, mut shade: impl FnMut(i32, i32) -> Px) {
         let (xa, xb) = span(x0, x1, self.w);
         let (ya, yb) = span(y0, y1, self.h);
         for y in ya..yb {
@@ -91,14 +83,7 @@ impl Canvas {
     }
 
     /// Fills a thick segment with round ends (limbs, frames, poles seen up close).
-    pub fn fill_capsule(
-        &mut self,
-        a: [f32; 2],
-        b: [f32; 2],
-        r: f32,
-        class: u8,
-        mut shade: impl FnMut(i32, i32) -> Px,
-    ) {
+    pub fn fill_capsule(&mut self, a: [f32; 2], b: [f32; 2], r: f32, class: u8, mut shade: impl FnMut(i32, i32) -> Px) {
         let r = r.max(0.5);
         let (x0, x1) = (a[0].min(b[0]) - r, a[0].max(b[0]) + r);
         let (y0, y1) = (a[1].min(b[1]) - r, a[1].max(b[1]) + r);

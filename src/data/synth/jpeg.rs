@@ -119,11 +119,7 @@ pub fn artefacts(rgb: &mut [Rgb], w: usize, h: usize, quality: u8) {
     }
     for (i, p) in rgb.iter_mut().enumerate() {
         let (y, cb, cr) = (planes[0][i], planes[1][i] - 128.0, planes[2][i] - 128.0);
-        *p = [
-            (y + 1.402 * cr) / 255.0,
-            (y - 0.344136 * cb - 0.714136 * cr) / 255.0,
-            (y + 1.772 * cb) / 255.0,
-        ];
+        *p = [(y + 1.402 * cr) / 255.0, (y - 0.344136 * cb - 0.714136 * cr) / 255.0, (y + 1.772 * cb) / 255.0];
     }
 }
 

@@ -177,20 +177,30 @@ fn facade(rng: &mut ChaCha8Rng, kind: Kind) -> Facade {
 
 fn barrier(rng: &mut ChaCha8Rng) -> Barrier {
     match rng.random_range(0..3u32) {
-        0 => Barrier::Wall { height: r(rng, 0.8, 2.8), color: look::pick(rng, look::CONCRETE, 0.15), seed: rng.random() },
+        0 => {
+            Barrier::Wall { height: r(rng, 0.8, 2.8), color: look::pick(rng, look::CONCRETE, 0.15), seed: rng.random() }
+        }
         1 => Barrier::Fence {
             height: r(rng, 0.9, 2.2),
             color: look::pick(rng, look::METAL, 0.2),
             spacing: r(rng, 0.12, 0.35),
             mesh: chance(rng, 0.4),
         },
-        _ => Barrier::Hedge { height: r(rng, 0.8, 2.2), color: look::pick(rng, look::FOLIAGE, 0.2), seed: rng.random() },
+        _ => {
+            Barrier::Hedge { height: r(rng, 0.8, 2.2), color: look::pick(rng, look::FOLIAGE, 0.2), seed: rng.random() }
+        }
     }
 }
 
 fn side(rng: &mut ChaCha8Rng, sign: f32, curb: f32, kind: Kind, zend: f32, cross: Option<(f32, f32)>) -> Side {
     let yard = match kind {
-        Kind::Urban => if chance(rng, 0.15) { r(rng, 1.0, 4.0) } else { 0.0 },
+        Kind::Urban => {
+            if chance(rng, 0.15) {
+                r(rng, 1.0, 4.0)
+            } else {
+                0.0
+            }
+        }
         Kind::Suburban => r(rng, 2.0, 8.0),
         Kind::Open => r(rng, 0.0, 6.0),
     };
@@ -275,10 +285,8 @@ impl Layout {
             let c0 = r(rng, 15.0, 50.0);
             (c0, c0 + r(rng, 10.0, 18.0))
         });
-        let sides = [
-            side(rng, -1.0, width * p, kind, zend, cross),
-            side(rng, 1.0, width * (1.0 - p), kind, zend, cross),
-        ];
+        let sides =
+            [side(rng, -1.0, width * p, kind, zend, cross), side(rng, 1.0, width * (1.0 - p), kind, zend, cross)];
         let far_building = (kind == Kind::Urban && chance(rng, 0.6)).then(|| facade(rng, kind));
         let mut lay = Layout {
             kind,
@@ -331,7 +339,12 @@ impl Layout {
                 while z < zmax {
                     if chance(rng, 0.85) {
                         let c = look::mix(color, look::pick(rng, look::FOLIAGE, 0.1), 0.3);
-                        self.put(rng.random(), s.sign * a, z, Thing::Tree { trunk: r(rng, 1.8, 3.5), crown: r(rng, 1.2, 3.5), color: c });
+                        self.put(
+                            rng.random(),
+                            s.sign * a,
+                            z,
+                            Thing::Tree { trunk: r(rng, 1.8, 3.5), crown: r(rng, 1.2, 3.5), color: c },
+                        );
                     }
                     z += step * r(rng, 0.8, 1.2);
                 }
@@ -343,13 +356,23 @@ impl Layout {
                     let z = r(rng, b.z0, b.z1);
                     let a = s.frontage() + r(rng, 1.0, 14.0);
                     let c = look::pick(rng, look::FOLIAGE, 0.15);
-                    self.put(rng.random(), s.sign * a, z, Thing::Tree { trunk: r(rng, 1.5, 4.0), crown: r(rng, 1.5, 5.0), color: c });
+                    self.put(
+                        rng.random(),
+                        s.sign * a,
+                        z,
+                        Thing::Tree { trunk: r(rng, 1.5, 4.0), crown: r(rng, 1.5, 5.0), color: c },
+                    );
                 }
             }
             let signs = rng.random_range(0..=(1 + (3.0 * d) as u32 + u32::from(self.kind == Kind::Urban)));
             for _ in 0..signs {
                 let z = r(rng, 5.0, zmax.min(70.0));
-                self.put(rng.random(), edge, z, Thing::Sign { height: r(rng, 1.8, 2.8), shape: rng.random_range(0..5), size: r(rng, 0.5, 0.9) });
+                self.put(
+                    rng.random(),
+                    edge,
+                    z,
+                    Thing::Sign { height: r(rng, 1.8, 2.8), shape: rng.random_range(0..5), size: r(rng, 0.5, 0.9) },
+                );
             }
             if let Some((c0, c1)) = self.cross {
                 let state = rng.random_range(0..3);
@@ -360,7 +383,12 @@ impl Layout {
                 }
             } else if chance(rng, 0.12 + 0.2 * d) {
                 let state = rng.random_range(0..3);
-                self.put(rng.random(), edge, r(rng, 8.0, 40.0), Thing::Light { height: r(rng, 2.8, 3.8), arm: 0.0, state });
+                self.put(
+                    rng.random(),
+                    edge,
+                    r(rng, 8.0, 40.0),
+                    Thing::Light { height: r(rng, 2.8, 3.8), arm: 0.0, state },
+                );
             }
         }
     }
@@ -381,7 +409,10 @@ impl Layout {
         let n_vehicles = rng.random_range(0..=(2.0 + 10.0 * d) as u32) + u32::from(chance(rng, 0.7));
         let mut occupied: Vec<(f32, f32, f32)> = Vec::new(); // (u, z0, z1)
         let mut place = |lay: &mut Layout, rng: &mut ChaCha8Rng, u: f32, z: f32, len: f32, width: f32, thing: Thing| {
-            if occupied.iter().any(|&(ou, z0, z1)| (ou - u).abs() < width.max(1.6) && z < z1 + 1.5 && z + len > z0 - 1.5) {
+            if occupied
+                .iter()
+                .any(|&(ou, z0, z1)| (ou - u).abs() < width.max(1.6) && z < z1 + 1.5 && z + len > z0 - 1.5)
+            {
                 return;
             }
             occupied.push((u, z, z + len));
@@ -390,8 +421,19 @@ impl Layout {
         if tram && !lanes.is_empty() {
             let (lu, _) = lanes[rng.random_range(0..lanes.len() as u32) as usize];
             let z = r(rng, zmin + 2.0, zmax.max(zmin + 3.0));
-            let color = look::pick(rng, &[[0.8, 0.1, 0.1], [0.9, 0.85, 0.2], [0.85, 0.85, 0.85], [0.2, 0.4, 0.7], [0.3, 0.55, 0.3]], 0.1);
-            let t = Thing::Vehicle { kind: VehicleKind::Tram, width: 2.6, length: r(rng, 18.0, 30.0), height: 3.4, color, oncoming: lu < 0.0 };
+            let color = look::pick(
+                rng,
+                &[[0.8, 0.1, 0.1], [0.9, 0.85, 0.2], [0.85, 0.85, 0.85], [0.2, 0.4, 0.7], [0.3, 0.55, 0.3]],
+                0.1,
+            );
+            let t = Thing::Vehicle {
+                kind: VehicleKind::Tram,
+                width: 2.6,
+                length: r(rng, 18.0, 30.0),
+                height: 3.4,
+                color,
+                oncoming: lu < 0.0,
+            };
             place(self, rng, lu, z, 30.0, 2.6, t);
         }
         for _ in 0..n_vehicles {
@@ -405,11 +447,24 @@ impl Layout {
             let z = r(rng, zmin, zmax.max(zmin + 1.0));
             let k: f32 = rng.random();
             let (kind, width, length, height, color) = if k < 0.78 || parked {
-                (VehicleKind::Car, r(rng, 1.65, 1.95), r(rng, 3.8, 4.9), r(rng, 1.35, 1.75), look::pick(rng, look::CAR, 0.1))
+                (
+                    VehicleKind::Car,
+                    r(rng, 1.65, 1.95),
+                    r(rng, 3.8, 4.9),
+                    r(rng, 1.35, 1.75),
+                    look::pick(rng, look::CAR, 0.1),
+                )
             } else if k < 0.9 {
-                (VehicleKind::Truck, r(rng, 2.2, 2.5), r(rng, 5.5, 10.0), r(rng, 2.6, 3.8), look::pick(rng, look::CAR, 0.1))
+                (
+                    VehicleKind::Truck,
+                    r(rng, 2.2, 2.5),
+                    r(rng, 5.5, 10.0),
+                    r(rng, 2.6, 3.8),
+                    look::pick(rng, look::CAR, 0.1),
+                )
             } else {
-                let c = look::pick(rng, &[[0.9, 0.75, 0.1], [0.85, 0.85, 0.85], [0.7, 0.1, 0.1], [0.15, 0.3, 0.6]], 0.1);
+                let c =
+                    look::pick(rng, &[[0.9, 0.75, 0.1], [0.85, 0.85, 0.85], [0.7, 0.1, 0.1], [0.15, 0.3, 0.6]], 0.1);
                 (VehicleKind::Bus, 2.55, r(rng, 10.5, 13.0), r(rng, 3.0, 3.3), c)
             };
             let u = u + r(rng, -0.3, 0.3);

@@ -127,11 +127,7 @@ impl Look {
                 Facing::MinusU => 0.45 - 0.45 * self.sun_side,
             }
         };
-        [
-            self.ambient[0] + k * self.sun[0],
-            self.ambient[1] + k * self.sun[1],
-            self.ambient[2] + k * self.sun[2],
-        ]
+        [self.ambient[0] + k * self.sun[0], self.ambient[1] + k * self.sun[1], self.ambient[2] + k * self.sun[2]]
     }
 }
 
@@ -180,7 +176,8 @@ pub const CONCRETE: &[Rgb] = &[[0.6, 0.6, 0.58], [0.5, 0.49, 0.47], [0.66, 0.62,
 pub const METAL: &[Rgb] = &[[0.35, 0.36, 0.37], [0.55, 0.56, 0.57], [0.2, 0.3, 0.22], [0.15, 0.15, 0.16]];
 pub const FOLIAGE: &[Rgb] =
     &[[0.22, 0.35, 0.12], [0.3, 0.42, 0.16], [0.18, 0.28, 0.14], [0.4, 0.45, 0.2], [0.5, 0.42, 0.18]];
-pub const GRASS: &[Rgb] = &[[0.35, 0.5, 0.2], [0.45, 0.5, 0.28], [0.55, 0.5, 0.33], [0.45, 0.38, 0.28], [0.3, 0.42, 0.2]];
+pub const GRASS: &[Rgb] =
+    &[[0.35, 0.5, 0.2], [0.45, 0.5, 0.28], [0.55, 0.5, 0.33], [0.45, 0.38, 0.28], [0.3, 0.42, 0.2]];
 pub const CAR: &[Rgb] = &[
     [0.85, 0.85, 0.85],
     [0.08, 0.08, 0.09],

@@ -103,7 +103,8 @@ pub fn generate(spec: &SceneSpec) -> Scene {
     let counts = count(&lay);
     // Small objects are harder: the share of movable-object pixels per object shrinks with size.
     let movable: f32 = class_share[classes::PERSON as usize..classes::COUNT].iter().sum();
-    let objects = (counts.cars + counts.trucks + counts.buses + counts.trams + counts.people + counts.cycles).max(1) as f32;
+    let objects =
+        (counts.cars + counts.trucks + counts.buses + counts.trams + counts.people + counts.cycles).max(1) as f32;
     let small = (1.0 - (movable / objects * 200.0).min(1.0)) * (objects / 20.0).min(1.0);
     let score = (0.45 * d + 0.35 * effects.hardness(&lay.look) + 0.2 * small).clamp(0.0, 1.0);
     let label = image::GrayImage::from_raw(spec.width, spec.height, c.label).expect("buffer size matches");

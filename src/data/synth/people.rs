@@ -78,10 +78,18 @@ pub fn person(c: &mut Canvas, b: Board<'_>, look: &Look, p: &PersonLook, pose: P
             pen.cap((0.0, 0.5 * h), (-st, 0.04 * h), 0.065 * k, class, scale(p.legs, 0.8));
             pen.ell((st + 0.04, 0.02 * h), 0.08 * k, 0.03 * h, class, shoe);
             pen.ell((-st + 0.04, 0.02 * h), 0.08 * k, 0.03 * h, class, shoe);
-            pen.poly(&[(-0.11 * k, 0.81 * h), (0.12 * k, 0.81 * h), (0.1 * k, 0.47 * h), (-0.1 * k, 0.47 * h)], class, p.top);
+            pen.poly(
+                &[(-0.11 * k, 0.81 * h), (0.12 * k, 0.81 * h), (0.1 * k, 0.47 * h), (-0.1 * k, 0.47 * h)],
+                class,
+                p.top,
+            );
             pen.cap((0.0, 0.79 * h), (-st * 0.6, 0.47 * h), 0.05 * k, class, scale(p.top, 0.85));
             if p.bag {
-                pen.poly(&[(-0.2 * k, 0.78 * h), (-0.09 * k, 0.78 * h), (-0.09 * k, 0.55 * h), (-0.2 * k, 0.55 * h)], class, scale(p.legs, 0.6));
+                pen.poly(
+                    &[(-0.2 * k, 0.78 * h), (-0.09 * k, 0.78 * h), (-0.09 * k, 0.55 * h), (-0.2 * k, 0.55 * h)],
+                    class,
+                    scale(p.legs, 0.6),
+                );
             }
             pen.cap((0.0, 0.8 * h), (0.0, 0.87 * h), 0.04 * k, class, p.skin);
             pen.ell((0.015 * k, 0.925 * h), 0.085 * k, 0.1 * k, class, p.skin);
@@ -93,26 +101,49 @@ pub fn person(c: &mut Canvas, b: Board<'_>, look: &Look, p: &PersonLook, pose: P
             pen.cap((0.075 * k, 0.5 * h), (0.085 * k - sw, 0.04 * h), 0.065 * k, class, scale(p.legs, 0.85));
             pen.ell((-0.085 * k + sw, 0.02 * h), 0.06 * k, 0.025 * h, class, shoe);
             pen.ell((0.085 * k - sw, 0.02 * h), 0.06 * k, 0.025 * h, class, shoe);
-            pen.poly(&[(-0.2 * k, 0.81 * h), (0.2 * k, 0.81 * h), (0.17 * k, 0.47 * h), (-0.17 * k, 0.47 * h)], class, p.top);
+            pen.poly(
+                &[(-0.2 * k, 0.81 * h), (0.2 * k, 0.81 * h), (0.17 * k, 0.47 * h), (-0.17 * k, 0.47 * h)],
+                class,
+                p.top,
+            );
             pen.cap((-0.2 * k, 0.79 * h), (-0.24 * k, 0.48 * h), 0.05 * k, class, scale(p.top, 0.85));
             pen.cap((0.2 * k, 0.79 * h), (0.24 * k, 0.48 * h), 0.05 * k, class, scale(p.top, 0.85));
             pen.ell((-0.245 * k, 0.46 * h), 0.04 * k, 0.04 * k, class, p.skin);
             pen.ell((0.245 * k, 0.46 * h), 0.04 * k, 0.04 * k, class, p.skin);
             if p.bag {
-                pen.poly(&[(0.25 * k, 0.62 * h), (0.38 * k, 0.62 * h), (0.38 * k, 0.44 * h), (0.25 * k, 0.44 * h)], class, scale(p.legs, 0.6));
+                pen.poly(
+                    &[(0.25 * k, 0.62 * h), (0.38 * k, 0.62 * h), (0.38 * k, 0.44 * h), (0.25 * k, 0.44 * h)],
+                    class,
+                    scale(p.legs, 0.6),
+                );
             }
             pen.cap((0.0, 0.8 * h), (0.0, 0.87 * h), 0.045 * k, class, p.skin);
             pen.ell((0.0, 0.925 * h), 0.085 * k, 0.105 * k, class, p.skin);
             // Hair on top; from behind (phase < 0) it covers the whole head.
             let back = p.phase < 0.0;
-            pen.ell((0.0, if back { 0.93 * h } else { 0.955 * h }), 0.09 * k, if back { 0.1 * k } else { 0.07 * k }, class, p.hair);
+            pen.ell(
+                (0.0, if back { 0.93 * h } else { 0.955 * h }),
+                0.09 * k,
+                if back { 0.1 * k } else { 0.07 * k },
+                class,
+                p.hair,
+            );
         }
     }
 }
 
 /// A bicycle or motorcycle, parked or ridden, seen from the side (`side` = facing) or from behind.
 #[allow(clippy::too_many_arguments)]
-pub fn cycle(c: &mut Canvas, b: Board<'_>, look: &Look, motor: bool, rider: Option<&PersonLook>, side: Option<f32>, color: Rgb, seed: u32) {
+pub fn cycle(
+    c: &mut Canvas,
+    b: Board<'_>,
+    look: &Look,
+    motor: bool,
+    rider: Option<&PersonLook>,
+    side: Option<f32>,
+    color: Rgb,
+    seed: u32,
+) {
     let light = look.light(Facing::Front, false);
     let class = if motor { MOTORCYCLE } else { BICYCLE };
     let tyre = [0.07, 0.07, 0.07];
@@ -137,7 +168,15 @@ pub fn cycle(c: &mut Canvas, b: Board<'_>, look: &Look, motor: bool, rider: Opti
         }
         let (bb, seat, head, bar) = ((-0.02, 0.3), (-0.22, 0.88), (0.38, 0.85), (0.42, 1.0));
         let r = 0.022;
-        for (a, e) in [(bb, seat), (seat, (-0.52, 0.34)), (bb, (-0.52, 0.34)), (bb, head), (seat, head), (head, (0.52, 0.34)), (head, bar)] {
+        for (a, e) in [
+            (bb, seat),
+            (seat, (-0.52, 0.34)),
+            (bb, (-0.52, 0.34)),
+            (bb, head),
+            (seat, head),
+            (head, (0.52, 0.34)),
+            (head, bar),
+        ] {
             pen.cap(a, e, r, class, color);
         }
         pen.ell((-0.22, 0.92), 0.1, 0.03, class, [0.1, 0.1, 0.1]);
@@ -146,7 +185,13 @@ pub fn cycle(c: &mut Canvas, b: Board<'_>, look: &Look, motor: bool, rider: Opti
         let (hip, knee, foot, shoulder, head) = if motor {
             ((-0.2, 0.98), (0.2, 0.8), (0.1, 0.4), (0.05 * k, 0.98 + 0.5 * k), (0.12 * k, 0.98 + 0.68 * k))
         } else {
-            ((-0.2, 0.95), (0.08, 0.72 + 0.08 * p.phase), (0.0 + 0.12 * p.phase, 0.32), (0.12 * k, 0.95 + 0.5 * k), (0.2 * k, 0.95 + 0.67 * k))
+            (
+                (-0.2, 0.95),
+                (0.08, 0.72 + 0.08 * p.phase),
+                (0.0 + 0.12 * p.phase, 0.32),
+                (0.12 * k, 0.95 + 0.5 * k),
+                (0.2 * k, 0.95 + 0.67 * k),
+            )
         };
         let bar = if motor { (0.45, 1.02) } else { (0.42, 1.0) };
         pen.cap(hip, knee, 0.07 * k, RIDER, p.legs);
@@ -159,7 +204,15 @@ pub fn cycle(c: &mut Canvas, b: Board<'_>, look: &Look, motor: bool, rider: Opti
     }
 }
 
-fn cycle_from_behind(c: &mut Canvas, b: Board<'_>, look: &Look, motor: bool, rider: Option<&PersonLook>, color: Rgb, seed: u32) {
+fn cycle_from_behind(
+    c: &mut Canvas,
+    b: Board<'_>,
+    look: &Look,
+    motor: bool,
+    rider: Option<&PersonLook>,
+    color: Rgb,
+    seed: u32,
+) {
     let light = look.light(Facing::Front, false);
     let class = if motor { MOTORCYCLE } else { BICYCLE };
     let mut pen = Pen { c, b, light, seed, dir: 1.0 };

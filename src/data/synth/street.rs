@@ -53,7 +53,9 @@ fn in_building_shadow(lay: &Layout, u: f32, z: f32) -> bool {
     let Some(b) = s.block_at(z) else { return false };
     let (reach, face) = match (&b.building, &b.barrier) {
         (Some(f), _) => (f.height * l.shadow_len, s.frontage() + b.setback),
-        (None, Some(Barrier::Wall { height, .. } | Barrier::Hedge { height, .. })) => (height * l.shadow_len, s.frontage()),
+        (None, Some(Barrier::Wall { height, .. } | Barrier::Hedge { height, .. })) => {
+            (height * l.shadow_len, s.frontage())
+        }
         _ => return false,
     };
     u * s.sign > face - reach
@@ -80,7 +82,9 @@ pub fn ground(c: &mut Canvas, lay: &Layout) {
         lay.things
             .iter()
             .filter_map(|p| match p.thing {
-                Thing::Tree { trunk, crown, .. } => Some((p.u + l.sun_side * (trunk + crown) * l.shadow_len, p.z, crown)),
+                Thing::Tree { trunk, crown, .. } => {
+                    Some((p.u + l.sun_side * (trunk + crown) * l.shadow_len, p.z, crown))
+                }
                 _ => None,
             })
             .collect()
@@ -249,7 +253,12 @@ fn facade_color(f: &Facade, along: f32, h: f32, light: Rgb, look: &Look) -> Rgb 
 fn building(c: &mut Canvas, cam: &Camera, look: &Look, s: &Side, f: &Facade, z0: f32, z1: f32, a: f32) {
     let u0 = s.sign * a;
     let zn = z0.max(0.6);
-    let pts = [cam.project(u0, zn, 0.0), cam.project(u0, z1, 0.0), cam.project(u0, z1, f.height), cam.project(u0, zn, f.height)];
+    let pts = [
+        cam.project(u0, zn, 0.0),
+        cam.project(u0, z1, 0.0),
+        cam.project(u0, z1, f.height),
+        cam.project(u0, zn, f.height),
+    ];
     let light = look.light(if s.sign < 0.0 { Facing::PlusU } else { Facing::MinusU }, false);
     c.fill_poly(&pts, BUILDING, |x, y| {
         let (z, h) = cam.on_side(u0, x, y);
@@ -257,7 +266,12 @@ fn building(c: &mut Canvas, cam: &Camera, look: &Look, s: &Side, f: &Facade, z0:
     });
     if z0 > 2.0 {
         let u1 = s.sign * (a + 15.0);
-        let pts = [cam.project(u0, z0, 0.0), cam.project(u1, z0, 0.0), cam.project(u1, z0, f.height), cam.project(u0, z0, f.height)];
+        let pts = [
+            cam.project(u0, z0, 0.0),
+            cam.project(u1, z0, 0.0),
+            cam.project(u1, z0, f.height),
+            cam.project(u0, z0, f.height),
+        ];
         let light = look.light(Facing::Front, false);
         c.fill_poly(&pts, BUILDING, |x, y| {
             let (u, h) = cam.on_front(z0, x, y);
@@ -293,7 +307,8 @@ pub fn far_end(c: &mut Canvas, lay: &Layout) {
     c.fill_box(0.0, top_y, w, ground_y + 1.0, VEGETATION, |x, y| {
         let (u, h) = cam.on_front(zt, x, y);
         let top = tree_h * (0.55 + 0.6 * fbm2(u * 0.08, 0.0, seed));
-        (h < top && unit(seed >> 4) < 0.75).then(|| (haze(scale(veg, 0.8 + 0.3 * value(u * 0.5, h * 0.5, seed)), 0.45), zt))
+        (h < top && unit(seed >> 4) < 0.75)
+            .then(|| (haze(scale(veg, 0.8 + 0.3 * value(u * 0.5, h * 0.5, seed)), 0.45), zt))
     });
     if lay.kind != Kind::Open {
         let zb = 400.0;
@@ -353,7 +368,8 @@ fn barrier(c: &mut Canvas, cam: &Camera, look: &Look, s: &Side, bar: &Barrier, z
         Barrier::Fence { height, .. } => (*height, FENCE),
         Barrier::Hedge { height, .. } => (*height + 0.3, VEGETATION),
     };
-    let pts = [cam.project(u0, z0, 0.0), cam.project(u0, z1, 0.0), cam.project(u0, z1, height), cam.project(u0, z0, height)];
+    let pts =
+        [cam.project(u0, z0, 0.0), cam.project(u0, z1, 0.0), cam.project(u0, z1, height), cam.project(u0, z0, height)];
     c.fill_poly(&pts, class, |x, y| {
         let (z, h) = cam.on_side(u0, x, y);
         let col = match bar {
@@ -362,7 +378,13 @@ fn barrier(c: &mut Canvas, cam: &Camera, look: &Look, s: &Side, bar: &Barrier, z
                 let shift = if (row as i32) % 2 == 0 { 0.0 } else { 0.3 };
                 let joint = fract(h / 0.3) < 0.08 || fract((z + shift) / 0.6) < 0.05;
                 let n = fbm2(z * 0.8, h * 0.8, *seed);
-                let k = if h > height - 0.12 { 0.7 } else if joint { 0.8 } else { 0.85 + 0.3 * n };
+                let k = if h > height - 0.12 {
+                    0.7
+                } else if joint {
+                    0.8
+                } else {
+                    0.85 + 0.3 * n
+                };
                 scale(*color, k)
             }
             Barrier::Fence { color, spacing, mesh, height } => {

@@ -34,11 +34,8 @@ fn dataset_files_are_identical_across_runs_and_thread_counts() {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(k + 1).build().unwrap();
         pool.install(|| write_dataset(&plan, &indicatif::ProgressBar::hidden())).unwrap();
     }
-    let manifest: Vec<String> = std::fs::read_to_string(dirs[0].path().join("manifest.jsonl"))
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect();
+    let manifest: Vec<String> =
+        std::fs::read_to_string(dirs[0].path().join("manifest.jsonl")).unwrap().lines().map(String::from).collect();
     assert_eq!(manifest.len(), 6);
     assert_eq!(
         std::fs::read(dirs[0].path().join("manifest.jsonl")).unwrap(),
@@ -62,7 +59,12 @@ fn every_class_appears_and_labels_are_valid() {
     let mut road_bottom = 0;
     let n = 200;
     for i in 0..n {
-        let s = generate(&SceneSpec { seed: scene_seed(9, i), width: 256, height: 128, difficulty: (i % 11) as f32 / 10.0 });
+        let s = generate(&SceneSpec {
+            seed: scene_seed(9, i),
+            width: 256,
+            height: 128,
+            difficulty: (i % 11) as f32 / 10.0,
+        });
         let mut here = [false; COUNT];
         for (x, y, l) in s.label.enumerate_pixels() {
             let l = l[0];
@@ -136,10 +138,8 @@ fn colour_alone_does_not_separate_classes() {
     for (a, b) in [(ROAD, CAR), (BUILDING, ROAD), (VEGETATION, TERRAIN), (SIDEWALK, BUILDING), (CAR, BUILDING)] {
         let m = &sums[usize::from(b)];
         let mean = [m[0] / m[3], m[1] / m[3], m[2] / m[3]];
-        let close = pixels
-            .iter()
-            .filter(|(l, p)| *l == a && (0..3).all(|c| (f64::from(p[c]) - mean[c]).abs() < 20.0))
-            .count();
+        let close =
+            pixels.iter().filter(|(l, p)| *l == a && (0..3).all(|c| (f64::from(p[c]) - mean[c]).abs() < 20.0)).count();
         assert!(close > 0, "no {a} pixel looks like the mean {b} colour {mean:?}");
     }
 }

@@ -45,7 +45,9 @@ pub fn draw(c: &mut Canvas, lay: &Layout, p: &Placed) {
             let metal = lit([0.35, 0.36, 0.38], front);
             pole(c, b, *height, 0.07, metal);
             if *arm != 0.0 {
-                c.fill_capsule(b.p(0.0, *height), b.p(*arm, *height + 0.25), (0.04 * b.s()).max(0.5), POLE, |_, _| Some((metal, b.z)));
+                c.fill_capsule(b.p(0.0, *height), b.p(*arm, *height + 0.25), (0.04 * b.s()).max(0.5), POLE, |_, _| {
+                    Some((metal, b.z))
+                });
             }
             let head = if look.lights_on { [1.0, 0.95, 0.8] } else { lit([0.7, 0.7, 0.68], front) };
             let (hx, hy) = (*arm, *height + if *arm != 0.0 { 0.2 } else { 0.0 });
@@ -58,7 +60,9 @@ pub fn draw(c: &mut Canvas, lay: &Layout, p: &Placed) {
             vehicle(c, lay, p, *kind, *width, *length, *height, *color, *oncoming)
         }
         Thing::Person { look: pl, pose } => people::person(c, b, look, pl, *pose, PERSON, p.seed),
-        Thing::Cycle { motor, rider, side, color } => people::cycle(c, b, look, *motor, rider.as_ref(), *side, *color, p.seed),
+        Thing::Cycle { motor, rider, side, color } => {
+            people::cycle(c, b, look, *motor, rider.as_ref(), *side, *color, p.seed)
+        }
     }
 }
 
@@ -207,7 +211,13 @@ fn draw_box(
             shade(Face::Top, (uu - u0) / (u1 - u0), (zz - z0) / (z1 - z0), light).map(|col| (col, zz))
         });
     }
-    let side = if u0 > 0.0 { Some((u0, Facing::MinusU)) } else if u1 < 0.0 { Some((u1, Facing::PlusU)) } else { None };
+    let side = if u0 > 0.0 {
+        Some((u0, Facing::MinusU))
+    } else if u1 < 0.0 {
+        Some((u1, Facing::PlusU))
+    } else {
+        None
+    };
     if let Some((us, facing)) = side {
         let pts = [cam.project(us, z0, h0), cam.project(us, z1, h0), cam.project(us, z1, h1), cam.project(us, z0, h1)];
         let light = look.light(facing, false);
@@ -230,7 +240,17 @@ fn glass(look: &Look, t: f32, light: Rgb) -> Rgb {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn vehicle(c: &mut Canvas, lay: &Layout, p: &Placed, kind: VehicleKind, w: f32, len: f32, ht: f32, color: Rgb, oncoming: bool) {
+fn vehicle(
+    c: &mut Canvas,
+    lay: &Layout,
+    p: &Placed,
+    kind: VehicleKind,
+    w: f32,
+    len: f32,
+    ht: f32,
+    color: Rgb,
+    oncoming: bool,
+) {
     let cam = &lay.cam;
     let look = &lay.look;
     let (u0, u1) = (p.u - w * 0.5, p.u + w * 0.5);
@@ -242,7 +262,12 @@ fn vehicle(c: &mut Canvas, lay: &Layout, p: &Placed, kind: VehicleKind, w: f32, 
         VehicleKind::Tram => TRAIN,
     };
     // Soft contact shadow on whatever ground is under the vehicle.
-    let sh = [cam.project(u0 - 0.15, z0 - 0.3, 0.0), cam.project(u1 + 0.15, z0 - 0.3, 0.0), cam.project(u1 + 0.15, z1, 0.0), cam.project(u0 - 0.15, z1, 0.0)];
+    let sh = [
+        cam.project(u0 - 0.15, z0 - 0.3, 0.0),
+        cam.project(u1 + 0.15, z0 - 0.3, 0.0),
+        cam.project(u1 + 0.15, z1, 0.0),
+        cam.project(u0 - 0.15, z1, 0.0),
+    ];
     c.tint_poly(&sh, |_, _, col, l| if l <= SIDEWALK || l == TERRAIN { scale(col, 0.45) } else { col });
     let lights_on = look.lights_on;
     let tyre = lit([0.05, 0.05, 0.05], look.light(Facing::Front, false));
@@ -256,7 +281,12 @@ fn vehicle(c: &mut Canvas, lay: &Layout, p: &Placed, kind: VehicleKind, w: f32, 
     let body_h0 = wheel_r * 0.8;
     for uw in [u0 + 0.05, u1 - 0.25] {
         let zw = z0 + 0.6;
-        let pts = [cam.project(uw, zw, 0.0), cam.project(uw + 0.2, zw, 0.0), cam.project(uw + 0.2, zw, body_h0 + 0.05), cam.project(uw, zw, body_h0 + 0.05)];
+        let pts = [
+            cam.project(uw, zw, 0.0),
+            cam.project(uw + 0.2, zw, 0.0),
+            cam.project(uw + 0.2, zw, body_h0 + 0.05),
+            cam.project(uw, zw, body_h0 + 0.05),
+        ];
         c.fill_poly(&pts, class, |_, _| Some((tyre, zw)));
     }
     let lamp = |s: f32, t: f32, front: bool| -> Option<Rgb> {
@@ -274,7 +304,8 @@ fn vehicle(c: &mut Canvas, lay: &Layout, p: &Placed, kind: VehicleKind, w: f32, 
     match kind {
         VehicleKind::Car => {
             let hb = ht * 0.58;
-            let (cz0, cz1) = if oncoming { (z0 + len * 0.32, z1 - len * 0.15) } else { (z0 + len * 0.18, z1 - len * 0.33) };
+            let (cz0, cz1) =
+                if oncoming { (z0 + len * 0.32, z1 - len * 0.15) } else { (z0 + len * 0.18, z1 - len * 0.33) };
             let inset = 0.1;
             draw_box(c, cam, look, (u0 + inset, u1 - inset), (cz0, cz1), (hb, ht), class, |f, s, t, light| {
                 Some(match f {
@@ -305,7 +336,11 @@ fn vehicle(c: &mut Canvas, lay: &Layout, p: &Placed, kind: VehicleKind, w: f32, 
         }
         VehicleKind::Truck => {
             let cab_len = 2.3;
-            let (bz, cz) = if oncoming { ((z0 + cab_len + 0.2, z1), (z0, z0 + cab_len)) } else { ((z0, z1 - cab_len - 0.2), (z1 - cab_len, z1)) };
+            let (bz, cz) = if oncoming {
+                ((z0 + cab_len + 0.2, z1), (z0, z0 + cab_len))
+            } else {
+                ((z0, z1 - cab_len - 0.2), (z1 - cab_len, z1))
+            };
             let cargo = if unit(seed) < 0.6 { [0.85, 0.85, 0.83] } else { color };
             let cab_h = ht.min(3.0);
             let cab = |c: &mut Canvas| {
@@ -339,23 +374,42 @@ fn vehicle(c: &mut Canvas, lay: &Layout, p: &Placed, kind: VehicleKind, w: f32, 
         }
         VehicleKind::Bus | VehicleKind::Tram => {
             let tram = kind == VehicleKind::Tram;
-            draw_box(c, cam, look, (u0, u1), (z0, z1), (if tram { 0.35 } else { body_h0 }, ht), class, |f, s, t, light| {
-                let col = scale(color, grime(s, t));
-                Some(match f {
-                    Face::Near if t > 0.42 && t < 0.92 && s > 0.06 && s < 0.94 => glass(look, t, light),
-                    Face::Near if t > 0.93 && s > 0.2 && s < 0.8 => {
-                        if lights_on { [1.0, 0.6, 0.1] } else { [0.3, 0.2, 0.05] }
-                    }
-                    Face::Near => lamp(s, t * 2.3, oncoming).unwrap_or_else(|| lit(col, light)),
-                    Face::Side if t > 0.45 && t < 0.85 && (s * len / 1.6).fract() > 0.1 => glass(look, t, light),
-                    Face::Side if t < 0.12 => lit(scale(col, 0.4), light),
-                    _ => lit(col, light),
-                })
-            });
+            draw_box(
+                c,
+                cam,
+                look,
+                (u0, u1),
+                (z0, z1),
+                (if tram { 0.35 } else { body_h0 }, ht),
+                class,
+                |f, s, t, light| {
+                    let col = scale(color, grime(s, t));
+                    Some(match f {
+                        Face::Near if t > 0.42 && t < 0.92 && s > 0.06 && s < 0.94 => glass(look, t, light),
+                        Face::Near if t > 0.93 && s > 0.2 && s < 0.8 => {
+                            if lights_on {
+                                [1.0, 0.6, 0.1]
+                            } else {
+                                [0.3, 0.2, 0.05]
+                            }
+                        }
+                        Face::Near => lamp(s, t * 2.3, oncoming).unwrap_or_else(|| lit(col, light)),
+                        Face::Side if t > 0.45 && t < 0.85 && (s * len / 1.6).fract() > 0.1 => glass(look, t, light),
+                        Face::Side if t < 0.12 => lit(scale(col, 0.4), light),
+                        _ => lit(col, light),
+                    })
+                },
+            );
         }
     }
     // Wheels on the visible side.
-    let side = if u0 > 0.0 { Some(u0 - 0.02) } else if u1 < 0.0 { Some(u1 + 0.02) } else { None };
+    let side = if u0 > 0.0 {
+        Some(u0 - 0.02)
+    } else if u1 < 0.0 {
+        Some(u1 + 0.02)
+    } else {
+        None
+    };
     if let Some(us) = side {
         let axles: Vec<f32> = match kind {
             VehicleKind::Car => vec![0.18 * len, 0.8 * len],
@@ -365,7 +419,12 @@ fn vehicle(c: &mut Canvas, lay: &Layout, p: &Placed, kind: VehicleKind, w: f32, 
         for a in axles {
             let zc = z0 + a;
             let r = wheel_r;
-            let pts = [cam.project(us, zc - r, 0.0), cam.project(us, zc + r, 0.0), cam.project(us, zc + r, 2.0 * r), cam.project(us, zc - r, 2.0 * r)];
+            let pts = [
+                cam.project(us, zc - r, 0.0),
+                cam.project(us, zc + r, 0.0),
+                cam.project(us, zc + r, 2.0 * r),
+                cam.project(us, zc - r, 2.0 * r),
+            ];
             c.fill_poly(&pts, class, |x, y| {
                 let (zz, hh) = cam.on_side(us, x, y);
                 let d2 = (zz - zc) * (zz - zc) + (hh - r) * (hh - r);

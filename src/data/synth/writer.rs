@@ -100,7 +100,12 @@ pub fn write_gallery(plan: &DatasetPlan) -> anyhow::Result<Vec<GalleryEntry>> {
         .into_par_iter()
         .map(|i| {
             let t = if n == 1 { 0.0 } else { i as f32 / (n - 1) as f32 };
-            generate(&SceneSpec { seed: scene_seed(plan.seed, i), width: plan.width, height: plan.height, difficulty: lo + (hi - lo) * t })
+            generate(&SceneSpec {
+                seed: scene_seed(plan.seed, i),
+                width: plan.width,
+                height: plan.height,
+                difficulty: lo + (hi - lo) * t,
+            })
         })
         .collect();
     let mut entries = Vec::new();
