@@ -31,8 +31,9 @@ impl Adam {
         self.t += 1;
         let scale_m = 1.0 / (1.0 - self.beta1.powi(self.t as i32));
         let scale_v = 1.0 / (1.0 - self.beta2.powi(self.t as i32));
-        self.m = ((&self.m * self.beta1)? + (g * (1.0 - self.beta1))?)?;
-        self.v = ((&self.v * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?;
+        // detached, so the moments never keep past steps' graphs alive
+        self.m = ((&self.m * self.beta1)? + (g * (1.0 - self.beta1))?)?.detach();
+        self.v = ((&self.v * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?.detach();
         let m_hat = (&self.m * scale_m)?;
         let v_hat = (&self.v * scale_v)?;
         // `* 1.0` mirrors AdamW's `theta * (1 - lr * weight_decay)` so the results agree bitwise

@@ -30,10 +30,13 @@ impl Sgd {
         for (name, var) in &self.vars {
             let Some(g) = grads.get(var.as_tensor()) else { continue };
             let g = if self.weight_decay > 0.0 { (g + (var.as_tensor() * self.weight_decay)?)? } else { g.clone() };
+            // detached: a buffer that kept its graph would chain every past step's gradients
+            // (the variable is in the graph through weight decay) and grow without bound
             let buf = match self.buffers.get(name) {
                 Some(b) => ((b * self.momentum)? + g)?,
                 None => g,
-            };
+            }
+            .detach();
             var.set(&(var.as_tensor() - (&buf * lr)?)?)?;
             self.buffers.insert(name.clone(), buf);
         }
