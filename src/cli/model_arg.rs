@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use crate::engine::{Engine, device};
-use crate::network::ArchCard;
+use std::collections::HashMap;
+
+use candle_core::Tensor;
+
+use crate::network::{ArchCard, checkpoint};
 
 /// Which model to use and on which device.
 #[derive(Debug, Clone, clap::Args)]
@@ -53,5 +57,22 @@ impl ModelArgs {
             eprintln!("note: {note}");
         }
         Ok(engine)
+    }
+}
+
+impl ModelArgs {
+    /// The card and the tensors themselves (a preset's are seeded random weights, the same
+    /// ones [`ModelArgs::engine`] builds), for tools that build the network their own way.
+    pub fn weights(&self) -> anyhow::Result<(ArchCard, HashMap<String, Tensor>)> {
+        if let Some(p) = &self.preset {
+            let card = ArchCard::preset(p, self.filters)?;
+            let tensors = crate::network::init::random_tensors(&card, 0)?;
+            return Ok((card, tensors));
+        }
+        let model = self.model.as_ref().context("no model given: pass --model FILE or --preset NAME")?;
+        let file = checkpoint::TensorFile::read(model)?;
+        let card = checkpoint::resolve_card(&file, self.card.as_deref())?;
+        checkpoint::check_against(&card, &model.display().to_string(), &file.tensors)?;
+        Ok((card, file.tensors))
     }
 }

@@ -32,6 +32,8 @@ pub struct ImageRecord {
     pub baseline_ms: Option<f64>,
     #[serde(skip)]
     pub baseline_confusion: Option<ConfusionMatrix>,
+    /// The scene's difficulty (0 easy .. 1 hard) when the set's manifest records it.
+    pub difficulty: Option<f32>,
 }
 
 fn run_events(engine: &Engine, image: &image::RgbImage, opts: &RunOptions) -> anyhow::Result<Vec<RunEvent>> {
@@ -105,7 +107,7 @@ pub fn collect(
                 }
             }
         }
-        out.push(ImageRecord { image: name, cell_ms, exits, baseline_ms, baseline_confusion });
+        out.push(ImageRecord { image: name, cell_ms, exits, baseline_ms, baseline_confusion, difficulty: None });
         bar.inc(1);
     }
     bar.finish_and_clear();

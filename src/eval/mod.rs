@@ -6,6 +6,7 @@
 //! - [`run`]: the command, its tables and the presets written into the card.
 
 pub mod collect;
+pub mod difficulty;
 pub mod metrics;
 pub mod run;
 pub mod sweep;

@@ -90,7 +90,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let card = model.card().clone();
     let ds = crate::data::datasets::open_for_command(&args.data, &args.split, args.skip_bad)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("{}: cannot create", args.out.display()))?;
-    let recs = collect(&model, baseline.as_ref(), &ds, args.max_images, args.max_side)?;
+    let mut recs = collect(&model, baseline.as_ref(), &ds, args.max_images, args.max_side)?;
+    super::difficulty::attach(&mut recs, &super::difficulty::load(&args.data)?);
     anyhow::ensure!(!recs.is_empty(), "no images evaluated");
     let k = card.classes.len();
     let exit_cells = card.exit_cells();
@@ -147,10 +148,20 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         rows.extend(policy_rows);
     }
 
-    let md = markdown(&card, &exits, base_miou, base_ms, &rows, &presets, recs.len());
+    let mut md = markdown(&card, &exits, base_miou, base_ms, &rows, &presets, recs.len());
+    // exit rates by difficulty for each preset (easy scenes should leave earlier)
+    let mut by_difficulty = std::collections::BTreeMap::new();
+    for (name, p) in &presets {
+        let policy: Policy = p.policy.parse().map_err(|e| anyhow::anyhow!("preset {name}: {e}"))?;
+        let bins = super::difficulty::exit_rates(&policy, &recs, 3);
+        if !bins.is_empty() {
+            md.push_str(&super::difficulty::markdown(&p.policy, &bins));
+            by_difficulty.insert(name.clone(), bins);
+        }
+    }
     crate::fsutil::atomic_write(&args.out.join("eval.md"), md.as_bytes())?;
     crate::fsutil::atomic_write(&args.out.join("eval.csv"), csv(&rows).as_bytes())?;
-    let json = serde_json::json!({ "model": args.model, "images": recs.len(), "exits": exits, "baseline": { "miou": base_miou, "mean_ms": base_ms }, "sweep": rows, "presets": presets.iter().map(|(n, p)| (n.clone(), p.clone())).collect::<std::collections::BTreeMap<_, _>>(), "per_image": recs });
+    let json = serde_json::json!({ "model": args.model, "images": recs.len(), "exits": exits, "baseline": { "miou": base_miou, "mean_ms": base_ms }, "sweep": rows, "exit_rate_by_difficulty": by_difficulty, "presets": presets.iter().map(|(n, p)| (n.clone(), p.clone())).collect::<std::collections::BTreeMap<_, _>>(), "per_image": recs });
     crate::fsutil::atomic_write(&args.out.join("eval.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
     print!("{md}");
 

@@ -201,7 +201,12 @@ pub fn run(args: TrainEdmArgs) -> anyhow::Result<()> {
     card.edm.kind = kind;
     let trained = fit(&card, &train_ex, &args, &device)?;
     if !val_ex.is_empty() {
-        report(&card, &trained, &val_ex, &device)?;
+        let text = report(&card, &trained, &val_ex, &device)?;
+        print!("{text}");
+        let path = args.out.with_extension("report.md");
+        let head =
+            format!("Decision makers of {} (map target: {:?}), on the val split:\n\n", card.name, args.map_target);
+        crate::fsutil::atomic_write(&path, (head + &text).as_bytes())?;
     }
     weights.extend(trained);
     checkpoint::check_against(&card, &args.out.display().to_string(), &weights)?;
@@ -308,13 +313,15 @@ fn batches_of_equal_shape(order: &[usize], exs: &[Example], size: usize) -> Vec<
     out
 }
 
-/// Prints how well the decision makers predict on the validation split.
+/// How well the decision makers predict on the validation split (markdown lines).
 fn report(
     card: &ArchCard,
     trained: &HashMap<String, Tensor>,
     val: &[Vec<Example>],
     device: &Device,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
+    use std::fmt::Write;
+    let mut out = String::new();
     let vb = VarBuilder::from_tensors(trained.clone(), DType::F32, device);
     let d = build_deciders(card, &vb)?;
     for (k, exs) in val.iter().enumerate() {
@@ -334,19 +341,20 @@ fn report(
         }
         let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len().max(1) as f32;
         let spread = mean(&exs.iter().map(|e| e.mean_entropy).collect::<Vec<_>>());
-        println!("val exit {k} (cell {}): {} images, mean entropy {spread:.4}", card.exits[k], exs.len());
+        writeln!(out, "- val exit {k} (cell {}): {} images, mean entropy {spread:.4}", card.exits[k], exs.len())?;
         if !scalar_err.is_empty() {
-            println!("  scalar EDM: mean |score - entropy| {:.4}", mean(&scalar_err));
+            writeln!(out, "  - scalar EDM: mean |score - entropy| {:.4}", mean(&scalar_err))?;
         }
         if !map_l1.is_empty() {
             let auc = auroc(&scores, &labels).map_or("n/a".into(), |a| format!("{a:.4}"));
-            println!(
-                "  EDM-map: mean per-pixel L1 to entropy {:.4}, AUROC for disagreement with the final exit {auc}",
+            writeln!(
+                out,
+                "  - EDM-map: mean per-pixel L1 to entropy {:.4}, AUROC for disagreement with the final exit {auc}",
                 mean(&map_l1)
-            );
+            )?;
         }
     }
-    Ok(())
+    Ok(out)
 }
 
 #[cfg(test)]

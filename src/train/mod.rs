@@ -8,6 +8,7 @@
 pub mod batches;
 pub mod edm;
 pub mod loss;
+pub mod model_card;
 pub mod optim;
 pub mod pipeline;
 pub mod trainer;

@@ -198,6 +198,7 @@ pub fn run(a: PipelineArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)?;
         copy_atomic(&add_edm, &dir.join("add.safetensors"))?;
         copy_atomic(&baseline, &dir.join("autodeeplab.safetensors"))?;
+        super::model_card::write(dir, &a)?;
     }
     Ok(())
 }

@@ -1,0 +1,124 @@
+//! Exit rates per difficulty bin: a generated set records each scene's difficulty in its
+//! manifest, and a dynamic network should answer easy scenes earlier than hard ones.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use super::collect::ImageRecord;
+use super::sweep::chosen_exit;
+use crate::engine::Policy;
+
+/// Difficulty (0 easy .. 1 hard) of each image named in `root/manifest.jsonl`, by its path
+/// relative to `root`. Empty when the set has no manifest (real datasets).
+pub fn load(root: &Path) -> anyhow::Result<HashMap<PathBuf, f32>> {
+    let path = root.join("manifest.jsonl");
+    if !path.exists() {
+        return Ok(HashMap::new());
+    }
+    let text = std::fs::read_to_string(&path)?;
+    let mut out = HashMap::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| anyhow::anyhow!("{}: line {}: not JSON: {e}", path.display(), i + 1))?;
+        if let (Some(image), Some(d)) = (v["image"].as_str(), v["difficulty"].as_f64()) {
+            out.insert(PathBuf::from(image), d as f32);
+        }
+    }
+    Ok(out)
+}
+
+/// Sets each record's difficulty from `table` (matched by the end of the image path).
+pub fn attach(recs: &mut [ImageRecord], table: &HashMap<PathBuf, f32>) {
+    for r in recs {
+        let image = Path::new(&r.image);
+        r.difficulty = table.iter().find(|(rel, _)| image.ends_with(rel)).map(|(_, d)| *d);
+    }
+}
+
+/// One difficulty bin: its range, how many images fell in it, and the share answered at each exit.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Bin {
+    pub from: f32,
+    pub to: f32,
+    pub images: usize,
+    pub exit_rate: Vec<f64>,
+}
+
+/// Exit rates of `policy` over `bins` equal difficulty bins; empty when no record has one.
+pub fn exit_rates(policy: &Policy, recs: &[ImageRecord], bins: usize) -> Vec<Bin> {
+    if recs.iter().all(|r| r.difficulty.is_none()) || recs.is_empty() {
+        return Vec::new();
+    }
+    let exits = recs[0].exits.len();
+    (0..bins)
+        .map(|b| {
+            let (from, to) = (b as f32 / bins as f32, (b + 1) as f32 / bins as f32);
+            let inside: Vec<&ImageRecord> = recs
+                .iter()
+                .filter(|r| r.difficulty.is_some_and(|d| d >= from && (d < to || (b + 1 == bins && d <= to))))
+                .collect();
+            let mut exit_rate = vec![0.0; exits];
+            for r in &inside {
+                exit_rate[chosen_exit(policy, r)] += 1.0 / inside.len() as f64;
+            }
+            Bin { from, to, images: inside.len(), exit_rate }
+        })
+        .collect()
+}
+
+/// A markdown table of `bins` under a heading naming the policy.
+pub fn markdown(policy: &str, bins: &[Bin]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\nExit rates of `{policy}` by scene difficulty:\n\n| difficulty | images | exit rates |\n|---|---|---|"
+    );
+    for b in bins {
+        let rates = b.exit_rate.iter().map(|x| format!("{:.0}%", 100.0 * x)).collect::<Vec<_>>().join(" / ");
+        let _ = writeln!(s, "| {:.2}-{:.2} | {} | {rates} |", b.from, b.to, b.images);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ExitStats;
+    use crate::eval::collect::ExitRecord;
+    use crate::eval::metrics::ConfusionMatrix;
+
+    fn rec(image: &str, entropy: f32) -> ImageRecord {
+        let exit = |e: f32| ExitRecord {
+            stats: ExitStats { edm_score: None, edm_map_score: None, mean_entropy: Some(e), confident_fraction: None },
+            edm_ms: 0.0,
+            head_ms: 0.0,
+            confusion: ConfusionMatrix::new(2),
+        };
+        ImageRecord {
+            image: image.into(),
+            cell_ms: vec![],
+            exits: vec![exit(entropy), exit(0.0)],
+            baseline_ms: None,
+            baseline_confusion: None,
+            difficulty: None,
+        }
+    }
+
+    #[test]
+    fn bins_count_the_exit_each_image_takes() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = [r#"{"image":"a/x.png","difficulty":0.1}"#, r#"{"image":"a/y.png","difficulty":0.9}"#];
+        std::fs::write(dir.path().join("manifest.jsonl"), lines.join("\n")).unwrap();
+        let table = load(dir.path()).unwrap();
+        let root = dir.path().display().to_string();
+        let mut recs = vec![rec(&format!("{root}/a/x.png"), 0.1), rec(&format!("{root}/a/y.png"), 0.9)];
+        attach(&mut recs, &table);
+        assert_eq!(recs[0].difficulty, Some(0.1));
+        let bins = exit_rates(&Policy::Entropy { threshold: 0.5 }, &recs, 2);
+        // the easy image is confident at exit 0, the hard one goes on to the last exit
+        assert_eq!((bins[0].images, bins[0].exit_rate.clone()), (1, vec![1.0, 0.0]));
+        assert_eq!((bins[1].images, bins[1].exit_rate.clone()), (1, vec![0.0, 1.0]));
+        assert!(markdown("entropy:0.5", &bins).contains("| 0.50-1.00 | 1 | 0% / 100% |"));
+    }
+}

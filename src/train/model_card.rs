@@ -1,0 +1,118 @@
+//! models/MODEL_CARD.md, written by `add pipeline --ship` from what the run produced (the
+//! cards, the training logs, the decision makers' report, the evaluation), so the numbers in it
+//! are measured, never typed in.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use crate::network::checkpoint::TensorFile;
+use crate::network::{ArchCard, ParamTable};
+
+use super::pipeline::PipelineArgs;
+
+/// Steps and summed compute seconds (data + forward + backward + update) of a `train_log.csv`.
+/// Summing per-step times survives resumes, whose `elapsed_s` restarts from zero.
+pub fn training_time(log: &Path) -> anyhow::Result<(usize, f64)> {
+    let text = std::fs::read_to_string(log).map_err(|e| anyhow::anyhow!("{}: {e}", log.display()))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let cols: Vec<usize> = ["data_s", "forward_s", "backward_s", "update_s"]
+        .iter()
+        .map(|c| header.iter().position(|h| h == c).ok_or_else(|| anyhow::anyhow!("{}: no column {c}", log.display())))
+        .collect::<anyhow::Result<_>>()?;
+    let (mut steps, mut secs) = (0, 0.0);
+    for l in lines {
+        let f: Vec<&str> = l.split(',').collect();
+        steps += 1;
+        secs += cols.iter().filter_map(|&c| f.get(c)?.parse::<f64>().ok()).sum::<f64>();
+    }
+    Ok((steps, secs))
+}
+
+fn describe(s: &mut String, file: &str, card: &ArchCard) -> anyhow::Result<()> {
+    let params = ParamTable::of(card)?;
+    writeln!(s, "### `{file}`: {}\n", card.name)?;
+    writeln!(
+        s,
+        "- kind {:?}, F = {}, B = {}, head width {} (low-level {})",
+        card.kind, card.f, card.b, card.head.width, card.head.low_level_width
+    )?;
+    writeln!(
+        s,
+        "- path (level per cell): {:?}; exits after cells {:?} and {}",
+        card.path,
+        card.exits,
+        card.path.len() - 1
+    )?;
+    writeln!(
+        s,
+        "- decision makers: {:?}; {} classes; {:.3} M parameters",
+        card.edm.kind,
+        card.classes.len(),
+        params.network() as f64 / 1e6
+    )?;
+    for (name, p) in &card.presets {
+        let miou = p.miou.map_or("-".into(), |m| format!("{m:.2}"));
+        let speed = p.speedup.map_or("-".into(), |m| format!("{m:.2}x"));
+        writeln!(s, "- preset `{name}`: `{}` (mIoU {miou}, speed-up {speed})", p.policy)?;
+    }
+    writeln!(s)?;
+    Ok(())
+}
+
+/// Writes `dir/MODEL_CARD.md` for a finished pipeline run in `a.out`.
+pub fn write(dir: &Path, a: &PipelineArgs) -> anyhow::Result<()> {
+    let add = TensorFile::read(&dir.join("add.safetensors"))?;
+    let base = TensorFile::read(&dir.join("autodeeplab.safetensors"))?;
+    let card_of = |f: &TensorFile| f.card.clone().ok_or_else(|| anyhow::anyhow!("{}: no card", f.path.display()));
+    let (add_card, base_card) = (card_of(&add)?, card_of(&base)?);
+    let mut s = String::new();
+    writeln!(s, "# Shipped models\n")?;
+    writeln!(
+        s,
+        "Written by `add pipeline` from the run it describes. Both models are trained from scratch on \
+         generated street scenes only: they show how the network behaves, they are not Cityscapes models.\n"
+    )?;
+    describe(&mut s, "add.safetensors", &add_card)?;
+    describe(&mut s, "autodeeplab.safetensors", &base_card)?;
+    writeln!(s, "## Data\n")?;
+    writeln!(
+        s,
+        "`add synth`: {} scenes of 256x512 (seed {}), 20% held out as val; difficulty drawn uniformly in [0, 1] \
+         (weather, light, clutter, blur, noise). The val split is what the tables below measure.\n",
+        a.scenes, a.seed
+    )?;
+    writeln!(s, "## Training\n")?;
+    writeln!(
+        s,
+        "SGD (momentum 0.9, weight decay 4e-5), learning rate 0.05 with poly decay, batch 4, random-scale \
+         (0.5-1.5) crops of {} with flips and colour jitter, {} steps each, on this CPU ({} device).\n",
+        a.crop, a.steps, a.device
+    )?;
+    for (name, run) in [("ADD", "add"), ("Auto-DeepLab baseline", "autodeeplab")] {
+        let (steps, secs) = training_time(&a.out.join(run).join("train_log.csv"))?;
+        writeln!(s, "- {name}: {steps} steps, {:.1} min of compute (summed per step)", secs / 60.0)?;
+    }
+    writeln!(s, "- decision makers: {} epochs on the frozen network (`add train-edm --kind both`)\n", a.edm_epochs)?;
+    let report = a.out.join("add_edm.report.md");
+    if let Ok(text) = std::fs::read_to_string(&report) {
+        writeln!(s, "## Decision makers\n\n{text}")?;
+    }
+    let eval = a.out.join("eval").join("eval.md");
+    let text = std::fs::read_to_string(&eval).map_err(|e| anyhow::anyhow!("{}: {e}", eval.display()))?;
+    // the evaluation's own title becomes a section
+    let body = text.lines().skip_while(|l| l.starts_with("# ")).collect::<Vec<_>>().join("\n");
+    writeln!(s, "## Evaluation (`add eval`, val split, this CPU, times measured in one run)\n{body}\n")?;
+    writeln!(s, "## Reproduce\n")?;
+    let search = if a.search_epochs > 0 { format!(" --search-epochs {}", a.search_epochs) } else { String::new() };
+    writeln!(
+        s,
+        "```sh\nadd pipeline --out runs/pipe --seed {} --scenes {} --steps {} --filters {} --head-width {} \
+         --crop {} --arch {}{search} --ship models/\n```\n\nEvery stage is skipped when its output exists and \
+         training resumes from its last checkpoint, so the command can be rerun after an interruption.",
+        a.seed, a.scenes, a.steps, a.filters, a.head_width, a.crop, a.arch
+    )?;
+    crate::fsutil::atomic_write(&dir.join("MODEL_CARD.md"), s.as_bytes())?;
+    println!("wrote {}", dir.join("MODEL_CARD.md").display());
+    Ok(())
+}
