@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -146,9 +145,6 @@ struct SearchState {
     acc: EpochAcc,
 }
 
-/// Set by Ctrl-C: the loop saves a checkpoint and stops.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
 /// Splits `ds` into halves A (weights) and B (architecture) by a seeded shuffle.
 pub fn split_halves(ds: &Dataset, seed: u64) -> anyhow::Result<(Dataset, Dataset)> {
     anyhow::ensure!(ds.len() >= 2, "{}: the search needs at least 2 training images (one per half)", ds.root.display());
@@ -271,7 +267,7 @@ pub fn search(
     }
     let mut run = Run { varmap, net, beta, sgd, adam };
 
-    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
+    crate::train::interrupt::install();
     let aug = AugmentParams { scale: cfg.scale, crop: cfg.crop, ..AugmentParams::default() };
     let norm = &template.normalization;
     let total = cfg.total_steps();
@@ -281,7 +277,7 @@ pub fn search(
             .expect("valid template"),
     );
     for step in start..total {
-        let interrupted = INTERRUPTED.load(Ordering::SeqCst);
+        let interrupted = crate::train::interrupt::requested();
         if interrupted || until == Some(step) {
             save_state(files, &run, cfg, step, &history, &acc)?;
             let why = if interrupted { "interrupted" } else { "paused" };

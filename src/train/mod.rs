@@ -7,6 +7,7 @@
 
 pub mod batches;
 pub mod edm;
+pub mod interrupt;
 pub mod loss;
 pub mod model_card;
 pub mod optim;

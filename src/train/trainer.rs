@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -64,9 +63,6 @@ struct TrainState {
     step: usize,
     config: TrainConfig,
 }
-
-/// Set by Ctrl-C: the loop saves a checkpoint and stops.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// A network being trained: its variables and the built modules.
 pub struct Trainee {
@@ -136,7 +132,7 @@ pub fn train(
     let mut opt = Sgd::new(trainee.trainable(), cfg.momentum, cfg.weight_decay);
     opt.buffers =
         momentum.into_iter().map(|(n, t)| Ok((n, t.to_device(device)?))).collect::<candle_core::Result<_>>()?;
-    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
+    crate::train::interrupt::install();
     let mut log = open_log(files, card.num_exits(), start)?;
     let aug = AugmentParams { scale: cfg.scale, crop: cfg.crop, ..AugmentParams::default() };
     let bar = indicatif::ProgressBar::new(cfg.steps as u64).with_position(start as u64);
@@ -146,7 +142,7 @@ pub fn train(
     );
     let t0 = Instant::now();
     for step in start..cfg.steps {
-        let interrupted = INTERRUPTED.load(Ordering::SeqCst);
+        let interrupted = crate::train::interrupt::requested();
         if interrupted || until == Some(step) {
             log.flush()?;
             save_state(files, &trainee, &opt, cfg, step)?;
