@@ -20,6 +20,7 @@ SIZE="${BENCH_SIZE:-1025x2049}"
 REPS="${BENCH_REPS:-10}"
 F="${FILTERS:-20}"
 mkdir -p "$OUT"
+export RUST_BACKTRACE="${GPU_CHECK_BACKTRACE:-0}" # one-line errors in the logs; 1 to debug
 failed=()
 log() { echo "[gpu_check $(date -u +%T) +${SECONDS}s] $*" | tee -a "$OUT/steps.log"; }
 
