@@ -109,3 +109,13 @@ fn bad_models_are_named() {
         assert!(!o.status.success() && text(&o).contains("--features cuda"), "{}", text(&o));
     }
 }
+
+#[test]
+fn parity_and_device_names() {
+    let o = add(&["parity", "--preset", "add-3", "--filters", "4", "--size", "65x97", "--devices", "cpu,cpu"]);
+    assert!(o.status.success() && text(&o).contains("parity ok: worst relative L2 error 0.000e0"), "{}", text(&o));
+    let o = add(&["parity", "--devices", "cpu"]);
+    assert!(!o.status.success() && text(&o).contains("expected two devices"), "{}", text(&o));
+    let o = add(&["info", "--preset", "add-2", "--filters", "4", "--size", "65x97", "--device", "cpu"]);
+    assert!(o.status.success() && text(&o).contains("device: CPU ("), "{}", text(&o));
+}

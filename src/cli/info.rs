@@ -1,5 +1,6 @@
 //! `add info`: what a model is: its card, parameters and Multi-Adds per cell and per exit.
 
+use crate::engine::device;
 use crate::network::{AddNet, ArchCard, BuildMode, CostTable, ParamTable};
 
 use super::model_arg::ModelArgs;
@@ -38,11 +39,17 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
         BuildMode::Folded,
     )?;
     let cost = CostTable::of(&net, h, w);
+    // The device `--device` picks for infer/bench/the app (info itself only counts shapes).
+    let device = match device::select(Some(&args.model.device)) {
+        Ok(d) => device::name(&d),
+        Err(e) => format!("none ({e})"),
+    };
     if args.json {
-        let v = serde_json::json!({ "card": card, "params": { "network": params.network(), "tensors": params.tensors }, "cost": cost });
+        let v = serde_json::json!({ "card": card, "params": { "network": params.network(), "tensors": params.tensors }, "cost": cost, "device": device });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print!("{}", render(&card, &params, &cost));
+        println!("device: {device}");
     }
     Ok(())
 }

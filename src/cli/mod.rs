@@ -6,6 +6,7 @@ pub mod import;
 pub mod infer;
 pub mod info;
 pub mod model_arg;
+pub mod parity;
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +34,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Time the full path and each exit (ms per image, GFLOP/s).
     Bench(bench::BenchArgs),
+    /// Compare every exit's logits on two devices (GPU against CPU), same weights and image.
+    Parity(parity::ParityArgs),
     /// Train ADD (all exits) or the Auto-DeepLab baseline; checkpoints and resumes.
     Train(crate::train::trainer::TrainArgs),
     /// Train the decision makers (scalar EDM, EDM-map) on a frozen trained model.
@@ -56,6 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Infer(args)) => infer::run(args),
         Some(Command::Import(args)) => import::run(args),
         Some(Command::Bench(args)) => bench::run(args),
+        Some(Command::Parity(args)) => parity::run(args),
         Some(Command::Train(args)) => crate::train::trainer::run(args),
         Some(Command::TrainEdm(args)) => crate::train::edm::run(args),
         Some(Command::Eval(args)) => crate::eval::run::run(args),

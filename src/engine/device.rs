@@ -1,7 +1,7 @@
 //! Device choice in one place: the GPU when the build has one and it is present, else the CPU;
 //! `--device` overrides, and asking for a GPU the build lacks is a clear error, not a panic.
 
-use candle_core::Device;
+use candle_core::{Device, DeviceLocation};
 
 /// Picks the device named by `spec` (`cpu`, `cuda`, `cuda:N`, `metal`, `auto`, or None = auto).
 pub fn select(spec: Option<&str>) -> Result<Device, String> {
@@ -25,7 +25,10 @@ pub fn select(spec: Option<&str>) -> Result<Device, String> {
                     "`{s}` asked for, but this build has no CUDA support: rebuild with `--features cuda` (see README, GPU)"
                 ));
             }
-            Device::new_cuda(ordinal).map_err(|e| format!("cannot open CUDA device {ordinal}: {e}"))
+            // candle appends a backtrace when RUST_BACKTRACE is set: keep the message's first line
+            Device::new_cuda(ordinal).map_err(|e| {
+                format!("cannot open CUDA device {ordinal}: {}", e.to_string().lines().next().unwrap_or_default())
+            })
         }
         other => Err(format!("unknown device `{other}`: expected cpu, cuda, cuda:N, metal or auto")),
     }
@@ -46,13 +49,31 @@ pub fn auto() -> Device {
     Device::Cpu
 }
 
-/// A short human name for the status bar and reports.
+/// A short human name for the status bar and reports: `CPU (16 threads)`, `CUDA GPU 0 (NVIDIA
+/// H200)`, `Metal GPU 0`. The number is what `--device cuda:N` takes.
 pub fn name(d: &Device) -> String {
-    match d {
-        Device::Cpu => format!("CPU ({} threads)", rayon::current_num_threads()),
-        Device::Cuda(_) => "CUDA GPU".into(),
-        Device::Metal(_) => "Metal GPU".into(),
+    match d.location() {
+        DeviceLocation::Cpu => format!("CPU ({} threads)", rayon::current_num_threads()),
+        DeviceLocation::Cuda { gpu_id } => match gpu_model(d) {
+            Some(model) => format!("CUDA GPU {gpu_id} ({model})"),
+            None => format!("CUDA GPU {gpu_id}"),
+        },
+        DeviceLocation::Metal { gpu_id } => format!("Metal GPU {gpu_id}"),
     }
+}
+
+/// The GPU's product name as the driver reports it.
+#[cfg(feature = "cuda")]
+fn gpu_model(d: &Device) -> Option<String> {
+    match d {
+        Device::Cuda(c) => c.cuda_stream().context().name().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+fn gpu_model(_: &Device) -> Option<String> {
+    None
 }
 
 #[cfg(test)]
@@ -65,5 +86,6 @@ mod tests {
             assert!(super::select(Some("cuda:0")).unwrap_err().contains("--features cuda"));
         }
         assert!(super::select(Some("cuda:x")).is_err());
+        assert!(super::name(&candle_core::Device::Cpu).starts_with("CPU ("));
     }
 }

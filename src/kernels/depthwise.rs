@@ -6,8 +6,8 @@ use super::util::{assume_init, dense_f32, par_planes, shape_str, uninit_f32, use
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor, bail};
 
 /// Depthwise conv2d, like PyTorch `F.conv2d(x, w, stride, padding, dilation, groups=C)`:
-/// x (N,C,H,W), w (C,1,k,k), no bias. Fast CPU/f32 kernel with backward; candle's grouped
-/// conv2d elsewhere.
+/// x (N,C,H,W), w (C,1,k,k), no bias. Fast CPU/f32 kernel with backward; elsewhere a sum of
+/// shifted views ([`super::fallback`]), not candle's grouped conv2d (one conv per channel).
 pub fn depthwise_conv2d(x: &Tensor, w: &Tensor, stride: usize, padding: usize, dilation: usize) -> Result<Tensor> {
     let Ok((_, c, h, wd)) = x.dims4() else {
         bail!("depthwise_conv2d: input x must be (N,C,H,W), got {}", shape_str(x.dims()))
@@ -30,7 +30,7 @@ pub fn depthwise_conv2d(x: &Tensor, w: &Tensor, stride: usize, padding: usize, d
         bail!("depthwise_conv2d: weight dtype {:?} differs from input dtype {:?}", w.dtype(), x.dtype())
     }
     if !use_cpu_kernel(x) || !w.device().same_device(x.device()) {
-        return x.conv2d(w, padding, stride, dilation, c);
+        return super::fallback::depthwise_conv2d(x, w, stride, padding, dilation);
     }
     x.apply_op2(w, DepthwiseConv { stride, padding, dilation })
 }

@@ -1,8 +1,10 @@
 //! Our own CPU kernels for the ops that dominate Auto-DeepLab, because candle 0.11's are slow
 //! there (grouped conv2d runs one conv per channel) or lack a backward (bilinear resize).
 //!
-//! Every kernel is a candle custom op on CPU/f32 with a backward pass, and falls back to candle's
-//! own op on other devices and dtypes so CUDA/Metal builds keep working.
+//! Every kernel is a candle custom op on CPU/f32 with a backward pass; on other devices and
+//! dtypes (CUDA, Metal) it falls back to candle ops with the same semantics and a backward:
+//! candle's own op where that is fast there, [`fallback`] where candle's is slow (grouped conv)
+//! or has no backward (bilinear resize).
 //! - [`depthwise_conv2d`]: depthwise kxk conv with stride, padding and dilation.
 //! - [`resize_bilinear`]: PyTorch `F.interpolate(mode='bilinear')` in size mode.
 //! - [`conv1x1`]: pointwise conv as one GEMM per image, no im2col.
@@ -14,6 +16,7 @@ mod conv1x1;
 mod conv2d;
 mod depthwise;
 mod depthwise_cpu;
+mod fallback;
 mod resize;
 mod resize_cpu;
 mod util;

@@ -7,7 +7,8 @@ use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor, bail};
 
 /// Bilinear resize of x (N,C,H,W) to (N,C,out_h,out_w), exactly PyTorch's
 /// `F.interpolate(x, size=(out_h, out_w), mode='bilinear', align_corners=...)` (no antialias),
-/// with a backward pass on CPU/f32; candle's `upsample_bilinear2d` elsewhere.
+/// with a backward pass on CPU/f32; elsewhere [`super::fallback::resize_bilinear`], the same taps
+/// as gathers and blends (candle's `upsample_bilinear2d` has no backward).
 pub fn resize_bilinear(x: &Tensor, out_h: usize, out_w: usize, align_corners: bool) -> Result<Tensor> {
     let Ok((_, _, h, w)) = x.dims4() else {
         bail!("resize_bilinear: input x must be (N,C,H,W), got {}", shape_str(x.dims()))
@@ -20,7 +21,7 @@ pub fn resize_bilinear(x: &Tensor, out_h: usize, out_w: usize, align_corners: bo
         return Ok(x.clone());
     }
     if !use_cpu_kernel(x) {
-        return x.upsample_bilinear2d(out_h, out_w, align_corners);
+        return super::fallback::resize_bilinear(x, out_h, out_w, align_corners);
     }
     x.apply_op1(ResizeBilinear { out_h, out_w, align_corners })
 }

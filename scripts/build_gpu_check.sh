@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds what scripts/gpu_check.sh runs on a GPU machine that has no Rust toolchain, into
+# gpu-check/ (git-ignored; carry that one folder): the `add` binary with the `cuda` feature and
+# the tests/gpu.rs test binary (both stripped and gzipped), and the stand-in libcurand (see
+# setup_cuda_toolchain.sh).
+# Needs no GPU. Set CARGO_BUILD_JOBS / prefix with `nice` on a shared machine.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+eval "$(bash scripts/setup_cuda_toolchain.sh)"
+
+start=$(date +%s)
+cargo build --release --features cuda --bin add
+tests_json="$(cargo test --release --features cuda --test gpu --no-run --message-format=json)"
+echo "cuda build took $(($(date +%s) - start)) s" >&2
+
+gpu_test="$(printf '%s\n' "$tests_json" | python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "gpu" and m.get("executable"):
+        print(m["executable"])')"
+# Stripped, the binaries are ~75 MB each (PTX and candle's static MoE kernels): gzip them so
+# the folder stays well under what a device run carries (64 MiB); gpu_check.sh unpacks them.
+rm -rf gpu-check
+mkdir -p gpu-check/lib
+for pair in "target/release/add:add" "$gpu_test:gpu-tests"; do
+    strip -o "gpu-check/${pair##*:}" "${pair%%:*}"
+    gzip -9 "gpu-check/${pair##*:}"
+done
+cp .cuda-toolchain/runtime/libcurand.so.10 gpu-check/lib/
+du -sh gpu-check/* >&2
