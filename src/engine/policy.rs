@@ -103,6 +103,7 @@ impl fmt::Display for Policy {
             Policy::EdmMap { threshold } => write!(f, "edm-map:{threshold}"),
             Policy::Entropy { threshold } => write!(f, "entropy:{threshold}"),
             Policy::ConfidentFraction { prob, threshold } => write!(f, "confident:{threshold}@{prob}"),
+            Policy::FixedExit(usize::MAX) => write!(f, "full"),
             Policy::FixedExit(k) => write!(f, "exit:{k}"),
         }
     }

@@ -128,6 +128,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let candidates = policies(&card);
     // presets come from the model's own decision maker when it has one, else from entropy
     let preferred = candidates[0].0;
+    let mut difficulty_policies: Vec<String> = Vec::new();
     for (name, make, score) in candidates {
         let mut scores: Vec<f32> =
             recs.iter().flat_map(|r| r.exits[..r.exits.len() - 1].iter().filter_map(|x| score(&x.stats))).collect();
@@ -136,6 +137,13 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             .map(|t| evaluate(make(t), &recs, &table, &exit_cells, base_ms))
             .collect();
         if name == preferred {
+            // the threshold that sends about half the images out early shows best whether easy
+            // scenes leave earlier than hard ones
+            let half =
+                policy_rows.iter().min_by(|a, b| (a.exit_rate[0] - 0.5).abs().total_cmp(&(b.exit_rate[0] - 0.5).abs()));
+            if let Some(r) = half {
+                difficulty_policies.push(r.policy.clone());
+            }
             for (label, pts) in [("accurate", 0.3), ("fast", 1.5)] {
                 if let Some(r) = fastest_within(&policy_rows, reference, pts) {
                     presets.push((
@@ -151,12 +159,16 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let mut md = markdown(&card, &exits, base_miou, base_ms, &rows, &presets, recs.len());
     // exit rates by difficulty for each preset (easy scenes should leave earlier)
     let mut by_difficulty = std::collections::BTreeMap::new();
-    for (name, p) in &presets {
-        let policy: Policy = p.policy.parse().map_err(|e| anyhow::anyhow!("preset {name}: {e}"))?;
+    difficulty_policies.extend(presets.iter().map(|(_, p)| p.policy.clone()));
+    for text in difficulty_policies {
+        if by_difficulty.contains_key(&text) {
+            continue;
+        }
+        let policy: Policy = text.parse().map_err(|e| anyhow::anyhow!("policy {text}: {e}"))?;
         let bins = super::difficulty::exit_rates(&policy, &recs, 3);
         if !bins.is_empty() {
-            md.push_str(&super::difficulty::markdown(&p.policy, &bins));
-            by_difficulty.insert(name.clone(), bins);
+            md.push_str(&super::difficulty::markdown(&text, &bins));
+            by_difficulty.insert(text, bins);
         }
     }
     crate::fsutil::atomic_write(&args.out.join("eval.md"), md.as_bytes())?;

@@ -94,15 +94,55 @@ pub fn write(dir: &Path, a: &PipelineArgs) -> anyhow::Result<()> {
         writeln!(s, "- {name}: {steps} steps, {:.1} min of compute (summed per step)", secs / 60.0)?;
     }
     writeln!(s, "- decision makers: {} epochs on the frozen network (`add train-edm --kind both`)\n", a.edm_epochs)?;
-    let report = a.out.join("add_edm.report.md");
-    if let Ok(text) = std::fs::read_to_string(&report) {
-        writeln!(s, "## Decision makers\n\n{text}")?;
+    // every decision-maker report in the run folder (the shipped one, and any trained to
+    // compare, e.g. the EDM-map with the other target)
+    let mut reports: Vec<_> = std::fs::read_dir(&a.out)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".report.md"))
+        .collect();
+    reports.sort();
+    if !reports.is_empty() {
+        writeln!(s, "## Decision makers\n")?;
+    }
+    for r in reports {
+        let text = std::fs::read_to_string(&r).map_err(|e| anyhow::anyhow!("{}: {e}", r.display()))?;
+        let name = r.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        writeln!(s, "`{name}`: {text}")?;
     }
     let eval = a.out.join("eval").join("eval.md");
     let text = std::fs::read_to_string(&eval).map_err(|e| anyhow::anyhow!("{}: {e}", eval.display()))?;
     // the evaluation's own title becomes a section
     let body = text.lines().skip_while(|l| l.starts_with("# ")).collect::<Vec<_>>().join("\n");
     writeln!(s, "## Evaluation (`add eval`, val split, this CPU, times measured in one run)\n{body}\n")?;
+    writeln!(s, "## Reading these numbers\n")?;
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(a.out.join("eval").join("eval.json"))?)?;
+    let mious: Vec<f64> = json["exits"].as_array().into_iter().flatten().filter_map(|e| e["miou"].as_f64()).collect();
+    if let (Some(first), Some(last)) = (mious.first(), mious.last()) {
+        if last < first {
+            writeln!(
+                s,
+                "- The final exit ({last:.2} mIoU) is below the first ({first:.2}): at this training budget the deeper \
+                 cells have not caught up, so the presets answer at exit 0 and the speed-up is the early exit's \
+                 saving, not a trade. Train longer (`--steps`) before reading the policy table as ADD's trade-off."
+            )?;
+        }
+    }
+    let presets = &add_card.presets;
+    for (name, target_speed, target_drop) in [("accurate", 1.6, 0.3), ("fast", 2.15, 1.5)] {
+        if let (Some(p), Some(base)) = (presets.get(name), json["baseline"]["miou"].as_f64()) {
+            let (miou, speed) = (p.miou.unwrap_or(f64::NAN), p.speedup.unwrap_or(f64::NAN));
+            let met = speed >= target_speed && miou >= base - target_drop;
+            writeln!(
+                s,
+                "- {name}: {speed:.2}x at {:+.2} mIoU against the baseline; the paper's target is >= {target_speed}x \
+                 within {target_drop} points: {}.",
+                miou - base,
+                if met { "met" } else { "not met" }
+            )?;
+        }
+    }
+    writeln!(s)?;
     writeln!(s, "## Reproduce\n")?;
     let search = if a.search_epochs > 0 { format!(" --search-epochs {}", a.search_epochs) } else { String::new() };
     writeln!(
