@@ -77,6 +77,9 @@ pub struct AppArgs {
     /// Select this cell in the network view (0-11).
     #[arg(long, value_name = "N")]
     pub cell: Option<usize>,
+    /// Open this dataset folder in the browser at start and run it.
+    #[arg(long, value_name = "DIR")]
+    pub dataset: Option<PathBuf>,
 }
 
 /// Opens the app window.
@@ -121,6 +124,9 @@ pub fn run_app(args: AppArgs) -> anyhow::Result<()> {
             app.view.tab =
                 view_state::Tab::ALL.into_iter().find(|t| t.name().eq_ignore_ascii_case(&args.tab)).unwrap_or_default();
             app.network.selected = args.cell.filter(|&c| c < crate::network::card::NUM_CELLS);
+            if let Some(d) = &args.dataset {
+                browser::open_folder(&mut app, d.clone());
+            }
             if let Some(img) = &args.image {
                 app.open_path(img.clone());
             }

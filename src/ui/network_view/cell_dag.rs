@@ -43,7 +43,7 @@ pub fn edges(card: &ArchCard) -> Vec<DagEdge> {
 }
 
 fn centre(s: usize, b: usize, width: f32) -> Pos2 {
-    let dx = (width - 170.0 - 120.0) / (b.max(2) - 1) as f32;
+    let dx = (width - 170.0 - 150.0) / (b.max(2) - 1) as f32;
     match s {
         0 => pos2(60.0, MID - 72.0),
         1 => pos2(60.0, MID + 72.0),

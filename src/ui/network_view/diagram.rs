@@ -66,7 +66,7 @@ pub struct Palette {
     /// The searched path, nodes not executed yet.
     pub path: Color32,
     pub skipped: Color32,
-    /// The exit taken: green, apart from the time ramp's violet-to-yellow.
+    /// The exit taken: gold, as the inspector marks the chosen exit (the time ramp avoids it).
     pub exit_taken: Color32,
     pub dense: Color32,
     pub selected: Color32,
@@ -83,7 +83,7 @@ impl Palette {
                 faint: Color32::from_gray(70),
                 path: Color32::from_rgb(90, 140, 200),
                 skipped: Color32::from_gray(95),
-                exit_taken: Color32::from_rgb(70, 225, 120),
+                exit_taken: Color32::from_rgb(255, 205, 40),
                 dense: Color32::from_rgba_unmultiplied(80, 200, 220, 150),
                 selected: Color32::WHITE,
                 text_plate: Color32::from_rgba_unmultiplied(24, 26, 30, 220),
@@ -96,7 +96,7 @@ impl Palette {
                 faint: Color32::from_gray(200),
                 path: Color32::from_rgb(40, 90, 170),
                 skipped: Color32::from_gray(170),
-                exit_taken: Color32::from_rgb(0, 160, 70),
+                exit_taken: Color32::from_rgb(230, 150, 0),
                 dense: Color32::from_rgba_unmultiplied(0, 140, 170, 150),
                 selected: Color32::BLACK,
                 text_plate: Color32::from_rgba_unmultiplied(250, 250, 252, 220),
@@ -105,10 +105,10 @@ impl Palette {
     }
 }
 
-/// Colour of a cell that took `t` of the slowest cell's time (0 = fastest): dark violet to
-/// orange to yellow, a sequential ramp that reads in both themes.
+/// Colour of a cell that took `t` of the slowest cell's time: dark violet through crimson to
+/// peach, a sequential ramp that reads in both themes and never reaches the gold of the exit taken.
 pub fn time_color(t: f32) -> Color32 {
-    let stops = [(0.0, [87, 40, 140]), (0.5, [222, 97, 60]), (1.0, [250, 222, 80])];
+    let stops = [(0.0, [70, 45, 130]), (0.5, [196, 58, 96]), (1.0, [252, 170, 130])];
     let t = t.clamp(0.0, 1.0);
     let (a, b) = if t <= 0.5 { (stops[0], stops[1]) } else { (stops[1], stops[2]) };
     let u = (t - a.0) / (b.0 - a.0);
