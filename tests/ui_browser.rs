@@ -337,3 +337,34 @@ fn snapshot_plots() {
     app.view.tab = Tab::Plots;
     snap(app, "ui_plots");
 }
+
+#[test]
+fn the_speed_plot_reads_eval_json_and_sweeps_rows() {
+    // What `add eval` writes: the reference row is exit:<usize::MAX>.
+    let v = serde_json::json!({
+        "baseline": { "miou": null, "mean_ms": null },
+        "sweep": [
+            { "policy": format!("exit:{}", usize::MAX), "miou": 70.0, "mean_ms": 100.0, "speedup": null },
+            { "policy": "exit:0", "miou": 50.0, "mean_ms": 40.0, "speedup": null },
+            { "policy": "edm:0.2", "miou": 68.0, "mean_ms": 60.0, "speedup": null }
+        ],
+        "presets": { "fast": { "policy": "edm:0.2", "miou": 68.0, "speedup": 1.6 } }
+    });
+    let (points, presets) = add_studio::ui::plots::parse_eval(&v);
+    assert_eq!(points.len(), 3);
+    let edm = points.iter().find(|p| p.family == "edm").unwrap();
+    assert!((edm.speedup - 100.0 / 60.0).abs() < 1e-9, "speed-up against the last exit when no baseline");
+    assert_eq!(presets, vec![("fast".to_string(), 68.0, 1.6)]);
+    // From the browser's rows: one point per fixed exit and per threshold, the reference at 1.0.
+    let dir = tempfile::tempdir().unwrap();
+    write_set(dir.path());
+    let (_, rows) = run_rows(dir.path());
+    let (pts, reference, presets) = add_studio::ui::plots::dataset::sweep_rows(&rows, &card());
+    let reference = reference.unwrap();
+    assert_eq!(reference.speedup, 1.0);
+    assert!(pts.iter().filter(|p| p.family == "exit").count() == 3);
+    let exit1 = pts.iter().find(|p| p.policy == "exit:0").unwrap();
+    assert!(exit1.speedup > 1.0 && exit1.miou < reference.miou, "exit 1 is faster and worse");
+    assert!(pts.iter().any(|p| p.family == "edm"));
+    assert_eq!(presets.len(), 2, "the demo card's accurate and fast presets");
+}
