@@ -64,8 +64,12 @@ fn quality(recs: &[ImageRecord], exit: usize, classes: usize) -> (f64, Vec<Optio
     (100.0 * c.miou(), c.iou())
 }
 
-/// The policies `card`'s model supports, with the score each thresholds.
-fn policies(card: &ArchCard) -> Vec<(&'static str, fn(f32) -> Policy, fn(&crate::engine::ExitStats) -> Option<f32>)> {
+/// The policies `card`'s model supports, with the score each thresholds (the app's speed/mIoU
+/// plot sweeps the same ones).
+#[allow(clippy::type_complexity)]
+pub fn policies(
+    card: &ArchCard,
+) -> Vec<(&'static str, fn(f32) -> Policy, fn(&crate::engine::ExitStats) -> Option<f32>)> {
     let mut v: Vec<(&'static str, fn(f32) -> Policy, fn(&crate::engine::ExitStats) -> Option<f32>)> = Vec::new();
     if card.edm.kind.has_scalar() {
         v.push(("edm", |t| Policy::Edm { threshold: t }, |s| s.edm_score));

@@ -254,6 +254,15 @@ impl ArchCard {
         *self.path.last().expect("validated path is non-empty")
     }
 
+    /// (branch, op) of every genotype row as the network really applies them: branches in
+    /// ascending order, row j's op on the j-th branch in that order (the reference's quirk,
+    /// which checkpoints depend on). The cell builder and the app's cell diagram both read this.
+    pub fn ops_as_run(&self) -> Vec<(usize, usize)> {
+        let mut branches: Vec<usize> = self.genotype.iter().map(|r| r[0]).collect();
+        branches.sort_unstable();
+        self.genotype.iter().zip(branches).map(|(row, branch)| (branch, row[1])).collect()
+    }
+
     /// Checks every field; the error names the field and says what was expected.
     pub fn validate(&self) -> Result<(), CardError> {
         if self.name.trim().is_empty() {

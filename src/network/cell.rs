@@ -55,13 +55,11 @@ pub struct CellOps {
 impl CellOps {
     /// Builds the genotype's ops on `c` channels under `vb` (`_ops.{j}`).
     pub fn load(card: &ArchCard, c: usize, vb: &VarBuilder, mode: BuildMode) -> Result<CellOps> {
-        let mut branches: Vec<usize> = card.genotype.iter().map(|r| r[0]).collect();
-        branches.sort_unstable();
         let ops = card
-            .genotype
-            .iter()
+            .ops_as_run()
+            .into_iter()
             .enumerate()
-            .map(|(j, row)| Ok((branches[j], Op::load(row[1], c, &vb.pp("_ops").pp(j), mode)?)))
+            .map(|(j, (branch, op))| Ok((branch, Op::load(op, c, &vb.pp("_ops").pp(j), mode)?)))
             .collect::<Result<Vec<_>>>()?;
         Ok(CellOps { ops, blocks: card.b })
     }

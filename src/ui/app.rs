@@ -8,7 +8,7 @@ pub use super::frame_times::FrameTimes;
 use super::results::{ImageResults, LabelMap};
 use super::settings::Settings;
 use super::textures::Textures;
-use super::view_state::{Selection, ViewState};
+use super::view_state::{Selection, Tab, ViewState};
 use super::worker::{ModelSpec, Role, SegmentOptions, Worker, WorkerMsg};
 use super::{exit_strip, export, hover, legend, policy_panel, screenshot, shortcuts, toolbar};
 use crate::network::{ArchCard, ClassInfo};
@@ -76,6 +76,12 @@ pub struct StudioApp {
     pub(crate) last_exit_arrival: Option<Instant>,
     /// Milliseconds from the worker sending an exit to the end of the frame that drew it.
     pub exit_to_screen_ms: Vec<f32>,
+    /// The ADD model file, when known (its folder may hold a search history and an evaluation).
+    pub model_path: Option<PathBuf>,
+    pub network: super::network_view::NetworkState,
+    pub browser: super::browser::Browser,
+    /// What `add search` / `add eval` left next to the model.
+    pub extras: super::plots::ModelExtras,
 }
 
 impl StudioApp {
@@ -106,6 +112,10 @@ impl StudioApp {
             next_local_run: 1,
             last_exit_arrival: None,
             exit_to_screen_ms: Vec::new(),
+            model_path: None,
+            network: Default::default(),
+            browser: Default::default(),
+            extras: Default::default(),
         }
     }
 
@@ -210,6 +220,11 @@ impl StudioApp {
     pub fn apply(&mut self, msg: WorkerMsg) {
         match msg {
             WorkerMsg::ModelReady { role, card, device, banner } => {
+                if role == Role::Add
+                    && let Some(p) = self.model_path.clone()
+                {
+                    super::plots::load_extras(self, p);
+                }
                 let slot = ModelSlot::Ready(ModelInfo { card, device, banner });
                 match role {
                     Role::Add => self.add_model = slot,
@@ -260,6 +275,9 @@ impl StudioApp {
             WorkerMsg::Restarted { message } => {
                 self.say(format!("the worker restarted after an error: {message}"), true);
             }
+            m @ (WorkerMsg::DatasetRow { .. } | WorkerMsg::DatasetError { .. } | WorkerMsg::DatasetDone { .. }) => {
+                self.browser.apply(m);
+            }
         }
     }
 
@@ -297,6 +315,11 @@ impl StudioApp {
     /// Loads a model file into `role` (the card is `<model>.json` when present).
     pub fn load_model(&mut self, role: Role, model: PathBuf) {
         let card = model.with_extension("json");
+        if role == Role::Add {
+            self.model_path = Some(model.clone());
+            self.extras = Default::default();
+            self.network.history = None;
+        }
         let spec = ModelSpec { card: card.is_file().then_some(card), model: Some(model), device: self.device.clone() };
         if let Some(w) = self.worker.as_mut() {
             // Don't make the new model wait for a run of the old one.
@@ -326,6 +349,7 @@ impl StudioApp {
                         ctx.load_texture(format!("sample {}", path.display()), image, egui::TextureOptions::LINEAR);
                     self.gallery_thumbs.insert(path, tex);
                 }
+                IoMsg::PickedFigurePng(fig, path) => super::network_view::grab_png(self, ctx, fig, path),
                 m => self.handle_io(m),
             }
         }
@@ -367,7 +391,14 @@ impl StudioApp {
                 self.say(format!("exported {} files to {dir}", files.len()), false);
             }
             IoMsg::Exported(Err(e)) => self.say(format!("export failed: {e}"), true),
-            IoMsg::Thumb(..) => {}
+            IoMsg::Summary(s) => super::network_view::summary_arrived(self, *s),
+            IoMsg::PickedDataset(d) => {
+                self.settings.last_dir = Some(d.clone());
+                super::browser::open_folder(self, d);
+            }
+            IoMsg::DatasetOpened(r) => super::browser::opened(self, r),
+            IoMsg::ModelExtras(x) => super::plots::extras_arrived(self, *x),
+            IoMsg::Thumb(..) | IoMsg::PickedFigurePng(..) => {}
         }
     }
 
@@ -378,16 +409,29 @@ impl StudioApp {
         self.poll(&ctx);
         shortcuts::handle(self, &ctx);
         egui::Panel::top("toolbar").show(ui, |ui| toolbar::show(ui, self));
-        egui::Panel::bottom("exit_strip").resizable(false).show(ui, |ui| exit_strip::show(ui, self));
-        egui::Panel::left("side").default_size(280.0).show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                policy_panel::show(ui, self);
-                ui.separator();
-                legend::show(ui, self);
+        egui::Panel::top("tabs").show(ui, |ui| tab_bar(ui, self));
+        let tab = self.view.tab;
+        if tab == Tab::Inspector {
+            egui::Panel::bottom("exit_strip").resizable(false).show(ui, |ui| exit_strip::show(ui, self));
+        }
+        if matches!(tab, Tab::Inspector | Tab::Network) {
+            egui::Panel::left("side").default_size(280.0).show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    policy_panel::show(ui, self);
+                    ui.separator();
+                    legend::show(ui, self);
+                });
             });
+        }
+        if tab == Tab::Inspector {
+            egui::Panel::right("readout").default_size(250.0).show(ui, |ui| hover::show(ui, self));
+        }
+        egui::CentralPanel::default().show(ui, |ui| match tab {
+            Tab::Inspector => super::main_view::show(ui, self),
+            Tab::Network => super::network_view::show(ui, self),
+            Tab::Plots => super::plots::show(ui, self),
+            Tab::Dataset => super::browser::show(ui, self),
         });
-        egui::Panel::right("readout").default_size(250.0).show(ui, |ui| hover::show(ui, self));
-        egui::CentralPanel::default().show(ui, |ui| super::main_view::show(ui, self));
         screenshot::tick(self, &ctx);
         let busy = self.results.as_ref().is_some_and(|r| !r.is_done());
         self.frames.record(t0.elapsed().as_secs_f32(), busy);
@@ -395,6 +439,26 @@ impl StudioApp {
             self.exit_to_screen_ms.push(t.elapsed().as_secs_f32() * 1e3);
         }
     }
+}
+
+/// The tab bar: one selectable button per tab (Tab-key focusable; keys I, N, P, T too), with the
+/// dataset run's progress visible from every tab.
+fn tab_bar(ui: &mut egui::Ui, app: &mut StudioApp) {
+    ui.horizontal(|ui| {
+        for t in Tab::ALL {
+            let key = &t.name()[..1];
+            ui.selectable_value(&mut app.view.tab, t, t.name()).on_hover_text(format!("Key {key}"));
+        }
+        let b = &app.browser;
+        if b.running {
+            ui.separator();
+            ui.add(
+                egui::ProgressBar::new(b.processed() as f32 / b.total().max(1) as f32)
+                    .desired_width(160.0)
+                    .text(format!("dataset {}/{}", b.processed(), b.total())),
+            );
+        }
+    });
 }
 
 impl eframe::App for StudioApp {

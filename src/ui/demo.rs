@@ -3,7 +3,7 @@
 //! work on coarser blocks and are less sure, as real early exits are. Always announced in the
 //! UI with a "demo data" banner: these masks come from no network.
 
-use super::worker::{SegmentOptions, Segmenter};
+use super::worker::{Loaded, Loader, Role, SegmentOptions, Segmenter};
 use crate::engine::{Decision, ExitMaps, ExitReport, ExitStats, RunEvent};
 use crate::network::card::{ArchCard, PolicyPreset};
 use std::sync::Arc;
@@ -219,6 +219,22 @@ impl Segmenter for DemoSegmenter {
         sink(RunEvent::Finished { run_id, chosen_exit: chosen.unwrap_or(n - 1), total_ms: ms(), cum_madds: madds });
         Ok(())
     }
+}
+
+/// The demo model for `role` with `cell_delay` per cell; the ADD one carries a "demo data" banner
+/// so nobody mistakes it for a network.
+pub fn model(role: Role, cell_delay: Duration) -> Loaded {
+    let segmenter: Box<dyn Segmenter> = match role {
+        Role::Add => Box::new(DemoSegmenter::add(cell_delay)),
+        Role::Full => Box::new(DemoSegmenter::full(cell_delay)),
+    };
+    let banner = (role == Role::Add).then(|| "DEMO DATA: masks come from colour rules, not from a network".to_string());
+    Loaded { segmenter, banner }
+}
+
+/// A worker loader of the demo models (tests use a zero or small delay).
+pub fn loader(cell_delay: Duration) -> Loader {
+    Arc::new(move |role, _| Ok(Some(model(role, cell_delay))))
 }
 
 /// A small street scene with an exact label (Cityscapes train ids), drawn by code: for tests

@@ -2,7 +2,6 @@
 //! model files, and the fallbacks (random weights, demo data), each announced by a banner so
 //! nobody mistakes noise for a result.
 
-use super::demo::DemoSegmenter;
 use super::worker::{Loaded, Loader, ModelSpec, Role, SegmentOptions, Segmenter};
 use crate::engine::{Engine, RunEvent, RunOptions, device};
 use crate::network::ArchCard;
@@ -45,7 +44,7 @@ impl Segmenter for Engine {
 }
 
 /// A default model file, looked up under the working directory, then the crate.
-fn default_file(rel: &str) -> Option<PathBuf> {
+pub fn default_file(rel: &str) -> Option<PathBuf> {
     [PathBuf::from(rel), Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)].into_iter().find(|p| p.is_file())
 }
 
@@ -54,15 +53,9 @@ pub fn loader(demo: bool) -> Loader {
     Arc::new(move |role, spec| if demo { Ok(Some(demo_model(role))) } else { load(role, spec) })
 }
 
-/// The demo models (colour rules, with a banner).
+/// The demo models (colour rules, with a banner), slowed so that streaming is visible.
 pub fn demo_model(role: Role) -> Loaded {
-    let cell_delay = std::time::Duration::from_millis(40);
-    let segmenter: Box<dyn Segmenter> = match role {
-        Role::Add => Box::new(DemoSegmenter::add(cell_delay)),
-        Role::Full => Box::new(DemoSegmenter::full(cell_delay)),
-    };
-    let banner = (role == Role::Add).then(|| "DEMO DATA: masks come from colour rules, not from a network".to_string());
-    Loaded { segmenter, banner }
+    super::demo::model(role, std::time::Duration::from_millis(40))
 }
 
 fn load(role: Role, spec: &ModelSpec) -> anyhow::Result<Option<Loaded>> {

@@ -39,6 +39,16 @@ pub enum IoMsg {
     Exported(Result<Vec<PathBuf>, String>),
     /// A small preview of a gallery image.
     Thumb(PathBuf, eframe::egui::ColorImage),
+    /// Parameters and Multi-Adds of the model's cells (network view).
+    Summary(Box<Result<super::net_summary::NetSummary, String>>),
+    /// Where to save a diagram as PNG (grabbed from the next frame).
+    PickedFigurePng(super::network_view::Figure, PathBuf),
+    /// A dataset folder chosen in the browser.
+    PickedDataset(PathBuf),
+    /// A dataset folder listed (or why not).
+    DatasetOpened(Result<Box<super::browser::open::OpenedSet>, String>),
+    /// What sits next to the model: its search history and evaluation sweep.
+    ModelExtras(Box<super::plots::ModelExtras>),
 }
 
 /// The UI's end of the helper threads.
@@ -64,6 +74,35 @@ impl Io {
                 let _ = tx.send(m);
                 repaint();
             }
+        });
+    }
+
+    /// A function that posts a message from anywhere (e.g. a screenshot callback).
+    pub fn poster(&self) -> impl Fn(IoMsg) + Send + 'static {
+        let (tx, repaint) = (self.tx.clone(), self.repaint.clone());
+        move |m| {
+            let _ = tx.send(m);
+            repaint();
+        }
+    }
+
+    /// Decodes sample `i` of a dataset (with its label in the dataset's own encoding) and opens
+    /// it in the inspector.
+    pub fn open_sample(&mut self, ds: Arc<crate::data::datasets::Dataset>, i: usize) {
+        let path = ds.samples[i].image.clone();
+        self.loading = Some(path.clone());
+        self.spawn(move || {
+            Some(match ds.load(i) {
+                Ok(d) => {
+                    let label = d.label.map(|l| LabelMap {
+                        width: l.width() as usize,
+                        height: l.height() as usize,
+                        classes: l.into_raw(),
+                    });
+                    IoMsg::Opened(Box::new(Opened { path, image: d.image, label, note: None }))
+                }
+                Err(e) => IoMsg::Failed { what: path.display().to_string(), message: e.to_string() },
+            })
         });
     }
 

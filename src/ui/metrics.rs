@@ -3,6 +3,7 @@
 
 use super::results::LabelMap;
 use crate::engine::ExitMaps;
+use crate::eval::metrics::{ConfusionMatrix, IGNORE};
 
 /// Bins of the max-prob histogram (confident fraction at any level to 1%).
 const PROB_BINS: usize = 100;
@@ -80,27 +81,15 @@ pub fn agreement(a: &ExitMaps, b: &ExitMaps) -> f32 {
     same as f32 / (a.width * a.height).max(1) as f32
 }
 
-/// Mean IoU of `pred` against `label` over the classes present in either (255 ignored).
+/// Mean IoU of `pred` against `label` over the classes present in either (255 ignored), from
+/// the evaluation's own confusion matrix so the inspector and `add eval` count alike.
 pub fn miou(pred: &ExitMaps, label: &LabelMap) -> f32 {
     let (sp, sl) = ((pred.width, pred.height), (label.width, label.height));
-    let mut inter = vec![0u64; 256];
-    let mut union_ = vec![0u64; 256];
-    for y in 0..pred.height {
-        for x in 0..pred.width {
-            let l = label.classes[resample(x, y, sp, sl)];
-            if l == 255 {
-                continue;
-            }
-            let p = pred.classes[y * pred.width + x];
-            if p == l {
-                inter[p as usize] += 1;
-                union_[p as usize] += 1;
-            } else {
-                union_[p as usize] += 1;
-                union_[l as usize] += 1;
-            }
-        }
-    }
-    let ious: Vec<f64> = (0..256).filter(|&c| union_[c] > 0).map(|c| inter[c] as f64 / union_[c] as f64).collect();
-    if ious.is_empty() { 0.0 } else { (ious.iter().sum::<f64>() / ious.len() as f64) as f32 }
+    let labels: Vec<u8> =
+        (0..pred.height).flat_map(|y| (0..pred.width).map(move |x| label.classes[resample(x, y, sp, sl)])).collect();
+    let top = labels.iter().filter(|&&l| l != IGNORE).chain(&pred.classes).copied().max().unwrap_or(0);
+    let mut c = ConfusionMatrix::new(top as usize + 1);
+    c.add(&labels, &pred.classes).expect("sizes match and every value is below the class count");
+    let m = c.miou();
+    if m.is_finite() { m as f32 } else { 0.0 }
 }

@@ -7,8 +7,11 @@
 //! [`toolbar`], [`policy_panel`], [`legend`], [`image_view`], [`exit_strip`], [`hover`],
 //! [`welcome`]; and the machinery: [`worker`], [`files`], [`export`], [`screenshot`],
 //! [`engine_glue`] (the real engine), [`demo`] (colour-rule data for tests and demos).
+//! Beside the inspector, three more tabs: [`network_view`] (trellis, cell properties and DAG),
+//! [`plots`] and [`browser`] (the dataset table).
 
 pub mod app;
+pub mod browser;
 pub mod decision;
 pub mod demo;
 pub mod engine_glue;
@@ -21,7 +24,10 @@ pub mod image_view;
 pub mod legend;
 pub mod main_view;
 pub mod metrics;
+pub mod net_summary;
+pub mod network_view;
 pub mod overlay;
+pub mod plots;
 pub mod policy_panel;
 pub mod render;
 pub mod results;
@@ -65,6 +71,15 @@ pub struct AppArgs {
     /// Use demo data (colour rules) instead of a network: for trying the UI.
     #[arg(long)]
     pub demo: bool,
+    /// Tab to open on: inspector, network, plots or dataset (for screenshots of a view).
+    #[arg(long, default_value = "inspector", value_parser = ["inspector", "network", "plots", "dataset"])]
+    pub tab: String,
+    /// Select this cell in the network view (0-11).
+    #[arg(long, value_name = "N")]
+    pub cell: Option<usize>,
+    /// Open this dataset folder in the browser at start and run it.
+    #[arg(long, value_name = "DIR")]
+    pub dataset: Option<PathBuf>,
 }
 
 /// Opens the app window.
@@ -100,10 +115,17 @@ pub fn run_app(args: AppArgs) -> anyhow::Result<()> {
             let w = worker::Worker::spawn(engine_glue::loader(args.demo), add, Some(full), repaint.clone());
             let mut app = StudioApp::new(settings, Some(w), repaint);
             app.device = args.device.clone();
+            app.model_path = args.model.clone().or_else(|| engine_glue::default_file(engine_glue::DEFAULT_ADD));
             if let Some(p) = &args.screenshot {
                 let job = screenshot::ScreenshotJob::new(p.clone());
                 *outcome2.lock().unwrap() = Some(job.outcome.clone());
                 app.screenshot = Some(job);
+            }
+            app.view.tab =
+                view_state::Tab::ALL.into_iter().find(|t| t.name().eq_ignore_ascii_case(&args.tab)).unwrap_or_default();
+            app.network.selected = args.cell.filter(|&c| c < crate::network::card::NUM_CELLS);
+            if let Some(d) = &args.dataset {
+                browser::open_folder(&mut app, d.clone());
             }
             if let Some(img) = &args.image {
                 app.open_path(img.clone());

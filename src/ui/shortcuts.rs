@@ -21,6 +21,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("S", "side by side"),
     ("H", "hide / show overlays"),
     ("R", "fit the image"),
+    ("I / N / P / T", "tabs: inspector, network, plots, dataset table"),
 ];
 
 /// Applies the shortcuts pressed this frame (none while a text field has the keyboard).
@@ -82,5 +83,11 @@ pub fn handle(app: &mut StudioApp, ctx: &egui::Context) {
     }
     if pressed(Key::R) {
         app.view.reset_zoom();
+    }
+    use super::view_state::Tab;
+    for (key, tab) in [(Key::I, Tab::Inspector), (Key::N, Tab::Network), (Key::P, Tab::Plots), (Key::T, Tab::Dataset)] {
+        if pressed(key) {
+            app.view.tab = tab;
+        }
     }
 }

@@ -13,6 +13,33 @@ pub enum Selection {
     Exit(usize),
 }
 
+/// The tabs of the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tab {
+    /// One image: overlays, exits, policy (the start page).
+    #[default]
+    Inspector,
+    /// The trellis, the path this image took, cell properties and DAG.
+    Network,
+    Plots,
+    /// The dataset browser.
+    Dataset,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 4] = [Tab::Inspector, Tab::Network, Tab::Plots, Tab::Dataset];
+
+    /// Name on the tab bar (also its accessible label) and its key.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tab::Inspector => "Inspector",
+            Tab::Network => "Network",
+            Tab::Plots => "Plots",
+            Tab::Dataset => "Dataset",
+        }
+    }
+}
+
 /// Zoom and pan shared by every pane of the main view, plus the pointer's pixel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ViewState {
@@ -29,6 +56,7 @@ pub struct ViewState {
     pub flip: bool,
     /// Hide every overlay for a moment (key H).
     pub hide_all: bool,
+    pub tab: Tab,
 }
 
 impl Default for ViewState {
@@ -41,6 +69,7 @@ impl Default for ViewState {
             selection: Selection::Auto,
             flip: false,
             hide_all: false,
+            tab: Tab::Inspector,
         }
     }
 }

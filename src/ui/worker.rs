@@ -4,9 +4,13 @@
 //! running one (between cells); a panic inside a model is caught, reported, and the models
 //! are loaded again so the next image works.
 
+use super::browser::rows::{self, BrowserRow};
+use crate::data::datasets::Dataset;
 use crate::engine::{Policy, RunEvent};
 use crate::network::ArchCard;
+use crate::network::CostTable;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -89,6 +93,37 @@ pub enum WorkerMsg {
     Restarted {
         message: String,
     },
+    /// One image of a dataset run is done.
+    DatasetRow {
+        job_id: u64,
+        row: Box<BrowserRow>,
+    },
+    /// One image of a dataset run failed (the run goes on).
+    DatasetError {
+        job_id: u64,
+        index: usize,
+        message: String,
+    },
+    /// A dataset run ended (every image done, or cancelled).
+    DatasetDone {
+        job_id: u64,
+        cancelled: bool,
+    },
+}
+
+/// A dataset to run image by image, between the inspector's requests (which go first, so
+/// clicking a row while a folder runs still answers at once).
+#[derive(Debug, Clone)]
+pub struct DatasetJob {
+    pub job_id: u64,
+    pub dataset: Arc<Dataset>,
+    /// Known difficulty of each sample (generated sets), by index.
+    pub difficulty: Arc<Vec<Option<f32>>>,
+    pub max_side: usize,
+    /// Also run the full baseline, for agreement and the speed-up.
+    pub with_full: bool,
+    /// Set to stop the run (checked between cells and between images).
+    pub cancel: Arc<AtomicBool>,
 }
 
 struct RunRequest {
@@ -102,6 +137,7 @@ struct RunRequest {
 enum Request {
     Run(RunRequest),
     Load(Role, ModelSpec),
+    Dataset(DatasetJob),
 }
 
 /// The UI's handle on the worker thread.
@@ -168,6 +204,12 @@ impl Worker {
         let req = RunRequest { run_id, image, opts, with_full, cancel: self.cancel.clone() };
         let _ = self.tx.send(Request::Run(req));
         run_id
+    }
+
+    /// Starts running a dataset (replacing any dataset run); rows stream back as
+    /// [`WorkerMsg::DatasetRow`].
+    pub fn run_dataset(&mut self, job: DatasetJob) {
+        let _ = self.tx.send(Request::Dataset(job));
     }
 
     /// Cancels the running request, if any.
@@ -268,7 +310,51 @@ fn worker_loop(
         };
         send(msg);
     };
-    while let Ok(mut req) = rx.recv() {
+    let mut job: Option<(DatasetJob, usize)> = None;
+    let mut tables: HashMap<(usize, usize), Arc<CostTable>> = HashMap::new();
+    loop {
+        // Requests first; with nothing asked, the next image of the dataset run, if any.
+        let next = if job.is_some() {
+            match rx.try_recv() {
+                Ok(r) => Some(r),
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Disconnected) => return,
+            }
+        } else {
+            match rx.recv() {
+                Ok(r) => Some(r),
+                Err(_) => return,
+            }
+        };
+        let Some(mut req) = next else {
+            let (j, i) = job.as_mut().expect("checked above");
+            let (index, done) = (*i, *i >= j.dataset.len() || j.cancel.load(Ordering::Relaxed));
+            let add = models[Role::Add as usize].as_deref();
+            if done || add.is_none() {
+                if add.is_none() && !done {
+                    let message = "no ADD model is loaded".to_string();
+                    send(WorkerMsg::DatasetError { job_id: j.job_id, index, message });
+                }
+                send(WorkerMsg::DatasetDone { job_id: j.job_id, cancelled: j.cancel.load(Ordering::Relaxed) });
+                job = None;
+                continue;
+            }
+            *i += 1;
+            let full = if j.with_full { models[Role::Full as usize].as_deref() } else { None };
+            let difficulty = j.difficulty.get(index).copied().flatten();
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let add = add.expect("checked above");
+                rows::run_sample(add, full, &j.dataset, index, difficulty, j.max_side, &j.cancel, &mut tables)
+            }));
+            let job_id = j.job_id;
+            match result {
+                Ok(Ok(Some(row))) => send(WorkerMsg::DatasetRow { job_id, row: Box::new(row) }),
+                Ok(Ok(None)) => true,
+                Ok(Err(e)) => send(WorkerMsg::DatasetError { job_id, index, message: format!("{e:#}") }),
+                Err(p) => send(WorkerMsg::DatasetError { job_id, index, message: panic_text(&*p) }),
+            };
+            continue;
+        };
         // Only the newest run matters: skip runs that were superseded while we were busy.
         while let Request::Run(r) = &req {
             match rx.try_recv() {
@@ -284,6 +370,12 @@ fn worker_loop(
                 let i = role as usize;
                 load(role, &spec, &mut models[i]);
                 specs[i] = Some(spec);
+                tables.clear();
+            }
+            Request::Dataset(j) => {
+                if let Some((old, _)) = job.replace((j, 0)) {
+                    send(WorkerMsg::DatasetDone { job_id: old.job_id, cancelled: true });
+                }
             }
             Request::Run(r) => {
                 let mut crashed = None;

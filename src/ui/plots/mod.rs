@@ -1,0 +1,137 @@
+//! The plots tab (egui_plot): the current image (per-exit confidence and EDM score against the
+//! threshold, time per cell), the dataset (speed against mIoU across thresholds for each policy
+//! with the baseline and presets marked, the histogram of exits taken by difficulty), and the
+//! search history (beta over epochs).
+//!
+//! Files: [`current`], [`dataset`], [`search`].
+
+pub mod current;
+pub mod dataset;
+pub mod search;
+
+use super::app::StudioApp;
+use super::files::IoMsg;
+use crate::search::result::History;
+use eframe::egui;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// One (policy, threshold) setting on the speed/mIoU plane.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepPoint {
+    /// Policy family ("edm", "entropy", "exit", ...).
+    pub family: String,
+    /// The full policy text, e.g. `edm:0.12`.
+    pub policy: String,
+    pub miou: f64,
+    pub mean_ms: f64,
+    /// Against the baseline when one was measured, else against this model's last exit.
+    pub speedup: f64,
+}
+
+/// What `add search` and `add eval` left next to the model.
+#[derive(Debug, Clone, Default)]
+pub struct ModelExtras {
+    pub history: Option<Arc<History>>,
+    /// The sweep of `eval.json`, with its presets: (name, mIoU, speed-up).
+    pub sweep: Option<Arc<Vec<SweepPoint>>>,
+    pub presets: Vec<(String, f64, f64)>,
+    /// Problems reading files that were there.
+    pub notes: Vec<String>,
+}
+
+/// The family of a policy text (`edm:0.1` -> `edm`).
+pub fn family(policy: &str) -> String {
+    policy.split(':').next().unwrap_or(policy).to_string()
+}
+
+/// Whether a policy text means "always the last exit" (how `add eval` writes its reference row).
+pub fn is_last_exit(policy: &str) -> bool {
+    policy == "exit:last" || policy.strip_prefix("exit:").and_then(|k| k.parse::<usize>().ok()) == Some(usize::MAX)
+}
+
+/// Parses the sweep and presets of an `eval.json` written by `add eval`.
+pub fn parse_eval(v: &serde_json::Value) -> (Vec<SweepPoint>, Vec<(String, f64, f64)>) {
+    let rows = v["sweep"].as_array().cloned().unwrap_or_default();
+    let last_ms =
+        rows.iter().find(|r| r["policy"].as_str().is_some_and(is_last_exit)).and_then(|r| r["mean_ms"].as_f64());
+    let base = v["baseline"]["mean_ms"].as_f64().or(last_ms);
+    let points = rows
+        .iter()
+        .filter_map(|r| {
+            let policy = r["policy"].as_str()?.to_string();
+            let mean_ms = r["mean_ms"].as_f64()?;
+            let speedup = r["speedup"].as_f64().or_else(|| base.map(|b| b / mean_ms))?;
+            Some(SweepPoint { family: family(&policy), policy, miou: r["miou"].as_f64()?, mean_ms, speedup })
+        })
+        .collect();
+    let presets = v["presets"]
+        .as_object()
+        .map(|o| o.iter().filter_map(|(n, p)| Some((n.clone(), p["miou"].as_f64()?, p["speedup"].as_f64()?))).collect())
+        .unwrap_or_default();
+    (points, presets)
+}
+
+/// Reads `search_history.json` and `eval.json` from `dir` (either may be missing).
+pub fn read_extras(dir: &Path) -> ModelExtras {
+    let mut x = ModelExtras::default();
+    let hist = dir.join("search_history.json");
+    if hist.is_file() {
+        match std::fs::read_to_string(&hist)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<History>(&t).map_err(|e| e.to_string()))
+        {
+            Ok(h) => x.history = Some(Arc::new(h)),
+            Err(e) => x.notes.push(format!("{}: not a search history: {e}", hist.display())),
+        }
+    }
+    let eval = dir.join("eval.json");
+    if eval.is_file() {
+        match std::fs::read_to_string(&eval)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).map_err(|e| e.to_string()))
+        {
+            Ok(v) => {
+                let (points, presets) = parse_eval(&v);
+                x.sweep = Some(Arc::new(points));
+                x.presets = presets;
+            }
+            Err(e) => x.notes.push(format!("{}: not an evaluation: {e}", eval.display())),
+        }
+    }
+    x
+}
+
+/// Loads what sits next to the model file `model` (on a helper thread).
+pub fn load_extras(app: &StudioApp, model: PathBuf) {
+    app.io.spawn(move || {
+        let dir = model.parent().map(Path::to_path_buf).unwrap_or_default();
+        Some(IoMsg::ModelExtras(Box::new(read_extras(&dir))))
+    });
+}
+
+/// Takes loaded extras in.
+pub fn extras_arrived(app: &mut StudioApp, x: ModelExtras) {
+    for n in &x.notes {
+        app.say(n.clone(), true);
+    }
+    if x.history.is_some() {
+        app.network.history = x.history.clone();
+        app.network.show_beta = true;
+    }
+    app.extras = x;
+}
+
+/// Draws the tab.
+pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
+    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+        ui.heading("Current image");
+        current::show(ui, app);
+        ui.separator();
+        ui.heading("Dataset");
+        dataset::show(ui, app);
+        ui.separator();
+        ui.heading("Search history");
+        search::show(ui, app);
+    });
+}

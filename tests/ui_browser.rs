@@ -1,0 +1,370 @@
+//! The dataset browser: a folder is recognised and run image by image (here with the demo
+//! segmenter, through the same per-image code the worker runs), the table sorts by a column
+//! header, filters by outcome under the current policy, a row click opens that image in the
+//! inspector, the confusion matrix filters, the CSV matches the table; and the real worker runs
+//! and cancels a dataset job. Also the frame time with 5,000 rows.
+
+use add_studio::engine::Policy;
+use add_studio::network::ArchCard;
+use add_studio::ui::StudioApp;
+use add_studio::ui::browser::rows::{self, BrowserRow};
+use add_studio::ui::browser::table::Outcome;
+use add_studio::ui::browser::{confusion, csv, open};
+use add_studio::ui::demo::{DemoSegmenter, street_scene};
+use add_studio::ui::settings::Settings;
+use add_studio::ui::view_state::Tab;
+use add_studio::ui::worker::{DatasetJob, ModelSpec, Role, Segmenter, Worker, WorkerMsg};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+const N: usize = 6;
+
+/// A folder of street scenes of different widths with `_label.png` masks beside them.
+fn write_set(dir: &Path) {
+    for i in 0..N {
+        let (img, label) = street_scene(96 + 32 * i as u32, 64);
+        img.save(dir.join(format!("scene_{i}.png"))).unwrap();
+        let grey = image::GrayImage::from_raw(label.width as u32, label.height as u32, label.classes).unwrap();
+        grey.save(dir.join(format!("scene_{i}_label.png"))).unwrap();
+    }
+}
+
+fn card() -> ArchCard {
+    DemoSegmenter::add(Duration::ZERO).card().clone()
+}
+
+/// Every image of the set run as the worker runs it.
+fn run_rows(dir: &Path) -> (open::OpenedSet, Vec<BrowserRow>) {
+    let set = open::open_dataset(dir, &card().classes).unwrap();
+    let add = DemoSegmenter::add(Duration::ZERO);
+    let mut tables = HashMap::new();
+    let cancel = AtomicBool::new(false);
+    let rows = (0..set.dataset.len())
+        .map(|i| rows::run_sample(&add, None, &set.dataset, i, None, 1024, &cancel, &mut tables).unwrap().unwrap())
+        .collect();
+    (set, rows)
+}
+
+fn app_with_rows(dir: &Path) -> StudioApp {
+    let mut app = StudioApp::new(Settings::default(), None, Arc::new(|| {}));
+    app.gallery.clear();
+    app.apply(WorkerMsg::ModelReady { role: Role::Add, card: card(), device: "demo".into(), banner: None });
+    let (set, rows) = run_rows(dir);
+    let job = app.browser.start(dir.to_path_buf(), set, 1024, false);
+    for row in rows {
+        app.apply(WorkerMsg::DatasetRow { job_id: job.job_id, row: Box::new(row) });
+    }
+    app.apply(WorkerMsg::DatasetDone { job_id: job.job_id, cancelled: false });
+    app.view.tab = Tab::Dataset;
+    app
+}
+
+fn harness(app: StudioApp) -> Harness<'static, StudioApp> {
+    Harness::builder().with_size([1400.0, 900.0]).build_ui_state(|ui, app: &mut StudioApp| app.ui(ui), app)
+}
+
+#[test]
+fn rows_hold_what_the_table_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    write_set(dir.path());
+    let (set, rows) = run_rows(dir.path());
+    assert_eq!(set.dataset.len(), N);
+    assert_eq!(set.kind, "images and masks");
+    for r in &rows {
+        assert!(r.labelled);
+        assert_eq!(r.record.exits.len(), 3, "analysis mode: every exit");
+        assert_eq!(r.record.cell_ms.len(), 12);
+        assert!(r.iou.iter().all(|x| x.is_some_and(|v| (0.0..=1.0).contains(&v))));
+        assert_eq!(r.agree_full[2], 1.0, "without a baseline the last exit is the full output");
+        assert!(r.edm_score().is_some());
+        let (ms, madds) = r.cost(&Policy::FixedExit(0), &card().exit_cells());
+        let (ms_full, madds_full) = r.cost(&Policy::FixedExit(usize::MAX), &card().exit_cells());
+        assert!(madds < madds_full && ms <= ms_full, "stopping early is cheaper");
+    }
+}
+
+#[test]
+fn a_folder_without_images_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "no images here").unwrap();
+    let e = open::open_dataset(dir.path(), &card().classes).unwrap_err();
+    assert!(e.contains(&dir.path().display().to_string()) && e.contains("no images"), "{e}");
+    let e = open::open_dataset(&dir.path().join("missing"), &card().classes).unwrap_err();
+    assert!(e.contains("missing"), "{e}");
+}
+
+#[test]
+fn header_click_sorts_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    write_set(dir.path());
+    let mut h = harness(app_with_rows(dir.path()));
+    h.run();
+    assert!(h.query_by_label("scene_0.png").is_some(), "rows on screen");
+    h.get_by_label("IoU E1").click();
+    h.run();
+    let ious = |h: &Harness<'_, StudioApp>| -> Vec<f32> {
+        let b = &h.state().browser;
+        b.view.order.iter().map(|&i| b.rows[i].iou[0].unwrap()).collect()
+    };
+    let desc = ious(&h);
+    assert_eq!(desc.len(), N);
+    assert!(desc.windows(2).all(|w| w[0] >= w[1]), "descending after one click: {desc:?}");
+    h.get_by_label("IoU E1 v").click();
+    h.run();
+    let asc = ious(&h);
+    assert!(asc.windows(2).all(|w| w[0] <= w[1]), "ascending after a second click: {asc:?}");
+    // The first row on screen is the worst image.
+    let first = &h.state().browser.rows[h.state().browser.view.order[0]].name;
+    assert!(h.query_by_label(first).is_some());
+}
+
+#[test]
+fn filters_follow_the_policy_without_a_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    write_set(dir.path());
+    let mut app = app_with_rows(dir.path());
+    app.settings.policy = Policy::FixedExit(0);
+    app.browser.view.outcome = Outcome::ExitedEarly;
+    let mut h = harness(app);
+    h.run();
+    assert_eq!(h.state().browser.view.order.len(), N, "exit 1 for everyone: all exited early");
+    h.state_mut().settings.policy = Policy::FixedExit(usize::MAX);
+    h.run();
+    assert_eq!(h.state().browser.view.order.len(), 0, "nobody exits early");
+    h.state_mut().browser.view.outcome = Outcome::WentDeep;
+    h.run();
+    assert_eq!(h.state().browser.view.order.len(), N);
+    // Early but wrong: at exit 1 with no margin, exactly the rows whose exit 1 is below exit 3.
+    h.state_mut().settings.policy = Policy::FixedExit(0);
+    h.state_mut().browser.view.outcome = Outcome::EarlyButWrong;
+    h.state_mut().browser.view.margin = 0.0;
+    h.run();
+    let b = &h.state().browser;
+    let expected: usize = b.rows.iter().filter(|r| r.iou[0].unwrap() < r.iou[2].unwrap()).count();
+    assert_eq!(b.view.order.len(), expected);
+    assert!(expected > 0, "coarse exit 1 is worse than exit 3 somewhere");
+}
+
+#[test]
+fn clicking_a_row_opens_it_in_the_inspector() {
+    let dir = tempfile::tempdir().unwrap();
+    write_set(dir.path());
+    let mut h = harness(app_with_rows(dir.path()));
+    h.run();
+    h.get_by_label("scene_3.png").click();
+    h.run();
+    assert_eq!(h.state().view.tab, Tab::Inspector);
+    for _ in 0..300 {
+        h.step();
+        if h.state().results.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.run();
+    let r = h.state().results.as_ref().expect("the image opened");
+    assert_eq!(r.name, "scene_3.png");
+    assert_eq!(r.size(), (96 + 32 * 3, 64));
+    assert!(r.label.is_some(), "with its label");
+    assert_eq!(h.state().browser.opened, Some(3));
+}
+
+#[test]
+fn confusion_cell_filters_and_csv_matches_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    write_set(dir.path());
+    let mut h = harness(app_with_rows(dir.path()));
+    h.run();
+    let m = confusion::merged(&h.state().browser.rows, 0).unwrap();
+    let names: Vec<String> = card().classes.iter().map(|c| c.name.clone()).collect();
+    let (l, p) = (0..m.classes)
+        .flat_map(|l| (0..m.classes).map(move |p| (l, p)))
+        .find(|&(l, p)| l != p && m.get(l, p) > 0)
+        .expect("exit 1 confuses something");
+    h.get_by_label(&format!("{} predicted as {}", names[l], names[p])).click();
+    h.run();
+    let b = &h.state().browser;
+    assert_eq!(b.view.confusion, Some((0, l, p)));
+    assert!(!b.view.order.is_empty());
+    assert!(b.view.order.iter().all(|&i| b.rows[i].record.exits[0].confusion.get(l, p) > 0));
+    let shown = b.view.order.len();
+    let text = csv::table_csv(&b.rows, &b.view, 3, &names);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), shown + 1);
+    assert!(lines[0].starts_with("image,exit_taken,edm_score,time_ms,multi_adds,iou_exit1,iou_exit2,iou_exit3"));
+    assert!(lines[1].starts_with(&b.rows[b.view.order[0]].name));
+    let out = dir.path().join("out").join("table.csv");
+    add_studio::ui::network_view::write_file(&out, text.as_bytes()).unwrap();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), text);
+}
+
+fn poll_done(w: &mut Worker, job: u64) -> Vec<WorkerMsg> {
+    let start = Instant::now();
+    let mut seen = Vec::new();
+    while start.elapsed() < Duration::from_secs(30) {
+        seen.extend(w.poll());
+        if seen.iter().any(|m| matches!(m, WorkerMsg::DatasetDone { job_id, .. } if *job_id == job)) {
+            return seen;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("dataset job never finished");
+}
+
+#[test]
+fn the_worker_streams_a_dataset_and_cancels_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write_set(dir.path());
+    let set = open::open_dataset(dir.path(), &card().classes).unwrap();
+    let ds = Arc::new(set.dataset);
+    let full = Some(ModelSpec::default());
+    let mut w =
+        Worker::spawn(add_studio::ui::demo::loader(Duration::ZERO), ModelSpec::default(), full, Arc::new(|| {}));
+    let job = |id, cancel| DatasetJob {
+        job_id: id,
+        dataset: ds.clone(),
+        difficulty: Arc::new(vec![None; N]),
+        max_side: 1024,
+        with_full: true,
+        cancel,
+    };
+    w.run_dataset(job(1, Arc::default()));
+    let seen = poll_done(&mut w, 1);
+    let rows: Vec<&BrowserRow> = seen
+        .iter()
+        .filter_map(|m| match m {
+            WorkerMsg::DatasetRow { job_id: 1, row } => Some(&**row),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rows.len(), N);
+    assert!(rows.iter().all(|r| r.record.baseline_ms.is_some()), "the baseline ran too");
+    assert!(rows.iter().all(|r| r.record.baseline_confusion.is_some()));
+    // A slow run, cancelled after the first row.
+    let mut w = Worker::spawn(
+        add_studio::ui::demo::loader(Duration::from_millis(15)),
+        ModelSpec::default(),
+        None,
+        Arc::new(|| {}),
+    );
+    let cancel = Arc::new(AtomicBool::new(false));
+    w.run_dataset(job(2, cancel.clone()));
+    let start = Instant::now();
+    while !w.poll().iter().any(|m| matches!(m, WorkerMsg::DatasetRow { .. })) {
+        assert!(start.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = poll_done(&mut w, 2);
+    assert!(seen.iter().any(|m| matches!(m, WorkerMsg::DatasetDone { cancelled: true, .. })));
+    let more = seen.iter().filter(|m| matches!(m, WorkerMsg::DatasetRow { .. })).count();
+    assert!(more < N - 1, "stopped early: {more} more rows after the first");
+}
+
+#[test]
+fn five_thousand_rows_stay_responsive() {
+    let dir = tempfile::tempdir().unwrap();
+    write_set(dir.path());
+    let mut app = app_with_rows(dir.path());
+    let base = app.browser.rows.clone();
+    app.browser.rows = (0..5000)
+        .map(|i| {
+            let mut r = base[i % N].clone();
+            r.name = format!("img_{i:05}.png");
+            r
+        })
+        .collect();
+    let mut h = harness(app);
+    h.run();
+    // Frames while sorting by a new column, then while scrolling: each is a full UI pass.
+    let mut times = Vec::new();
+    for k in 0..20 {
+        if k == 5 {
+            h.get_by_label("ms").click();
+        }
+        let t = Instant::now();
+        h.step();
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        h.event(eframe::egui::Event::MouseWheel {
+            unit: eframe::egui::MouseWheelUnit::Line,
+            delta: eframe::egui::vec2(0.0, -30.0),
+            modifiers: Default::default(),
+            phase: eframe::egui::TouchPhase::Move,
+            source: eframe::egui::MouseWheelSource::Unknown,
+        });
+    }
+    times.sort_by(f64::total_cmp);
+    let (median, worst) = (times[times.len() / 2], times[times.len() - 1]);
+    eprintln!("5000 rows: median frame {median:.1} ms, worst {worst:.1} ms");
+    assert!(median < 50.0, "median frame {median:.1} ms");
+    assert_eq!(h.state().browser.view.order.len(), 5000);
+}
+
+fn snap(app: StudioApp, name: &str) {
+    let mut h = harness(app);
+    h.run();
+    h.run();
+    h.snapshot_options(name, &egui_kittest::SnapshotOptions::new().max_failed_pixels(800));
+}
+
+#[test]
+fn snapshot_dataset_table() {
+    let dir = tempfile::tempdir().unwrap();
+    write_set(dir.path());
+    let mut app = app_with_rows(dir.path());
+    // The temporary folder's name changes every run: show a fixed one.
+    app.browser.root = Some("datasets/street".into());
+    app.browser.view.sort_by(add_studio::ui::browser::table::SortKey::Iou(0));
+    snap(app, "ui_dataset_table");
+}
+
+#[test]
+fn snapshot_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    write_set(dir.path());
+    let mut app = app_with_rows(dir.path());
+    let (img, label) = street_scene(256, 128);
+    let run_id = app.show_image("street.png".into(), None, img.clone(), Some(label));
+    let opts = add_studio::ui::worker::SegmentOptions { policy: app.settings.policy, analysis: true, max_side: 1024 };
+    for event in DemoSegmenter::add(Duration::ZERO).events(&img, &opts, run_id) {
+        app.apply(WorkerMsg::Event { role: Role::Add, event });
+    }
+    app.view.tab = Tab::Plots;
+    snap(app, "ui_plots");
+}
+
+#[test]
+fn the_speed_plot_reads_eval_json_and_sweeps_rows() {
+    // What `add eval` writes: the reference row is exit:<usize::MAX>.
+    let v = serde_json::json!({
+        "baseline": { "miou": null, "mean_ms": null },
+        "sweep": [
+            { "policy": format!("exit:{}", usize::MAX), "miou": 70.0, "mean_ms": 100.0, "speedup": null },
+            { "policy": "exit:0", "miou": 50.0, "mean_ms": 40.0, "speedup": null },
+            { "policy": "edm:0.2", "miou": 68.0, "mean_ms": 60.0, "speedup": null }
+        ],
+        "presets": { "fast": { "policy": "edm:0.2", "miou": 68.0, "speedup": 1.6 } }
+    });
+    let (points, presets) = add_studio::ui::plots::parse_eval(&v);
+    assert_eq!(points.len(), 3);
+    let edm = points.iter().find(|p| p.family == "edm").unwrap();
+    assert!((edm.speedup - 100.0 / 60.0).abs() < 1e-9, "speed-up against the last exit when no baseline");
+    assert_eq!(presets, vec![("fast".to_string(), 68.0, 1.6)]);
+    // From the browser's rows: one point per fixed exit and per threshold, the reference at 1.0.
+    let dir = tempfile::tempdir().unwrap();
+    write_set(dir.path());
+    let (_, rows) = run_rows(dir.path());
+    let (pts, reference, presets) = add_studio::ui::plots::dataset::sweep_rows(&rows, &card());
+    let reference = reference.unwrap();
+    assert_eq!(reference.speedup, 1.0);
+    assert!(pts.iter().filter(|p| p.family == "exit").count() == 3);
+    let exit1 = pts.iter().find(|p| p.policy == "exit:0").unwrap();
+    assert!(exit1.speedup > 1.0 && exit1.miou < reference.miou, "exit 1 is faster and worse");
+    assert!(pts.iter().any(|p| p.family == "edm"));
+    assert_eq!(presets.len(), 2, "the demo card's accurate and fast presets");
+}
