@@ -174,6 +174,6 @@ pub fn run_sample(
             t
         }
     };
-    let record = ImageRecord { image: name.clone(), cell_ms, exits, baseline_ms, baseline_confusion };
+    let record = ImageRecord { image: name.clone(), cell_ms, exits, baseline_ms, baseline_confusion, difficulty };
     Ok(Some(BrowserRow { index: i, name, path, labelled, difficulty, record, iou, agree_full, table }))
 }
