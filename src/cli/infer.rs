@@ -74,9 +74,11 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
     );
     let mut records = Vec::new();
     let mut failed = Vec::new();
+    let mut stems = std::collections::HashSet::new();
     for (i, path) in images.iter().enumerate() {
         bar.set_message(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-        match infer_one(&engine, path, &opts, i as u64, &args.out) {
+        let stem = output_stem(path, i, &mut stems);
+        match infer_one(&engine, path, &stem, &opts, i as u64, &args.out) {
             Ok(rec) => records.push(rec),
             Err(e) => {
                 bar.suspend(|| eprintln!("skipped {}: {e:#}", path.display()));
@@ -95,16 +97,29 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs one image and writes its files; returns its JSON record.
+/// The name an image's output files start with: its stem, or, when another input of this run
+/// already has that stem (`a.png` and `a.jpg`, or two folders), the stem with its extension
+/// and then a number, so that no output overwrites another.
+fn output_stem(path: &Path, index: usize, taken: &mut std::collections::HashSet<String>) -> String {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| format!("image{index}"));
+    let ext = path.extension().map(|e| format!("_{}", e.to_string_lossy())).unwrap_or_default();
+    let candidates =
+        [stem.clone(), format!("{stem}{ext}")].into_iter().chain((1..).map(|n| format!("{stem}{ext}_{n}")));
+    let chosen = candidates.into_iter().find(|c| !taken.contains(c)).expect("an unused name");
+    taken.insert(chosen.clone());
+    chosen
+}
+
+/// Runs one image and writes its files (named from `stem`); returns its JSON record.
 fn infer_one(
     engine: &Engine,
     path: &Path,
+    stem: &str,
     opts: &RunOptions,
     run_id: u64,
     out: &Path,
 ) -> anyhow::Result<serde_json::Value> {
     let image = crate::data::image_io::load_rgb(path)?;
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| format!("image{run_id}"));
     let mut events = Vec::new();
     let summary = engine
         .run(&image, opts, run_id, &AtomicBool::new(false), &mut |e| events.push(e))
