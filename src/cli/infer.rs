@@ -89,7 +89,9 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     let jsonl: String = records.iter().map(|r| format!("{r}\n")).collect();
-    crate::fsutil::atomic_write(&args.out.join("results.jsonl"), jsonl.as_bytes())?;
+    let results = args.out.join("results.jsonl");
+    crate::fsutil::atomic_write(&results, jsonl.as_bytes())
+        .with_context(|| format!("{}: cannot write", results.display()))?;
     println!("{} image(s) done, results in {}", records.len(), args.out.display());
     if !failed.is_empty() {
         anyhow::bail!("{} of {} image(s) failed (listed above)", failed.len(), images.len());
@@ -164,7 +166,9 @@ fn infer_one(
         "chosen_exit": summary.chosen_exit, "total_ms": summary.total_ms, "madds": summary.madds,
         "device": engine.device_name(), "cells": cells, "exits": exits,
     });
-    crate::fsutil::atomic_write(&out.join(format!("{stem}.json")), serde_json::to_string_pretty(&record)?.as_bytes())?;
+    let json = out.join(format!("{stem}.json"));
+    crate::fsutil::atomic_write(&json, serde_json::to_string_pretty(&record)?.as_bytes())
+        .with_context(|| format!("{}: cannot write", json.display()))?;
     Ok(record)
 }
 

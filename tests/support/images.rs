@@ -137,7 +137,7 @@ fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
 }
 
 /// Rewrites a PNG's IHDR size (and its CRC, so only the size is wrong).
-fn set_png_size(png: &mut [u8], w: u32, h: u32) {
+pub fn set_png_size(png: &mut [u8], w: u32, h: u32) {
     assert_eq!(&png[12..16], b"IHDR");
     png[16..20].copy_from_slice(&w.to_be_bytes());
     png[20..24].copy_from_slice(&h.to_be_bytes());
