@@ -72,29 +72,36 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed} < {eta}]")
             .expect("valid template"),
     );
-    let mut records = Vec::new();
-    let mut failed = Vec::new();
+    let (mut done, mut failed) = (0usize, 0usize);
     let mut stems = std::collections::HashSet::new();
-    for (i, path) in images.iter().enumerate() {
-        bar.set_message(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-        let stem = output_stem(path, i, &mut stems);
-        match infer_one(&engine, path, &stem, &opts, i as u64, &args.out) {
-            Ok(rec) => records.push(rec),
-            Err(e) => {
-                bar.suspend(|| eprintln!("skipped {}: {e:#}", path.display()));
-                failed.push(path.clone());
-            }
-        }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    let jsonl: String = records.iter().map(|r| format!("{r}\n")).collect();
     let results = args.out.join("results.jsonl");
-    crate::fsutil::atomic_write(&results, jsonl.as_bytes())
-        .with_context(|| format!("{}: cannot write", results.display()))?;
-    println!("{} image(s) done, results in {}", records.len(), args.out.display());
-    if !failed.is_empty() {
-        anyhow::bail!("{} of {} image(s) failed (listed above)", failed.len(), images.len());
+    // Records stream into the results file as they come, so memory stays flat over any number
+    // of images; the file appears under its name only once complete.
+    crate::fsutil::atomic_write_with(&results, true, |file| {
+        use std::io::Write;
+        let mut file = std::io::BufWriter::new(file);
+        for (i, path) in images.iter().enumerate() {
+            bar.set_message(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+            let stem = output_stem(path, i, &mut stems);
+            match infer_one(&engine, path, &stem, &opts, i as u64, &args.out) {
+                Ok(rec) => {
+                    writeln!(file, "{rec}")?;
+                    done += 1;
+                }
+                Err(e) => {
+                    bar.suspend(|| eprintln!("skipped {}: {e:#}", path.display()));
+                    failed += 1;
+                }
+            }
+            bar.inc(1);
+        }
+        file.flush()
+    })
+    .with_context(|| format!("{}: cannot write", results.display()))?;
+    bar.finish_and_clear();
+    println!("{done} image(s) done, results in {}", args.out.display());
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} image(s) failed (listed above)", images.len());
     }
     Ok(())
 }
