@@ -77,3 +77,51 @@ fn a_bomb_under_the_old_app_limits_is_refused_before_decoding() {
     let m = error_about(&mut h, "big_claim.png");
     assert!(m.contains("15000x15000") && m.contains("refused"), "{m}");
 }
+
+/// A model that panics on every run.
+struct Panicky(add_studio::ui::demo::DemoSegmenter);
+
+impl add_studio::ui::worker::Segmenter for Panicky {
+    fn card(&self) -> &add_studio::network::ArchCard {
+        self.0.card()
+    }
+    fn device_name(&self) -> String {
+        "panicky".into()
+    }
+    fn run(
+        &self,
+        _: &image::RgbImage,
+        _: &add_studio::ui::worker::SegmentOptions,
+        _: u64,
+        _: &std::sync::atomic::AtomicBool,
+        _: &mut dyn FnMut(add_studio::engine::RunEvent),
+    ) -> anyhow::Result<()> {
+        panic!("kernel exploded")
+    }
+}
+
+#[test]
+fn a_model_panic_is_a_message_and_the_model_is_loaded_again() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let loads = Arc::new(AtomicUsize::new(0));
+    let l = loads.clone();
+    let loader: add_studio::ui::worker::Loader = Arc::new(move |_, _| {
+        l.fetch_add(1, Ordering::SeqCst);
+        let segmenter = Box::new(Panicky(add_studio::ui::demo::DemoSegmenter::add(Duration::ZERO)));
+        Ok(Some(add_studio::ui::worker::Loaded { segmenter, banner: None }))
+    });
+    let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(|| {});
+    let worker = Worker::spawn(loader, ModelSpec::default(), None, repaint.clone());
+    let app = StudioApp::new(Settings::default(), Some(worker), repaint);
+    let mut h = Harness::builder().with_size([1280.0, 820.0]).build_ui_state(|ui, app: &mut StudioApp| app.ui(ui), app);
+    let (img, _) = add_studio::ui::demo::street_scene(128, 64);
+    h.state_mut().show_image("street.png".into(), None, img, None);
+    let m = error_about(&mut h, "kernel exploded");
+    assert!(m.contains("panicked"), "{m}");
+    let start = Instant::now();
+    while loads.load(Ordering::SeqCst) < 2 {
+        assert!(start.elapsed() < Duration::from_secs(20), "the model was not loaded again");
+        h.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
