@@ -114,9 +114,23 @@ fn cancel_stops_between_cells() {
 }
 
 #[test]
-fn too_small_images_are_refused() {
-    let e = engine(EdmKind::None);
-    let err =
-        e.run(&RgbImage::new(64, 300), &RunOptions::default(), 1, &AtomicBool::new(false), &mut |_| {}).unwrap_err();
-    assert!(err.to_string().contains("65"), "{err}");
+fn tiny_images_are_padded_and_run() {
+    let e = engine(EdmKind::Scalar);
+    for (w, h) in [(1, 1), (3, 900), (64, 300)] {
+        let img = RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 40) as u8, (y % 256) as u8, 100]));
+        let mut maps = Vec::new();
+        let opts = RunOptions { analysis: true, ..opts(Policy::FixedExit(9)) };
+        let s = e
+            .run(&img, &opts, 1, &AtomicBool::new(false), &mut |ev| {
+                if let RunEvent::Exit(r) = ev {
+                    maps.extend(r.maps);
+                }
+            })
+            .unwrap();
+        assert!(s.completed, "{w}x{h}");
+        assert_eq!(maps.len(), e.card().num_exits(), "{w}x{h}: every exit answers");
+        for m in maps {
+            assert_eq!((m.width, m.height, m.classes.len()), (w as usize, h as usize, (w * h) as usize), "{w}x{h}");
+        }
+    }
 }

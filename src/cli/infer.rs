@@ -72,39 +72,63 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed} < {eta}]")
             .expect("valid template"),
     );
-    let mut records = Vec::new();
-    let mut failed = Vec::new();
-    for (i, path) in images.iter().enumerate() {
-        bar.set_message(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-        match infer_one(&engine, path, &opts, i as u64, &args.out) {
-            Ok(rec) => records.push(rec),
-            Err(e) => {
-                bar.suspend(|| eprintln!("skipped {}: {e:#}", path.display()));
-                failed.push(path.clone());
+    let (mut done, mut failed) = (0usize, 0usize);
+    let mut stems = std::collections::HashSet::new();
+    let results = args.out.join("results.jsonl");
+    // Records stream into the results file as they come, so memory stays flat over any number
+    // of images; the file appears under its name only once complete.
+    crate::fsutil::atomic_write_with(&results, true, |file| {
+        use std::io::Write;
+        let mut file = std::io::BufWriter::new(file);
+        for (i, path) in images.iter().enumerate() {
+            bar.set_message(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+            let stem = output_stem(path, i, &mut stems);
+            match infer_one(&engine, path, &stem, &opts, i as u64, &args.out) {
+                Ok(rec) => {
+                    writeln!(file, "{rec}")?;
+                    done += 1;
+                }
+                Err(e) => {
+                    bar.suspend(|| eprintln!("skipped {}: {e:#}", path.display()));
+                    failed += 1;
+                }
             }
+            bar.inc(1);
         }
-        bar.inc(1);
-    }
+        file.flush()
+    })
+    .with_context(|| format!("{}: cannot write", results.display()))?;
     bar.finish_and_clear();
-    let jsonl: String = records.iter().map(|r| format!("{r}\n")).collect();
-    crate::fsutil::atomic_write(&args.out.join("results.jsonl"), jsonl.as_bytes())?;
-    println!("{} image(s) done, results in {}", records.len(), args.out.display());
-    if !failed.is_empty() {
-        anyhow::bail!("{} of {} image(s) failed (listed above)", failed.len(), images.len());
+    println!("{done} image(s) done, results in {}", args.out.display());
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} image(s) failed (listed above)", images.len());
     }
     Ok(())
 }
 
-/// Runs one image and writes its files; returns its JSON record.
+/// The name an image's output files start with: its stem, or, when another input of this run
+/// already has that stem (`a.png` and `a.jpg`, or two folders), the stem with its extension
+/// and then a number, so that no output overwrites another.
+fn output_stem(path: &Path, index: usize, taken: &mut std::collections::HashSet<String>) -> String {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| format!("image{index}"));
+    let ext = path.extension().map(|e| format!("_{}", e.to_string_lossy())).unwrap_or_default();
+    let candidates =
+        [stem.clone(), format!("{stem}{ext}")].into_iter().chain((1..).map(|n| format!("{stem}{ext}_{n}")));
+    let chosen = candidates.into_iter().find(|c| !taken.contains(c)).expect("an unused name");
+    taken.insert(chosen.clone());
+    chosen
+}
+
+/// Runs one image and writes its files (named from `stem`); returns its JSON record.
 fn infer_one(
     engine: &Engine,
     path: &Path,
+    stem: &str,
     opts: &RunOptions,
     run_id: u64,
     out: &Path,
 ) -> anyhow::Result<serde_json::Value> {
     let image = crate::data::image_io::load_rgb(path)?;
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| format!("image{run_id}"));
     let mut events = Vec::new();
     let summary = engine
         .run(&image, opts, run_id, &AtomicBool::new(false), &mut |e| events.push(e))
@@ -149,7 +173,9 @@ fn infer_one(
         "chosen_exit": summary.chosen_exit, "total_ms": summary.total_ms, "madds": summary.madds,
         "device": engine.device_name(), "cells": cells, "exits": exits,
     });
-    crate::fsutil::atomic_write(&out.join(format!("{stem}.json")), serde_json::to_string_pretty(&record)?.as_bytes())?;
+    let json = out.join(format!("{stem}.json"));
+    crate::fsutil::atomic_write(&json, serde_json::to_string_pretty(&record)?.as_bytes())
+        .with_context(|| format!("{}: cannot write", json.display()))?;
     Ok(record)
 }
 

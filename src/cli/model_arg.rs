@@ -33,12 +33,13 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
-    /// The card this model uses, without loading weights when there is a preset or a card.
+    /// The card this model uses. Weights, when given, are loaded and checked against it, so
+    /// that a broken or mismatched file is reported rather than described.
     pub fn card(&self) -> anyhow::Result<ArchCard> {
         if let Some(p) = &self.preset {
             return Ok(ArchCard::preset(p, self.filters)?);
         }
-        if let Some(c) = &self.card {
+        if let (Some(c), None) = (&self.card, &self.model) {
             return Ok(ArchCard::load(c)?);
         }
         Ok(self.engine()?.card().clone())

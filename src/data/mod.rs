@@ -7,7 +7,7 @@ pub mod datasets;
 pub mod image_io;
 pub mod synth;
 
-pub use image_io::{DataError, check_min_side, load_label, load_rgb, save_png_atomic};
+pub use image_io::{DataError, load_label, load_rgb, save_png_atomic};
 
 /// Options of `add synth`.
 #[derive(Debug, Clone, clap::Args)]

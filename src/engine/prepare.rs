@@ -3,15 +3,17 @@
 //! The rule for sizes: an image whose longer side exceeds `max_side` is scaled down (keeping
 //! its aspect ratio, triangle filter) until it fits; the normalised image is then zero-padded on
 //! the right and bottom to the next size of the form 32k+1 (as the reference pads Cityscapes to
-//! 1025x2049), which keeps every level of the trellis aligned. Outputs are cropped back to the
-//! scaled image and, if it was scaled, resized bilinearly to the original size.
+//! 1025x2049), which keeps every level of the trellis aligned, and at least to [`MIN_SIDE`], so
+//! that a thumbnail or a 3x900 strip runs like any other picture. Outputs are cropped back to
+//! the scaled image and, if it was scaled, resized bilinearly to the original size.
 
 use candle_core::{Device, Result, Tensor};
 use image::RgbImage;
 
 use crate::network::card::Normalization;
 
-/// The smallest side the network accepts (the stride-32 level needs a few pixels).
+/// The smallest side the network runs at (the stride-32 level needs a few pixels); smaller
+/// images are padded up to it.
 pub const MIN_SIDE: u32 = 65;
 
 /// An image ready for the network.
@@ -49,8 +51,8 @@ pub fn prepare(
     device: &Device,
 ) -> std::result::Result<Prepared, String> {
     let (w, h) = image.dimensions();
-    if w.min(h) < MIN_SIDE {
-        return Err(format!("image is {w}x{h}; the network needs at least {MIN_SIDE} px on each side"));
+    if w == 0 || h == 0 {
+        return Err(format!("image is {w}x{h}: it has no pixels"));
     }
     let (sw, sh) = scaled_dims(w, h, max_side.max(MIN_SIDE));
     let scaled;
@@ -60,7 +62,8 @@ pub fn prepare(
     } else {
         image
     };
-    let (pw, ph) = (padded_dim(sw as usize), padded_dim(sh as usize));
+    let min = MIN_SIDE as usize;
+    let (pw, ph) = (padded_dim((sw as usize).max(min)), padded_dim((sh as usize).max(min)));
     let plane = ph * pw;
     let mut data = vec![0f32; 3 * plane];
     for (x, y, p) in img.enumerate_pixels() {
@@ -114,6 +117,11 @@ mod tests {
         assert_eq!(v[1][66][0], 0.0);
         assert!(v[1][65][69] != 0.0);
         assert_eq!(v[2][0][70], 0.0);
-        assert!(prepare(&RgbImage::new(64, 200), &n, 2049, &Device::Cpu).is_err());
+        // tiny images are padded up to the smallest size the network runs at
+        let p = prepare(&RgbImage::new(3, 900), &n, 2049, &Device::Cpu).unwrap();
+        assert_eq!((p.input_size, p.scaled_size), ((65, 929), (3, 900)));
+        let p = prepare(&RgbImage::new(1, 1), &n, 2049, &Device::Cpu).unwrap();
+        assert_eq!(p.input_size, (65, 65));
+        assert!(prepare(&RgbImage::new(0, 5), &n, 2049, &Device::Cpu).is_err());
     }
 }

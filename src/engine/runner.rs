@@ -120,7 +120,8 @@ impl Engine {
         super::device::name(&self.device)
     }
 
-    /// Runs `image`, calling `sink` with each event in order; checks `cancel` between cells.
+    /// Runs `image`, calling `sink` with each event in order; checks `cancel` before each cell
+    /// and each exit.
     pub fn run(
         &self,
         image: &RgbImage,
@@ -151,15 +152,22 @@ impl Engine {
         let mut chosen: Option<usize> = None;
         let t_stem = Instant::now();
         let mut trace = self.net.start(&p.tensor, false)?;
-        for cell in 0..exits[last_exit] + 1 {
-            if cancel.load(Ordering::Relaxed) {
+        // checked before each cell and before each exit, so a cancel waits for at most one
+        // cell or one exit head, never both
+        let cancelled = |chosen: Option<usize>, sink: &mut dyn FnMut(RunEvent)| {
+            cancel.load(Ordering::Relaxed).then(|| {
                 sink(RunEvent::Cancelled { run_id });
-                return Ok(RunSummary {
+                RunSummary {
                     chosen_exit: chosen.unwrap_or(last_exit),
                     total_ms: ms(t0),
                     madds: cost::executed(),
                     completed: false,
-                });
+                }
+            })
+        };
+        for cell in 0..exits[last_exit] + 1 {
+            if let Some(summary) = cancelled(chosen, sink) {
+                return Ok(summary);
             }
             // cell 0's time includes the stem's
             let tc = if cell == 0 { t_stem } else { Instant::now() };
@@ -174,6 +182,9 @@ impl Engine {
                 cum_madds: cost::executed(),
             });
             let Some(exit) = exits.iter().position(|&c| c == cell) else { continue };
+            if let Some(summary) = cancelled(chosen, sink) {
+                return Ok(summary);
+            }
             let report = self.exit(exit, &trace, &p, opts, run_id, t0)?;
             if chosen.is_none() && report.decision != Decision::Continue {
                 chosen = Some(exit);

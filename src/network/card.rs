@@ -156,6 +156,14 @@ pub struct PolicyPreset {
     pub speedup: Option<f64>,
 }
 
+/// Largest filter multiplier accepted: Auto-DeepLab-L uses 48; a card asking for far more is
+/// a typo or an attack, and would allocate gigabytes of weights.
+pub const MAX_F: usize = 64;
+/// Largest card file read.
+const MAX_CARD_BYTES: u64 = 1 << 20;
+/// Largest head or decision-maker width accepted (the reference uses 256).
+pub const MAX_WIDTH: usize = 1024;
+
 /// The architecture card. See the module doc.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -210,7 +218,13 @@ impl ArchCard {
     /// Reads and validates a card from a JSON file.
     pub fn load(path: &Path) -> Result<Self, CardError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| CardError::Io { file: file.clone(), source })?;
+        let io = |source| CardError::Io { file: file.clone(), source };
+        let len = std::fs::metadata(path).map_err(io)?.len();
+        if len > MAX_CARD_BYTES {
+            let why = format!("{len} bytes; a card is a few kilobytes (limit {MAX_CARD_BYTES})");
+            return Err(io(std::io::Error::other(why)));
+        }
+        let text = std::fs::read_to_string(path).map_err(io)?;
         Self::from_json(&text).map_err(|e| e.in_file(&file))
     }
 
@@ -268,8 +282,8 @@ impl ArchCard {
         if self.name.trim().is_empty() {
             return Err(invalid("name", "must not be empty"));
         }
-        if self.f == 0 || self.f % 2 == 1 {
-            return Err(invalid("F", format!("must be a positive even number, got {}", self.f)));
+        if self.f == 0 || self.f % 2 == 1 || self.f > MAX_F {
+            return Err(invalid("F", format!("must be an even number in 2..={MAX_F}, got {}", self.f)));
         }
         if self.b == 0 || self.b > 8 {
             return Err(invalid("B", format!("must be 1..=8, got {}", self.b)));
@@ -342,14 +356,20 @@ impl ArchCard {
         if self.edm.kind != EdmKind::None && self.exits.is_empty() {
             return Err(invalid("edm.kind", "a decision maker needs at least one early exit"));
         }
-        if self.head.width == 0 || self.head.low_level_width == 0 {
-            return Err(invalid("head", "widths must be positive"));
+        let widths = [self.head.width, self.head.low_level_width];
+        if widths.iter().any(|&w| w == 0 || w > MAX_WIDTH) {
+            return Err(invalid("head", format!("widths must be in 1..={MAX_WIDTH}, got {widths:?}")));
         }
-        if self.edm.channels == 0 || self.edm.map_channels == 0 || self.edm.hidden.contains(&0) {
-            return Err(invalid("edm", "widths must be positive"));
+        let edm = &self.edm;
+        let widths = [edm.channels, edm.map_channels].into_iter().chain(edm.hidden.iter().copied());
+        if edm.hidden.len() > 8 || widths.into_iter().any(|w| w == 0 || w > MAX_WIDTH) {
+            return Err(invalid("edm", format!("at most 8 hidden layers, every width in 1..={MAX_WIDTH}")));
         }
         if self.normalization.std.iter().any(|s| *s <= 0.0 || !s.is_finite()) {
             return Err(invalid("normalization.std", "must be positive and finite"));
+        }
+        if self.normalization.mean.iter().any(|m| !m.is_finite()) {
+            return Err(invalid("normalization.mean", "must be finite"));
         }
         Ok(())
     }

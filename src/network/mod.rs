@@ -8,6 +8,7 @@
 //! - [`head`]: level adapters, the shared ASPP and DeepLabv3+ decoder.
 //! - [`edm`]: the scalar EDM and our per-pixel EDM-map.
 //! - [`model`]: the whole network, run step by step.
+//! - [`checkpoint`]: weights on disk; [`pickle_guard`]: PyTorch pickles are checked as data first.
 //! - [`summary`]: parameter and Multi-Add tables; [`cost`]: the executed Multi-Add counter.
 
 pub mod card;
@@ -20,6 +21,7 @@ pub mod init;
 pub mod layers;
 pub mod model;
 pub mod ops;
+pub mod pickle_guard;
 pub mod presets;
 pub mod stem;
 pub mod summary;

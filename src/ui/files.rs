@@ -196,23 +196,10 @@ pub fn label_path_for(path: &Path) -> Option<PathBuf> {
 }
 
 fn decode(path: &Path) -> anyhow::Result<image::DynamicImage> {
-    use anyhow::Context;
-    let mut reader = image::ImageReader::open(path)
-        .with_context(|| format!("cannot read {}", path.display()))?
-        .with_guessed_format()
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(20_000);
-    limits.max_image_height = Some(20_000);
-    limits.max_alloc = Some(1 << 30);
-    reader.limits(limits);
-    if reader.format().is_none() {
-        anyhow::bail!("{} is not an image this app can read (expected PNG, JPEG, BMP, TIFF or WebP)", path.display());
-    }
-    reader.decode().with_context(|| format!("cannot decode {}", path.display()))
+    // the one safe loader: content over extension, sizes checked before allocating
+    Ok(crate::data::image_io::load_dynamic(path)?)
 }
 
-/// Reads an image and its label (if one sits next to it), downscaling huge images.
 pub fn open_image(path: &Path) -> anyhow::Result<Opened> {
     let mut image = decode(path)?.to_rgb8();
     if image.width() == 0 || image.height() == 0 {
