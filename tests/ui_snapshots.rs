@@ -56,7 +56,7 @@ fn snap(app: StudioApp, name: &str, prepare: impl FnOnce(&mut Harness<'_, Studio
     h.run();
     // llvmpipe can round a nearest-neighbour texel edge either way between runs (one pixel
     // column of the photo); a few hundred pixels of 1.26 M is that, a layout change is far more.
-    h.snapshot_options(name, &egui_kittest::SnapshotOptions::new().failed_pixel_count_threshold(800));
+    h.snapshot_options(name, &egui_kittest::SnapshotOptions::new().max_failed_pixels(800));
 }
 
 #[test]

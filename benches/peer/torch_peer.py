@@ -8,7 +8,7 @@ Tensor names match ours, so a model saved by `add` loads here and its logits can
 Modes (every result is one JSON line on stdout):
   infer   ms per image answering at each exit (median of --reps after one warm-up)
   train   ms per training step (forward all exits + backward + SGD), batch and crop given
-  mem     peak resident memory (ru_maxrss) after loading and one full-path inference
+  mem     peak resident memory (VmHWM) after loading and one full-path inference
   parity  writes every exit's logits (float32, exit order) for a raw float32 NCHW input
 
 Set up once:  python3 -m venv benches/peer/.venv
@@ -291,6 +291,19 @@ class AddNet(nn.Module):
         return outs
 
 
+def peak_rss_mb():
+    """This process's high-water mark (VmHWM). Not ru_maxrss: Linux carries that across exec,
+    so a peer started by a big process would report its parent's memory."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def load_card(path):
     with open(path) as f:
         return json.load(f)
@@ -400,7 +413,7 @@ def main():
         net.eval()
         with torch.inference_mode():
             net(normalise(bench_image(h, w, args.device), card))
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        peak_mb = peak_rss_mb()
         print(json.dumps({**common, "mode": "mem", "size": [h, w], "peak_rss_mb": peak_mb}), flush=True)
     else:
         h, w = map(int, (args.size or ["129x257"])[0].split("x"))
