@@ -142,7 +142,15 @@ fn inner_par(g: &Geom) -> Parallelism {
 
 /// Fills `cols` (kdim x ohw) with the im2col matrix of one image `x` (cin x h x w).
 fn im2col(x: &[f32], g: &Geom, cols: &mut [f32]) {
-    let (k, ohw, ow) = (g.k, g.ohw(), g.ow);
+    im2col_rows(x, g, cols, 0, g.oh)
+}
+
+/// The im2col matrix of output rows `[oy0, oy1)` only: `kdim x (oy1 - oy0) * ow`. Bands keep
+/// the column buffer small where the full matrix would take gigabytes (the decoder's 3x3 conv
+/// on a 1025x2049 image: 304 * 9 x 257 * 513 floats = 1.4 GB).
+fn im2col_rows(x: &[f32], g: &Geom, cols: &mut [f32], oy0: usize, oy1: usize) {
+    let (k, ow) = (g.k, g.ow);
+    let ohw = (oy1 - oy0) * ow;
     let ranges: Vec<(usize, usize)> = (0..k).map(|kx| g.ox_range(kx)).collect();
     for ci in 0..g.cin {
         let plane = &x[ci * g.h * g.w..(ci + 1) * g.h * g.w];
@@ -151,8 +159,8 @@ fn im2col(x: &[f32], g: &Geom, cols: &mut [f32]) {
                 let r = (ci * k + ky) * k + kx;
                 let row = &mut cols[r * ohw..(r + 1) * ohw];
                 let (lo, hi) = ranges[kx];
-                for oy in 0..g.oh {
-                    let dst = &mut row[oy * ow..(oy + 1) * ow];
+                for oy in oy0..oy1 {
+                    let dst = &mut row[(oy - oy0) * ow..(oy - oy0 + 1) * ow];
                     let Some(iy) = g.in_row(oy, ky) else {
                         dst.fill(0.0);
                         continue;
@@ -212,14 +220,19 @@ fn col2im(cols: &[f32], g: &Geom, gx: &mut [f32]) {
     }
 }
 
+/// Floats of im2col matrix the forward pass builds at once (64 MiB); larger matrices are built
+/// and multiplied a band of output rows at a time.
+const FWD_COLS_BUDGET: usize = 16 << 20;
+
 /// `dst (m x n) = [dst +] a (m x k) x b (k x n)`, each operand given by its row and column
-/// strides.
+/// strides (dst's columns are contiguous, its rows `dst_rs` apart).
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemm_strided(
     m: usize,
     n: usize,
     k: usize,
     dst: *mut f32,
+    dst_rs: usize,
     accumulate: bool,
     a: *const f32,
     a_rs: usize,
@@ -237,7 +250,7 @@ unsafe fn gemm_strided(
             k,
             dst,
             1,
-            n as isize,
+            dst_rs as isize,
             accumulate,
             a,
             a_cs as isize,
@@ -274,31 +287,39 @@ impl Conv2d {
                 }
             }
             let xb = &x[b * img..(b + 1) * img];
-            let cols: &[f32] = if g.direct() {
-                xb
-            } else {
-                scratch.resize(kdim * ohw, 0.0);
-                im2col(xb, &g, scratch);
-                scratch
-            };
-            // SAFETY: dst is cout x ohw, w cout x kdim, cols kdim x ohw, all dense row-major;
-            // dst is read only when the bias was written into it.
-            unsafe {
-                gemm_strided(
-                    g.cout,
-                    ohw,
-                    kdim,
-                    dst.as_mut_ptr() as *mut f32,
-                    bias.is_some(),
-                    w.as_ptr(),
-                    kdim,
-                    1,
-                    cols.as_ptr(),
-                    ohw,
-                    1,
-                    par,
-                )
-            };
+            // output rows per band: the whole image unless its im2col matrix is large
+            let band = if g.direct() { g.oh } else { (FWD_COLS_BUDGET / (kdim * g.ow).max(1)).clamp(1, g.oh) };
+            for oy0 in (0..g.oh).step_by(band) {
+                let oy1 = (oy0 + band).min(g.oh);
+                let n = (oy1 - oy0) * g.ow;
+                let cols: &[f32] = if g.direct() {
+                    xb
+                } else {
+                    scratch.resize(kdim * n, 0.0);
+                    im2col_rows(xb, &g, scratch, oy0, oy1);
+                    scratch
+                };
+                // SAFETY: dst is cout x ohw (row stride ohw) and the band its columns
+                // [oy0 * ow, oy1 * ow); w is cout x kdim, cols kdim x n, dense row-major; dst is
+                // read only when the bias was written into it.
+                unsafe {
+                    gemm_strided(
+                        g.cout,
+                        n,
+                        kdim,
+                        (dst.as_mut_ptr() as *mut f32).add(oy0 * g.ow),
+                        ohw,
+                        bias.is_some(),
+                        w.as_ptr(),
+                        kdim,
+                        1,
+                        cols.as_ptr(),
+                        n,
+                        1,
+                        par,
+                    )
+                };
+            }
         });
         // SAFETY: gemm wrote every element.
         let out = unsafe { assume_init(out) };
@@ -401,6 +422,7 @@ impl CustomOp2 for Conv2dInputGrad {
                         ohw,
                         cout,
                         dst.as_mut_ptr() as *mut f32,
+                        ohw,
                         false,
                         w.as_ptr(),
                         1,
@@ -420,6 +442,7 @@ impl CustomOp2 for Conv2dInputGrad {
                         ohw,
                         cout,
                         scratch.as_mut_ptr(),
+                        ohw,
                         false,
                         w.as_ptr(),
                         1,
@@ -483,6 +506,7 @@ impl CustomOp2 for Conv2dWeightGrad {
                         kdim,
                         ohw,
                         acc.as_mut_ptr(),
+                        kdim,
                         true,
                         gyb.as_ptr(),
                         ohw,
@@ -551,6 +575,20 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn forward_in_bands_matches_candle() {
+        // im2col matrices over the budget: built a band of output rows at a time
+        for (cin, h, w, k, s, p) in [(64, 131, 131, 5, 1, 2), (128, 301, 301, 3, 2, 1)] {
+            let g = Geom::new(&Conv2d { k, stride: s, padding: p, dilation: 1 }, 1, cin, 3, h, w).unwrap();
+            assert!(g.kdim() * g.ohw() > FWD_COLS_BUDGET, "the case must need more than one band");
+            let x = rand_t(&[1, cin, h, w], 11);
+            let wt = rand_t(&[3, cin, k, k], 12);
+            let b = rand_t(&[3], 13);
+            let theirs = x.conv2d(&wt, p, s, 1, 1).unwrap().broadcast_add(&b.reshape((1, 3, 1, 1)).unwrap()).unwrap();
+            assert_close(&conv2d(&x, &wt, Some(&b), s, p, 1).unwrap(), &theirs, 1e-5, &format!("{cin} k{k} s{s}"));
         }
     }
 
