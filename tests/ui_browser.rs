@@ -64,8 +64,12 @@ fn app_with_rows(dir: &Path) -> StudioApp {
     app
 }
 
+// Opening a row switches tabs and scrolls the inspector, an animation of a few frames.
 fn harness(app: StudioApp) -> Harness<'static, StudioApp> {
-    Harness::builder().with_size([1400.0, 900.0]).build_ui_state(|ui, app: &mut StudioApp| app.ui(ui), app)
+    Harness::builder()
+        .with_size([1400.0, 900.0])
+        .with_max_steps(16)
+        .build_ui_state(|ui, app: &mut StudioApp| app.ui(ui), app)
 }
 
 #[test]
