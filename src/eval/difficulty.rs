@@ -9,30 +9,39 @@ use super::collect::ImageRecord;
 use super::sweep::chosen_exit;
 use crate::engine::Policy;
 
-/// Difficulty (0 easy .. 1 hard) of each image named in `root/manifest.jsonl`, by its path
-/// relative to `root`. Empty when the set has no manifest (real datasets).
+/// Difficulty (0 easy .. 1 hard) of each image named in `root/manifest.jsonl` (generated sets)
+/// or `root/samples.json` (the sample gallery), keyed by `root` joined with the image's path,
+/// which is how the dataset loaders name samples. Empty when neither file is there (real
+/// datasets); a manifest line that is not JSON is an error naming the file and line.
 pub fn load(root: &Path) -> anyhow::Result<HashMap<PathBuf, f32>> {
-    let path = root.join("manifest.jsonl");
-    if !path.exists() {
-        return Ok(HashMap::new());
-    }
-    let text = std::fs::read_to_string(&path)?;
     let mut out = HashMap::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let v: serde_json::Value = serde_json::from_str(line)
-            .map_err(|e| anyhow::anyhow!("{}: line {}: not JSON: {e}", path.display(), i + 1))?;
-        if let (Some(image), Some(d)) = (v["image"].as_str(), v["difficulty"].as_f64()) {
-            out.insert(PathBuf::from(image), d as f32);
+    let mut take = |v: &serde_json::Value| {
+        let d = v["difficulty"].as_f64().or_else(|| v["info"]["difficulty"].as_f64());
+        if let (Some(image), Some(d)) = (v["image"].as_str(), d) {
+            out.insert(root.join(image), d as f32);
         }
+    };
+    let path = root.join("manifest.jsonl");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)?;
+        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .map_err(|e| anyhow::anyhow!("{}: line {}: not JSON: {e}", path.display(), i + 1))?;
+            take(&v);
+        }
+    }
+    if let Ok(text) = std::fs::read_to_string(root.join("samples.json"))
+        && let Ok(serde_json::Value::Array(items)) = serde_json::from_str(&text)
+    {
+        items.iter().for_each(&mut take);
     }
     Ok(out)
 }
 
-/// Sets each record's difficulty from `table` (matched by the end of the image path).
+/// Sets each record's difficulty from `table` (see [`load`]).
 pub fn attach(recs: &mut [ImageRecord], table: &HashMap<PathBuf, f32>) {
     for r in recs {
-        let image = Path::new(&r.image);
-        r.difficulty = table.iter().find(|(rel, _)| image.ends_with(rel)).map(|(_, d)| *d);
+        r.difficulty = table.get(Path::new(&r.image)).copied();
     }
 }
 

@@ -59,23 +59,7 @@ pub fn open_dataset(root: &Path, classes: &[ClassInfo]) -> Result<OpenedSet, Str
 }
 
 /// Difficulty by image path, from `manifest.jsonl` (generated sets) or `samples.json` (the
-/// sample gallery); empty when neither is there.
+/// sample gallery); empty when neither is there or the manifest cannot be read.
 pub fn difficulties(root: &Path) -> HashMap<PathBuf, f32> {
-    let mut out = HashMap::new();
-    let mut take = |v: &serde_json::Value| {
-        let image = v["image"].as_str();
-        let d = v["difficulty"].as_f64().or_else(|| v["info"]["difficulty"].as_f64());
-        if let (Some(image), Some(d)) = (image, d) {
-            out.insert(root.join(image), d as f32);
-        }
-    };
-    if let Ok(text) = std::fs::read_to_string(root.join("manifest.jsonl")) {
-        text.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).for_each(|v| take(&v));
-    }
-    if let Ok(text) = std::fs::read_to_string(root.join("samples.json"))
-        && let Ok(serde_json::Value::Array(items)) = serde_json::from_str(&text)
-    {
-        items.iter().for_each(&mut take);
-    }
-    out
+    crate::eval::difficulty::load(root).unwrap_or_default()
 }
