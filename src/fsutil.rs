@@ -38,6 +38,53 @@ pub fn atomic_write_with(
     result
 }
 
+/// Removes the temp files that [`atomic_write`] left in `dir` when its process was killed
+/// mid-write (`.NAME.tmp-PID-N` whose PID no longer runs), so a resumed run does not pile
+/// them up. Returns how many it removed. A temp file of a live process is never touched.
+pub fn remove_stale_temps(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = temp_writer(&name) else { continue };
+        if !process_alive(pid) && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Creates a run's output folder and clears what a killed earlier run left half-written in it
+/// (saying so on stderr): what training and search call before writing checkpoints.
+pub fn prepare_run_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: cannot create: {e}", dir.display())))?;
+    let stale = remove_stale_temps(dir);
+    if stale > 0 {
+        eprintln!("{}: removed {stale} temp file(s) that a killed run left half-written", dir.display());
+    }
+    Ok(())
+}
+
+/// The writer's PID of a temp file name made by [`atomic_write_with`], if it is one.
+fn temp_writer(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?;
+    let (_, tail) = rest.rsplit_once(".tmp-")?;
+    let (pid, unique) = tail.split_once('-')?;
+    unique.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
+/// Whether process `pid` runs. Without /proc (not Linux) every process is taken as alive, so
+/// nothing is removed that might still be written.
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,6 +97,22 @@ mod tests {
         atomic_write(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn stale_temps_of_dead_writers_are_removed_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        // a PID above Linux's pid_max (2^22) never runs
+        let dead = dir.path().join(".checkpoint.safetensors.tmp-4194305-0");
+        let live = dir.path().join(format!(".model.safetensors.tmp-{}-3", std::process::id()));
+        let other = dir.path().join("notes.tmp-1-2");
+        for p in [&dead, &live, &other] {
+            std::fs::write(p, b"x").unwrap();
+        }
+        assert_eq!(remove_stale_temps(dir.path()), 1);
+        assert!(!dead.exists() && live.exists() && other.exists());
+        assert_eq!(temp_writer(".a.b.tmp-12-7"), Some(12));
+        assert_eq!(temp_writer(".a.tmp-x-7"), None);
     }
 
     #[test]

@@ -134,3 +134,17 @@ fn tiny_images_are_padded_and_run() {
         }
     }
 }
+
+#[test]
+fn a_scaled_stem_runs_and_costs_what_its_widths_say() {
+    let mut card = ArchCard::preset("add-3", 4).unwrap();
+    let reference = Engine::random(card.clone(), 7, &Device::Cpu).unwrap();
+    card.stem = add_studio::network::card::StemSettings::scaled(16);
+    let small = Engine::random(card, 7, &Device::Cpu).unwrap();
+    // 65x97 -> 33x49 after stem0 and stem1 (stride 2), 17x25 after stem2; 3x3 convs
+    let madds = |w: u64, out: u64| 9 * (3 * w + w * w) * 33 * 49 + 9 * w * out * 17 * 25;
+    assert_eq!(CostTable::of(reference.net(), 65, 97).stem_madds, madds(64, 128));
+    assert_eq!(CostTable::of(small.net(), 65, 97).stem_madds, madds(16, 32));
+    let events = run(&small, &opts(Policy::FixedExit(2)));
+    assert_eq!(finished_madds(&events).0, 2);
+}

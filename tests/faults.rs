@@ -216,6 +216,7 @@ fn killing_train_at_any_moment_leaves_a_checkpoint_that_resumes() {
     let o = train(&data, &out, steps, true).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(check_run(&out), Some(steps));
+    assert_eq!(temp_files(&out), Vec::<PathBuf>::new(), "the resumed run cleared the killed runs' temp files");
     let log = std::fs::read_to_string(out.join("train_log.csv")).unwrap();
     let rows: Vec<usize> = log.lines().skip(1).map(|l| l.split(',').next().unwrap().parse().unwrap()).collect();
     assert_eq!(rows, (0..steps).collect::<Vec<_>>(), "one log row per step, none lost or repeated");

@@ -273,3 +273,38 @@ fn settings_survive_a_round_trip() {
     // Old or partial settings still load.
     assert_eq!(serde_json::from_str::<Settings>("{\"opacity\":0.2}").unwrap().opacity, 0.2);
 }
+
+#[test]
+fn the_app_opens_on_the_cards_accurate_preset_until_the_user_sets_a_policy() {
+    let app = app_with_models(false);
+    assert_eq!(app.settings.policy, Policy::Edm { threshold: 0.12 }, "the demo card's accurate preset");
+    let mut h = harness(app);
+    h.run();
+    // the fast preset, clicked: followed on the next model too
+    h.get_by_label("fast").click();
+    h.run();
+    assert_eq!(h.state().settings.policy, Policy::Edm { threshold: 0.35 });
+    assert_eq!(h.state().settings.preset.as_deref(), Some("fast"));
+    let mut card = DemoSegmenter::add(Duration::ZERO).card().clone();
+    card.presets.get_mut("fast").unwrap().policy = "edm:0.4".into();
+    let ready = |card| WorkerMsg::ModelReady { role: Role::Add, card, device: "test".into(), banner: None };
+    h.state_mut().apply(ready(card.clone()));
+    assert_eq!(h.state().settings.policy, Policy::Edm { threshold: 0.4 });
+    // moving the slider by hand ends following presets: a new model keeps the user's policy
+    h.get_by_role_and_label(eframe::egui::Role::Slider, "Threshold").set_value_accesskit(0.5);
+    h.run();
+    assert_eq!(h.state().settings.preset, None);
+    h.state_mut().apply(ready(card));
+    assert!(matches!(h.state().settings.policy, Policy::Edm { threshold } if (threshold - 0.5).abs() < 0.01));
+}
+
+#[test]
+fn the_policy_argument_names_a_preset_or_a_policy() {
+    let mut s = Settings::default();
+    add_studio::ui::apply_policy_arg(&mut s, "fast").unwrap();
+    assert_eq!(s.preset.as_deref(), Some("fast"));
+    add_studio::ui::apply_policy_arg(&mut s, "entropy:0.2").unwrap();
+    assert_eq!((s.policy, s.preset.clone()), (Policy::Entropy { threshold: 0.2 }, None));
+    let e = add_studio::ui::apply_policy_arg(&mut s, "quick").unwrap_err().to_string();
+    assert!(e.contains("--policy quick"), "{e}");
+}

@@ -29,7 +29,6 @@ import torch.nn.functional as F
 OPS = ["none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
        "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"]
 NUM_CELLS = 12
-STEM = (64, 128)
 
 
 def scale_dim(d, s):
@@ -217,9 +216,11 @@ class AddNet(nn.Module):
         self.card = card
         F_, B, path = card["F"], card["B"], card["path"]
         cell_c = lambda lvl: B * (F_ << lvl)
-        self.stem0 = nn.Sequential(conv(3, 64, 3, stride=2), nn.BatchNorm2d(64))
-        self.stem1 = nn.Sequential(conv(64, 64, 3), nn.BatchNorm2d(64))
-        self.stem2 = nn.Sequential(nn.ReLU(), conv(64, 128, 3, stride=2), nn.BatchNorm2d(128))
+        stem = card.get("stem", {})
+        STEM = (stem.get("width", 64), stem.get("out", 128))  # the reference's widths by default
+        self.stem0 = nn.Sequential(conv(3, STEM[0], 3, stride=2), nn.BatchNorm2d(STEM[0]))
+        self.stem1 = nn.Sequential(conv(STEM[0], STEM[0], 3), nn.BatchNorm2d(STEM[0]))
+        self.stem2 = nn.Sequential(nn.ReLU(), conv(STEM[0], STEM[1], 3, stride=2), nn.BatchNorm2d(STEM[1]))
         dense = card["kind"] == "add"
         self.dense = dense
         cells = []

@@ -143,6 +143,39 @@ impl Default for HeadSettings {
     }
 }
 
+/// Widths of the stem's convolutions. The reference uses 64 (`stem0`, `stem1`) and 128 (`stem2`)
+/// at every F; at small F that fixed stem is most of the cost (64% of exit 0's Multi-Adds for
+/// add-2 at F=8), which caps every early exit's speed-up, so CPU-sized models scale it with F.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StemSettings {
+    /// Channels of `stem0` and `stem1` (cell 0's h0 at stride 2).
+    #[serde(default = "default_stem_width")]
+    pub width: usize,
+    /// Channels of `stem2` (cell 0's h1 at stride 4).
+    #[serde(default = "default_stem_out")]
+    pub out: usize,
+}
+
+fn default_stem_width() -> usize {
+    64
+}
+fn default_stem_out() -> usize {
+    128
+}
+
+impl Default for StemSettings {
+    fn default() -> Self {
+        StemSettings { width: default_stem_width(), out: default_stem_out() }
+    }
+}
+
+impl StemSettings {
+    /// A stem of `width` channels whose output doubles it, in the reference's proportions.
+    pub fn scaled(width: usize) -> Self {
+        StemSettings { width, out: 2 * width }
+    }
+}
+
 /// A named policy threshold chosen by evaluation ("accurate", "fast").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyPreset {
@@ -186,6 +219,8 @@ pub struct ArchCard {
     pub genotype: Vec<[usize; 2]>,
     /// Cell whose output feeds the decoder's low-level branch.
     pub low_level_cell: usize,
+    #[serde(default)]
+    pub stem: StemSettings,
     #[serde(default)]
     pub head: HeadSettings,
     #[serde(default)]
@@ -356,6 +391,10 @@ impl ArchCard {
         if self.edm.kind != EdmKind::None && self.exits.is_empty() {
             return Err(invalid("edm.kind", "a decision maker needs at least one early exit"));
         }
+        if [self.stem.width, self.stem.out].iter().any(|&w| w == 0 || w > MAX_WIDTH) {
+            let got = (self.stem.width, self.stem.out);
+            return Err(invalid("stem", format!("widths must be in 1..={MAX_WIDTH}, got {got:?}")));
+        }
         let widths = [self.head.width, self.head.low_level_width];
         if widths.iter().any(|&w| w == 0 || w > MAX_WIDTH) {
             return Err(invalid("head", format!("widths must be in 1..={MAX_WIDTH}, got {widths:?}")));
@@ -473,6 +512,8 @@ mod tests {
         assert!(e.contains("low_level_cell"), "{e}");
         let e = error_of(|c| c.classes.truncate(1));
         assert!(e.contains("classes"), "{e}");
+        let e = error_of(|c| c.stem.out = 0);
+        assert!(e.contains("`stem`") && e.contains("(64, 0)"), "{e}");
     }
 
     #[test]

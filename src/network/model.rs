@@ -11,7 +11,7 @@ use super::cell::{Cell, CellInputs, H0Input};
 use super::edm::{Edm, EdmMap};
 use super::head::Head;
 use super::layers::BuildMode;
-use super::stem::{STEM_CHANNELS, Stem};
+use super::stem::Stem;
 
 /// The ADD / Auto-DeepLab network. Parameter names equal the reference `state_dict`; the
 /// decision makers live under `edm.{k}.` and `edm_map.{k}.` (k = early exit number).
@@ -53,7 +53,7 @@ impl AddNet {
     /// training/random init). The card must be valid.
     pub fn load(card: &ArchCard, vb: VarBuilder, mode: BuildMode) -> Result<AddNet> {
         card.validate().map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-        let stem = Stem::load(&vb, mode)?;
+        let stem = Stem::load(&card.stem, &vb, mode)?;
         let mut cells = Vec::with_capacity(NUM_CELLS);
         for i in 0..NUM_CELLS {
             cells.push(Cell::load(card, i, &cell_inputs(card, i), &vb.pp("cells").pp(i), mode)?);
@@ -152,14 +152,14 @@ pub fn is_dense_in(card: &ArchCard, i: usize) -> bool {
 
 /// Channels and levels of what cell `i` reads, as the reference wires them.
 fn cell_inputs(card: &ArchCard, i: usize) -> CellInputs {
-    let prev = if i == 0 { (STEM_CHANNELS.1, 0) } else { (card.cell_channels(card.path[i - 1]), card.path[i - 1]) };
+    let prev = if i == 0 { (card.stem.out, 0) } else { (card.cell_channels(card.path[i - 1]), card.path[i - 1]) };
     let dense_in = is_dense_in(card, i);
     let prev_prev = if dense_in {
         card.path[..i - 1].iter().map(|&l| card.block_channels(l)).collect()
     } else {
         vec![match i {
-            0 => STEM_CHANNELS.0,
-            1 => STEM_CHANNELS.1,
+            0 => card.stem.width,
+            1 => card.stem.out,
             _ => card.cell_channels(card.path[i - 2]),
         }]
     };

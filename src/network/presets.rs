@@ -1,7 +1,9 @@
 //! Built-in cards for the reference variants: ADD with 2, 3 and 4 exits, Auto-DeepLab, and the
 //! dense Auto-DeepLab baseline (reference `train.py`).
 
-use super::card::{ArchCard, CardError, ClassInfo, EdmKind, EdmSettings, HeadSettings, ModelKind, Normalization};
+use super::card::{
+    ArchCard, CardError, ClassInfo, EdmKind, EdmSettings, HeadSettings, ModelKind, Normalization, StemSettings,
+};
 
 /// The searched Auto-DeepLab cell used by ADD (`searched_arch/autodeeplab/genotype.npy`).
 pub const AUTODEEPLAB_GENOTYPE: [[usize; 2]; 10] =
@@ -60,6 +62,7 @@ impl ArchCard {
             exits,
             genotype: AUTODEEPLAB_GENOTYPE.to_vec(),
             low_level_cell,
+            stem: StemSettings::default(),
             head: HeadSettings::default(),
             edm: EdmSettings { kind: edm, ..EdmSettings::default() },
             normalization: Normalization::default(),

@@ -1,10 +1,11 @@
 //! The stem: three 3x3 convs taking the image to stride 4 (`stem0`, `stem1`, `stem2`).
-//! `stem1`'s output after ReLU (stride 2, 64 channels) is cell 0's h0; `stem2`'s (stride 4,
-//! 128) its h1.
+//! `stem1`'s output after ReLU (stride 2, `stem.width` channels, 64 in the reference) is cell
+//! 0's h0; `stem2`'s (stride 4, `stem.out`, 128) its h1.
 
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
+use super::card::StemSettings;
 use super::layers::{BuildMode, ConvBn, ConvSpec};
 
 /// The three stem convolutions.
@@ -15,17 +16,16 @@ pub struct Stem {
     stem2: ConvBn,
 }
 
-/// Channels of the stem's two outputs.
-pub const STEM_CHANNELS: (usize, usize) = (64, 128);
-
 impl Stem {
-    pub fn load(vb: &VarBuilder, mode: BuildMode) -> Result<Stem> {
+    /// Loads the stem of the widths in `widths`.
+    pub fn load(widths: &StemSettings, vb: &VarBuilder, mode: BuildMode) -> Result<Stem> {
         let (s0, s1) = (vb.pp("stem0"), vb.pp("stem1"));
         let s2 = vb.pp("stem2");
+        let (w, out) = (widths.width, widths.out);
         Ok(Stem {
-            stem0: ConvBn::load(ConvSpec::new(3, 64, 3).stride(2), &s0.pp("0"), s0.pp("1"), mode)?,
-            stem1: ConvBn::load(ConvSpec::new(64, 64, 3), &s1.pp("0"), s1.pp("1"), mode)?,
-            stem2: ConvBn::load(ConvSpec::new(64, 128, 3).stride(2), &s2.pp("1"), s2.pp("2"), mode)?,
+            stem0: ConvBn::load(ConvSpec::new(3, w, 3).stride(2), &s0.pp("0"), s0.pp("1"), mode)?,
+            stem1: ConvBn::load(ConvSpec::new(w, w, 3), &s1.pp("0"), s1.pp("1"), mode)?,
+            stem2: ConvBn::load(ConvSpec::new(w, out, 3).stride(2), &s2.pp("1"), s2.pp("2"), mode)?,
         })
     }
 

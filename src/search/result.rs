@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::trellis::{Beta, CELLS};
-use crate::network::card::{ArchCard, EdmSettings, HeadSettings, ModelKind, Normalization};
+use crate::network::card::{ArchCard, EdmSettings, HeadSettings, ModelKind, Normalization, StemSettings};
 use crate::network::presets::{AUTODEEPLAB_GENOTYPE, cityscapes_classes};
 
 /// Most exits a search places (the reference searches with 2, 3 or 4).
@@ -35,6 +35,7 @@ pub fn template_card(filters: usize, head_width: usize, exits: usize) -> ArchCar
         exits: Vec::new(),
         genotype: AUTODEEPLAB_GENOTYPE.to_vec(),
         low_level_cell: 0,
+        stem: StemSettings::default(),
         head: HeadSettings { width: head_width, low_level_width: head_width.min(48) },
         edm: EdmSettings::default(),
         normalization: Normalization::default(),

@@ -216,7 +216,7 @@ pub fn search(
         ds.num_classes,
         template.classes.len()
     );
-    std::fs::create_dir_all(&files.dir).with_context(|| format!("{}: cannot create", files.dir.display()))?;
+    crate::fsutil::prepare_run_dir(&files.dir)?;
     let early = early_exits(cfg.exits);
     let mut exit_cells = early.clone();
     exit_cells.push(CELLS - 1);

@@ -34,8 +34,8 @@ fn describe(s: &mut String, file: &str, card: &ArchCard) -> anyhow::Result<()> {
     writeln!(s, "### `{file}`: {}\n", card.name)?;
     writeln!(
         s,
-        "- kind {:?}, F = {}, B = {}, head width {} (low-level {})",
-        card.kind, card.f, card.b, card.head.width, card.head.low_level_width
+        "- kind {:?}, F = {}, B = {}, stem {}/{}, head width {} (low-level {})",
+        card.kind, card.f, card.b, card.stem.width, card.stem.out, card.head.width, card.head.low_level_width
     )?;
     writeln!(
         s,
@@ -148,9 +148,16 @@ pub fn write(dir: &Path, a: &PipelineArgs) -> anyhow::Result<()> {
     writeln!(
         s,
         "```sh\nadd pipeline --out runs/pipe --seed {} --scenes {} --steps {} --filters {} --head-width {} \
-         --crop {} --arch {}{search} --ship models/\n```\n\nEvery stage is skipped when its output exists and \
+         --stem-width {} --crop {} --arch {}{search} --ship models/\n```\n\nEvery stage is skipped when its output exists and \
          training resumes from its last checkpoint, so the command can be rerun after an interruption.",
-        a.seed, a.scenes, a.steps, a.filters, a.head_width, a.crop, a.arch
+        a.seed,
+        a.scenes,
+        a.steps,
+        a.filters,
+        a.head_width,
+        a.stem_width(),
+        a.crop,
+        a.arch
     )?;
     crate::fsutil::atomic_write(&dir.join("MODEL_CARD.md"), s.as_bytes())?;
     println!("wrote {}", dir.join("MODEL_CARD.md").display());

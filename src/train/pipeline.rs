@@ -31,6 +31,11 @@ pub struct PipelineArgs {
     pub filters: usize,
     #[arg(long, default_value_t = 64)]
     pub head_width: usize,
+    /// Width of both models' stem (output 2x). Default: the reference's 64 at F=20 scaled
+    /// with F (24 at F=8); the fixed 64 would be most of a small model's cost and cap the
+    /// early exits' speed-up.
+    #[arg(long)]
+    pub stem_width: Option<usize>,
     #[arg(long, default_value_t = 800)]
     pub steps: usize,
     #[arg(long, default_value = "129x257")]
@@ -47,11 +52,19 @@ pub struct PipelineArgs {
     pub device: String,
 }
 
+impl PipelineArgs {
+    /// The stem width asked for, or the reference's 64 at F=20 scaled with F to a multiple of 8.
+    pub fn stem_width(&self) -> usize {
+        self.stem_width.unwrap_or((64 * self.filters / 20 / 8).max(1) * 8)
+    }
+}
+
 fn train_args(a: &PipelineArgs, arch: &str, out: PathBuf) -> TrainArgs {
     TrainArgs {
         arch: arch.to_string(),
         filters: a.filters,
         head_width: Some(a.head_width),
+        stem_width: Some(a.stem_width()),
         data: a.out.join("data"),
         out,
         steps: a.steps,
@@ -118,6 +131,7 @@ fn search_stage(a: &PipelineArgs) -> anyhow::Result<String> {
         let mut card = crate::network::ArchCard::load(&dir.join("arch.json"))?;
         card.f = a.filters;
         card.head.width = a.head_width;
+        card.stem = crate::network::card::StemSettings::scaled(a.stem_width());
         card.validate()?;
         crate::fsutil::atomic_write(&train_card, card.to_json().as_bytes())?;
     }
@@ -201,4 +215,27 @@ pub fn run(a: PipelineArgs) -> anyhow::Result<()> {
         super::model_card::write(dir, &a)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        a: super::PipelineArgs,
+    }
+
+    fn stem(args: &[&str]) -> usize {
+        Cmd::parse_from([&["add", "--out", "runs/x"], args].concat()).a.stem_width()
+    }
+
+    #[test]
+    fn the_stem_scales_with_f_unless_given() {
+        assert_eq!(stem(&[]), 24, "F=8 by default: 64 * 8 / 20, to a multiple of 8");
+        assert_eq!(stem(&["--filters", "20"]), 64, "the reference's stem at F=20");
+        assert_eq!(stem(&["--filters", "2"]), 8);
+        assert_eq!(stem(&["--stem-width", "40"]), 40);
+    }
 }

@@ -117,7 +117,7 @@ pub fn train(
     until: Option<usize>,
     device: &Device,
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&files.dir).with_context(|| format!("{}: cannot create", files.dir.display()))?;
+    crate::fsutil::prepare_run_dir(&files.dir)?;
     let (init, start, momentum) = if resume {
         load_state(files, card, cfg)?
     } else {
@@ -275,6 +275,10 @@ pub struct TrainArgs {
     /// Width of the shared head (ASPP and decoder; the reference uses 256).
     #[arg(long)]
     pub head_width: Option<usize>,
+    /// Width of the stem (its output doubles it; the reference uses 64 at every F, which is
+    /// most of a small model's cost).
+    #[arg(long)]
+    pub stem_width: Option<usize>,
     /// Dataset root in the Cityscapes layout (`add synth` writes one).
     #[arg(long)]
     pub data: PathBuf,
@@ -328,6 +332,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     if let Some(w) = args.head_width {
         card.head.width = w;
         card.head.low_level_width = card.head.low_level_width.min(w);
+        card.validate()?;
+    }
+    if let Some(w) = args.stem_width {
+        card.stem = crate::network::card::StemSettings::scaled(w);
         card.validate()?;
     }
     let (h, w) = crate::cli::info::parse_size(&args.crop)?;

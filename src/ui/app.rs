@@ -11,6 +11,7 @@ use super::textures::Textures;
 use super::view_state::{Selection, Tab, ViewState};
 use super::worker::{ModelSpec, Role, SegmentOptions, Worker, WorkerMsg};
 use super::{exit_strip, export, hover, legend, policy_panel, screenshot, shortcuts, toolbar};
+use crate::engine::Policy;
 use crate::network::{ArchCard, ClassInfo};
 use eframe::egui::{self, Color32};
 use std::path::PathBuf;
@@ -216,6 +217,16 @@ impl StudioApp {
         run_id
     }
 
+    /// Sets the policy to the card's preset named in the settings ("accurate" at first), so a
+    /// trained model opens on the threshold its evaluation chose. A card without that preset,
+    /// or a policy the user set by hand, leaves the policy as it is.
+    pub fn follow_card_preset(&mut self, card: &ArchCard) {
+        let Some(name) = &self.settings.preset else { return };
+        if let Some(p) = card.presets.get(name).and_then(|p| p.policy.parse::<Policy>().ok()) {
+            self.settings.policy = p;
+        }
+    }
+
     /// Applies one message of the worker (tests call this directly).
     pub fn apply(&mut self, msg: WorkerMsg) {
         match msg {
@@ -224,6 +235,9 @@ impl StudioApp {
                     && let Some(p) = self.model_path.clone()
                 {
                     super::plots::load_extras(self, p);
+                }
+                if role == Role::Add {
+                    self.follow_card_preset(&card);
                 }
                 let slot = ModelSlot::Ready(ModelInfo { card, device, banner });
                 match role {

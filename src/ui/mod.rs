@@ -80,10 +80,28 @@ pub struct AppArgs {
     /// Open this dataset folder in the browser at start and run it.
     #[arg(long, value_name = "DIR")]
     pub dataset: Option<PathBuf>,
+    /// Exit policy: a card preset (`accurate`, `fast`) or a policy such as `edm:0.3`
+    /// [default: the card's accurate preset, or what was chosen last time].
+    #[arg(long, value_name = "POLICY")]
+    pub policy: Option<String>,
+}
+
+/// Applies `--policy` to the settings: a preset name to follow, or a policy set by hand.
+pub fn apply_policy_arg(settings: &mut Settings, arg: &str) -> anyhow::Result<()> {
+    if matches!(arg, "accurate" | "fast") {
+        settings.preset = Some(arg.into());
+    } else {
+        settings.policy = arg.parse().map_err(|e| anyhow::anyhow!("--policy {arg}: {e}"))?;
+        settings.preset = None;
+    }
+    Ok(())
 }
 
 /// Opens the app window.
 pub fn run_app(args: AppArgs) -> anyhow::Result<()> {
+    if let Some(p) = &args.policy {
+        apply_policy_arg(&mut Settings::default(), p)?; // a typo fails before the window opens
+    }
     let screenshot = args.screenshot.clone();
     let outcome = Arc::new(std::sync::Mutex::new(None));
     let outcome2 = outcome.clone();
@@ -105,10 +123,13 @@ pub fn run_app(args: AppArgs) -> anyhow::Result<()> {
             let ctx = cc.egui_ctx.clone();
             let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
             // Screenshots must not depend on what a user chose last time.
-            let settings = match (&args.screenshot, cc.storage) {
+            let mut settings = match (&args.screenshot, cc.storage) {
                 (None, Some(s)) => eframe::get_value::<Settings>(s, eframe::APP_KEY).unwrap_or_default(),
                 _ => Settings::default(),
             };
+            if let Some(p) = &args.policy {
+                apply_policy_arg(&mut settings, p).expect("checked before the window opened");
+            }
             let add =
                 worker::ModelSpec { model: args.model.clone(), card: args.card.clone(), device: args.device.clone() };
             let full = worker::ModelSpec { model: args.baseline.clone(), card: None, device: args.device.clone() };

@@ -55,6 +55,9 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
             }
         }
     }
+    if app.settings.policy != policy {
+        app.settings.preset = None; // set by hand: no longer follows a card preset
+    }
     presets(ui, app);
     ui.add_space(4.0);
     decision_lines(ui, app);
@@ -85,7 +88,8 @@ fn presets(ui: &mut egui::Ui, app: &mut StudioApp) {
         for name in ["accurate", "fast"] {
             let preset = card_presets.get(name);
             let parsed = preset.and_then(|p| p.policy.parse::<Policy>().ok());
-            let mut b = ui.add_enabled(parsed.is_some(), egui::Button::new(name));
+            let active = parsed == Some(app.settings.policy);
+            let mut b = ui.add_enabled(parsed.is_some(), egui::Button::new(name).selected(active));
             b = match preset {
                 Some(p) => {
                     let mut h = format!("policy {}", p.policy);
@@ -103,6 +107,7 @@ fn presets(ui: &mut egui::Ui, app: &mut StudioApp) {
                 && let Some(p) = parsed
             {
                 app.settings.policy = p;
+                app.settings.preset = Some(name.into());
             }
         }
     });

@@ -97,6 +97,10 @@ pub struct Settings {
     pub compare: bool,
     /// The exit policy the worker runs and the panel re-evaluates.
     pub policy: Policy,
+    /// The card preset the policy follows ("accurate" unless the user chose otherwise): each
+    /// model that loads with this preset sets the policy to it. None once the user sets a
+    /// policy by hand, which then stays across models.
+    pub preset: Option<String>,
     /// Run every head, not only the ones the policy needs (analysis mode).
     pub analysis: bool,
     /// Longest image side the network runs at (larger images are downscaled by the engine).
@@ -115,6 +119,7 @@ impl Default for Settings {
             hidden_classes: Vec::new(),
             compare: false,
             policy: Policy::Edm { threshold: 0.3 },
+            preset: Some("accurate".into()),
             analysis: false,
             max_side: 1024,
             recent: Vec::new(),

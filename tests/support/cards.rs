@@ -18,11 +18,12 @@ pub fn corpus(dir: &Path) -> Corpus {
         f(&mut v);
         v.to_string()
     };
-    let cases: [(&str, &dyn Fn(&mut serde_json::Value), &'static str); 9] = [
+    let cases: [(&str, &dyn Fn(&mut serde_json::Value), &'static str); 10] = [
         ("unknown_field.json", &|v| v["colour"] = "red".into(), "unknown field"),
         ("huge_f.json", &|v| v["F"] = 100_000.into(), "field `F`"),
         ("negative_f.json", &|v| v["F"] = (-4).into(), "not a valid architecture card"),
         ("huge_head.json", &|v| v["head"]["width"] = 1_000_000.into(), "field `head`"),
+        ("huge_stem.json", &|v| v["stem"]["width"] = 1_000_000.into(), "field `stem`"),
         ("huge_edm.json", &|v| v["edm"]["hidden"] = serde_json::json!([64, 1_000_000]), "field `edm`"),
         ("path_jump.json", &|v| v["path"][3] = 0.into(), "path[3]"),
         ("short_path.json", &|v| v["path"] = serde_json::json!([0, 1]), "field `path`"),
