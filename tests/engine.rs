@@ -148,3 +148,17 @@ fn a_scaled_stem_runs_and_costs_what_its_widths_say() {
     let events = run(&small, &opts(Policy::FixedExit(2)));
     assert_eq!(finished_madds(&events).0, 2);
 }
+
+#[test]
+fn network_time_leaves_out_the_image_preparation() {
+    let e = engine(EdmKind::Scalar);
+    let events = run(&e, &opts(Policy::FixedExit(usize::MAX)));
+    let total = events.iter().find_map(|ev| match ev {
+        RunEvent::Finished { total_ms, .. } => Some(*total_ms),
+        _ => None,
+    });
+    let ms = add_studio::eval::collect::network_ms(&events).unwrap();
+    assert!(ms > 0.0 && ms <= total.unwrap(), "{ms} of {total:?}");
+    let unfinished: Vec<RunEvent> = events.into_iter().filter(|ev| !matches!(ev, RunEvent::Finished { .. })).collect();
+    assert_eq!(add_studio::eval::collect::network_ms(&unfinished), None);
+}

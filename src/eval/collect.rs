@@ -28,7 +28,8 @@ pub struct ImageRecord {
     /// Milliseconds of each cell, in order (the stem is inside cell 0's time).
     pub cell_ms: Vec<f64>,
     pub exits: Vec<ExitRecord>,
-    /// The baseline's whole-network time and confusion, when a baseline was given.
+    /// The baseline's time (cells and head, as the model's) and confusion, when a baseline
+    /// was given.
     pub baseline_ms: Option<f64>,
     #[serde(skip)]
     pub baseline_confusion: Option<ConfusionMatrix>,
@@ -40,6 +41,21 @@ fn run_events(engine: &Engine, image: &image::RgbImage, opts: &RunOptions) -> an
     let mut ev = Vec::new();
     engine.run(image, opts, 0, &AtomicBool::new(false), &mut |e| ev.push(e))?;
     Ok(ev)
+}
+
+/// The time a finished run spent in the network: its cells, decision makers and heads, not the
+/// image preparation. Policies are timed from these pieces, so the baseline is timed alike.
+pub fn network_ms(events: &[RunEvent]) -> Option<f64> {
+    let mut ms = 0.0;
+    for ev in events {
+        match ev {
+            RunEvent::CellDone { cell_ms, .. } => ms += cell_ms,
+            RunEvent::Exit(r) => ms += r.edm_ms + r.head_ms.unwrap_or(0.0),
+            RunEvent::Finished { .. } => return Some(ms),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Runs every labelled image of `ds` (at most `limit`) through `model` and, interleaved on the
@@ -94,16 +110,15 @@ pub fn collect(
         }
         let (mut baseline_ms, mut baseline_confusion) = (None, None);
         if let Some(b) = baseline {
-            for ev in run_events(b, &d.image, &full)? {
-                match ev {
-                    RunEvent::Exit(r) if r.maps.is_some() => {
-                        let mut c = ConfusionMatrix::new(k);
-                        c.add(label.as_raw(), &r.maps.as_ref().expect("checked").classes)
-                            .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-                        baseline_confusion = Some(c);
-                    }
-                    RunEvent::Finished { total_ms, .. } => baseline_ms = Some(total_ms),
-                    _ => {}
+            let events = run_events(b, &d.image, &full)?;
+            baseline_ms = network_ms(&events);
+            for ev in events {
+                if let RunEvent::Exit(r) = ev
+                    && let Some(maps) = &r.maps
+                {
+                    let mut c = ConfusionMatrix::new(k);
+                    c.add(label.as_raw(), &maps.classes).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+                    baseline_confusion = Some(c);
                 }
             }
         }

@@ -145,12 +145,13 @@ pub fn run_sample(
         }
     }
     anyhow::ensure!(!maps.is_empty(), "{name}: the model reported no exit");
-    let (mut baseline_ms, mut full_maps) = (None, None);
+    let baseline_ms = crate::eval::collect::network_ms(&full_events);
+    let mut full_maps = None;
     for e in full_events {
-        match e {
-            RunEvent::Exit(r) if r.maps.is_some() => full_maps = r.maps,
-            RunEvent::Finished { total_ms, .. } => baseline_ms = Some(total_ms),
-            _ => {}
+        if let RunEvent::Exit(r) = e
+            && r.maps.is_some()
+        {
+            full_maps = r.maps;
         }
     }
     let baseline_confusion = match (&full_maps, &d.label) {
