@@ -308,3 +308,15 @@ fn the_policy_argument_names_a_preset_or_a_policy() {
     let e = add_studio::ui::apply_policy_arg(&mut s, "quick").unwrap_err().to_string();
     assert!(e.contains("--policy quick"), "{e}");
 }
+
+#[test]
+fn showing_the_panel_keeps_a_preset_threshold_of_many_decimals() {
+    let mut app = StudioApp::new(Settings::default(), None, Arc::new(|| {}));
+    let mut card = DemoSegmenter::add(Duration::ZERO).card().clone();
+    card.presets.get_mut("accurate").unwrap().policy = "edm:0.35726553".into();
+    app.apply(WorkerMsg::ModelReady { role: Role::Add, card, device: "test".into(), banner: None });
+    let mut h = harness(app);
+    h.run();
+    assert_eq!(h.state().settings.policy, Policy::Edm { threshold: 0.357_265_53 });
+    assert_eq!(h.state().settings.preset.as_deref(), Some("accurate"));
+}

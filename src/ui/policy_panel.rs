@@ -50,7 +50,8 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
         }
         p => {
             let mut t = p.threshold().unwrap_or(0.3);
-            if ui.add(egui::Slider::new(&mut t, 0.0..=1.0).text("Threshold").fixed_decimals(2)).changed() {
+            // no max_decimals: egui rounds the value it shows and would move a preset's threshold
+            if ui.add(egui::Slider::new(&mut t, 0.0..=1.0).text("Threshold").min_decimals(2)).changed() {
                 app.settings.policy = p.with_threshold(t);
             }
         }
