@@ -162,3 +162,21 @@ fn network_time_leaves_out_the_image_preparation() {
     let unfinished: Vec<RunEvent> = events.into_iter().filter(|ev| !matches!(ev, RunEvent::Finished { .. })).collect();
     assert_eq!(add_studio::eval::collect::network_ms(&unfinished), None);
 }
+
+#[test]
+fn an_edm_policy_skips_the_map_unless_it_is_shown_or_needed() {
+    let e = engine(EdmKind::Both);
+    let t = CostTable::of(e.net(), 65, 97);
+    let quiet = |policy| RunOptions { edm_maps: false, ..opts(policy) };
+    // always unsure: every early exit runs the decision maker the policy reads, nothing else
+    let (_, madds) = finished_madds(&run(&e, &quiet(Policy::Edm { threshold: -1e9 })));
+    assert_eq!(madds, t.full_path() + t.exits.iter().map(|x| x.edm_madds).sum::<u64>());
+    let (_, madds) = finished_madds(&run(&e, &quiet(Policy::EdmMap { threshold: -1e9 })));
+    assert_eq!(madds, t.full_path() + t.exits.iter().map(|x| x.edm_map_madds).sum::<u64>());
+    // shown in the app: both run, and the map's time is reported apart
+    let events = run(&e, &opts(Policy::Edm { threshold: -1e9 }));
+    let both: u64 = t.exits.iter().map(|x| x.edm_madds + x.edm_map_madds).sum();
+    assert_eq!(finished_madds(&events).1, t.full_path() + both);
+    let first = events.iter().find_map(|ev| if let RunEvent::Exit(r) = ev { Some(r.clone()) } else { None }).unwrap();
+    assert!(first.edm_ms > 0.0 && first.edm_map_ms > 0.0 && first.edm_map.is_some());
+}

@@ -101,7 +101,7 @@ pub fn render(card: &ArchCard, p: &ParamTable, c: &CostTable) -> String {
             e.exit,
             e.cell,
             g(e.head_madds),
-            g(e.edm_madds),
+            g(e.edm_madds + e.edm_map_madds),
             g(e.path_madds)
         );
     }

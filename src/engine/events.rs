@@ -52,8 +52,11 @@ pub struct ExitReport {
     pub mean_entropy: Option<f32>,
     /// Fraction of pixels whose max probability exceeds the policy's confidence level, if it ran.
     pub confident_fraction: Option<f32>,
-    /// Time the decision makers took at this exit, in milliseconds.
+    /// Time the scalar EDM took at this exit, in milliseconds (0 when it did not run).
     pub edm_ms: f64,
+    /// Time the EDM-map took at this exit, in milliseconds (0 when it did not run: an `edm`
+    /// policy with a scalar EDM does not need it unless the map is to be shown).
+    pub edm_map_ms: f64,
     /// Time the head took, if it ran, in milliseconds.
     pub head_ms: Option<f64>,
     /// Milliseconds since the run started when this exit was done.

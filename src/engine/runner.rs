@@ -215,13 +215,27 @@ impl Engine {
         let is_last = exit + 1 == card.num_exits();
         let mut stats = ExitStats::default();
         let mut edm_map = None;
-        let te = Instant::now();
         let need_edm =
             opts.edm_maps || opts.analysis || matches!(opts.policy, Policy::Edm { .. } | Policy::EdmMap { .. });
+        // each decision maker only when shown, analysed, or read by the policy (`edm` reads
+        // the map only without a scalar EDM)
+        let need_scalar = opts.edm_maps || opts.analysis || matches!(opts.policy, Policy::Edm { .. });
+        let need_map = opts.edm_maps
+            || opts.analysis
+            || matches!(opts.policy, Policy::EdmMap { .. })
+            || !card.edm.kind.has_scalar();
+        let (mut edm_ms, mut edm_map_ms) = (0.0, 0.0);
         if !is_last && need_edm {
             let feature = trace.feature();
-            stats.edm_score = self.net.edm_score(exit, feature)?.map(|s| s.to_vec1::<f32>()).transpose()?.map(|v| v[0]);
-            if let Some(m) = self.net.edm_map(exit, feature)? {
+            if need_scalar {
+                let te = Instant::now();
+                let score = self.net.edm_score(exit, feature)?.map(|s| s.to_vec1::<f32>()).transpose()?;
+                stats.edm_score = score.map(|v| v[0]);
+                self.device.synchronize()?;
+                edm_ms = te.elapsed().as_secs_f64() * 1e3;
+            }
+            let te = Instant::now();
+            if need_map && let Some(m) = self.net.edm_map(exit, feature)? {
                 stats.edm_map_score = Some(m.mean_all()?.to_scalar::<f32>()?);
                 if opts.edm_maps {
                     let (ih, iw) = (p.input_size.1, p.input_size.0);
@@ -229,9 +243,9 @@ impl Engine {
                     edm_map = Some(Arc::new(p.to_image(&full)?.flatten_all()?.to_vec1::<f32>()?));
                 }
             }
+            self.device.synchronize()?;
+            edm_map_ms = te.elapsed().as_secs_f64() * 1e3;
         }
-        self.device.synchronize()?;
-        let edm_ms = te.elapsed().as_secs_f64() * 1e3;
         let mut head_ms = None;
         // Does this exit's head run? The last always; analysis mode always; output-based
         // policies need it to decide; otherwise only when the policy stops here.
@@ -274,6 +288,7 @@ impl Engine {
             mean_entropy: stats.mean_entropy,
             confident_fraction: stats.confident_fraction,
             edm_ms,
+            edm_map_ms,
             head_ms,
             time_ms: t0.elapsed().as_secs_f64() * 1e3,
             cum_madds: cost::executed(),

@@ -15,7 +15,9 @@ use crate::engine::{Engine, ExitStats, Policy, RunEvent, RunOptions};
 #[derive(Debug, Clone, Serialize)]
 pub struct ExitRecord {
     pub stats: ExitStats,
+    /// Time of the scalar EDM and of the EDM-map (each 0 when absent).
     pub edm_ms: f64,
+    pub edm_map_ms: f64,
     pub head_ms: f64,
     #[serde(skip)]
     pub confusion: ConfusionMatrix,
@@ -50,7 +52,7 @@ pub fn network_ms(events: &[RunEvent]) -> Option<f64> {
     for ev in events {
         match ev {
             RunEvent::CellDone { cell_ms, .. } => ms += cell_ms,
-            RunEvent::Exit(r) => ms += r.edm_ms + r.head_ms.unwrap_or(0.0),
+            RunEvent::Exit(r) => ms += r.edm_ms + r.edm_map_ms + r.head_ms.unwrap_or(0.0),
             RunEvent::Finished { .. } => return Some(ms),
             _ => {}
         }
@@ -101,6 +103,7 @@ pub fn collect(
                             confident_fraction: r.confident_fraction,
                         },
                         edm_ms: r.edm_ms,
+                        edm_map_ms: r.edm_map_ms,
                         head_ms: r.head_ms.unwrap_or(0.0),
                         confusion,
                     });

@@ -101,6 +101,7 @@ mod tests {
         let exit = |e: f32| ExitRecord {
             stats: ExitStats { edm_score: None, edm_map_score: None, mean_entropy: Some(e), confident_fraction: None },
             edm_ms: 0.0,
+            edm_map_ms: 0.0,
             head_ms: 0.0,
             confusion: ConfusionMatrix::new(2),
         };

@@ -39,19 +39,30 @@ pub fn cost_of(policy: &Policy, rec: &ImageRecord, table: &CostTable, exit_cells
     let cell = exit_cells[exit];
     let mut ms: f64 = rec.cell_ms[..=cell].iter().sum();
     let mut madds = table.stem_madds + table.cells[..=cell].iter().map(|c| c.madds + c.low_level_madds).sum::<u64>();
-    let edm_policy = matches!(policy, Policy::Edm { .. } | Policy::EdmMap { .. });
+    // the decision maker the policy reads: the map for `edm-map`, and for `edm` the scalar
+    // EDM, or the map on a model without one (as the engine decides)
+    let edm = |e: usize| -> Option<(f64, u64)> {
+        let (r, t) = (&rec.exits[e], &table.exits[e]);
+        match policy {
+            Policy::Edm { .. } if r.stats.edm_score.is_some() => Some((r.edm_ms, t.edm_madds)),
+            Policy::Edm { .. } | Policy::EdmMap { .. } => Some((r.edm_map_ms, t.edm_map_madds)),
+            _ => None,
+        }
+    };
     for e in 0..exit {
-        if edm_policy {
-            ms += rec.exits[e].edm_ms;
-            madds += table.exits[e].edm_madds;
+        if let Some((m, a)) = edm(e) {
+            ms += m;
+            madds += a;
         } else if policy.needs_head() {
             ms += rec.exits[e].head_ms;
             madds += table.exits[e].head_madds;
         }
     }
-    if edm_policy && exit + 1 < exit_cells.len() {
-        ms += rec.exits[exit].edm_ms;
-        madds += table.exits[exit].edm_madds;
+    if exit + 1 < exit_cells.len()
+        && let Some((m, a)) = edm(exit)
+    {
+        ms += m;
+        madds += a;
     }
     ms += rec.exits[exit].head_ms;
     madds += table.exits[exit].head_madds;

@@ -84,8 +84,10 @@ pub struct ExitCost {
     pub cell: usize,
     /// Adapter + ASPP + decoder of this exit.
     pub head_madds: u64,
-    /// The decision makers on this exit (0 on the last exit).
+    /// The scalar EDM on this exit (0 on the last exit or without one).
     pub edm_madds: u64,
+    /// The EDM-map on this exit (0 on the last exit or without one).
+    pub edm_map_madds: u64,
     /// Stem, cells up to this exit, low-level branch, and this head: the cost of answering
     /// here when no earlier head ran.
     pub path_madds: u64,
@@ -128,10 +130,11 @@ impl CostTable {
             .map(|(e, &cell)| {
                 let feat = cell_costs[cell].out_size;
                 let head_madds = head.madds(e, feat, (h, w), low);
-                let edm_madds = edms.get(e).map_or(0, |m| m.madds(feat.0, feat.1))
-                    + maps.get(e).map_or(0, |m| m.madds(feat.0, feat.1));
+                let edm_madds = edms.get(e).map_or(0, |m| m.madds(feat.0, feat.1));
+                let edm_map_madds = maps.get(e).map_or(0, |m| m.madds(feat.0, feat.1));
                 let cells_madds: u64 = cell_costs[..=cell].iter().map(|c| c.madds + c.low_level_madds).sum();
-                ExitCost { exit: e, cell, head_madds, edm_madds, path_madds: stem_madds + cells_madds + head_madds }
+                let path_madds = stem_madds + cells_madds + head_madds;
+                ExitCost { exit: e, cell, head_madds, edm_madds, edm_map_madds, path_madds }
             })
             .collect();
         CostTable { input: (h, w), stem_madds, cells: cell_costs, exits }

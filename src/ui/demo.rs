@@ -204,6 +204,7 @@ impl Segmenter for DemoSegmenter {
                 mean_entropy: head_runs.then_some(mean_entropy),
                 confident_fraction: head_runs.then_some(frac),
                 edm_ms: 0.0,
+                edm_map_ms: 0.0,
                 head_ms: None,
                 time_ms: ms(),
                 cum_madds: madds,

@@ -137,7 +137,8 @@ pub fn run_sample(
                     mean_entropy: r.mean_entropy,
                     confident_fraction: r.confident_fraction,
                 };
-                exits.push(ExitRecord { stats, edm_ms: r.edm_ms, head_ms: r.head_ms.unwrap_or(0.0), confusion });
+                let (edm_ms, edm_map_ms, head_ms) = (r.edm_ms, r.edm_map_ms, r.head_ms.unwrap_or(0.0));
+                exits.push(ExitRecord { stats, edm_ms, edm_map_ms, head_ms, confusion });
                 maps.push(m);
             }
             RunEvent::Failed { message, .. } => anyhow::bail!("{name}: {message}"),
