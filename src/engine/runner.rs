@@ -215,17 +215,15 @@ impl Engine {
         let is_last = exit + 1 == card.num_exits();
         let mut stats = ExitStats::default();
         let mut edm_map = None;
-        let need_edm =
-            opts.edm_maps || opts.analysis || matches!(opts.policy, Policy::Edm { .. } | Policy::EdmMap { .. });
         // each decision maker only when shown, analysed, or read by the policy (`edm` reads
         // the map only without a scalar EDM)
-        let need_scalar = opts.edm_maps || opts.analysis || matches!(opts.policy, Policy::Edm { .. });
-        let need_map = opts.edm_maps
-            || opts.analysis
-            || matches!(opts.policy, Policy::EdmMap { .. })
-            || !card.edm.kind.has_scalar();
+        let shown = opts.edm_maps || opts.analysis;
+        let edm_policy = matches!(opts.policy, Policy::Edm { .. });
+        let need_scalar = shown || edm_policy;
+        let need_map =
+            shown || matches!(opts.policy, Policy::EdmMap { .. }) || (edm_policy && !card.edm.kind.has_scalar());
         let (mut edm_ms, mut edm_map_ms) = (0.0, 0.0);
-        if !is_last && need_edm {
+        if !is_last && (need_scalar || need_map) {
             let feature = trace.feature();
             if need_scalar {
                 let te = Instant::now();
@@ -234,17 +232,19 @@ impl Engine {
                 self.device.synchronize()?;
                 edm_ms = te.elapsed().as_secs_f64() * 1e3;
             }
-            let te = Instant::now();
-            if need_map && let Some(m) = self.net.edm_map(exit, feature)? {
-                stats.edm_map_score = Some(m.mean_all()?.to_scalar::<f32>()?);
-                if opts.edm_maps {
-                    let (ih, iw) = (p.input_size.1, p.input_size.0);
-                    let full = crate::network::layers::resize(&m, ih, iw)?;
-                    edm_map = Some(Arc::new(p.to_image(&full)?.flatten_all()?.to_vec1::<f32>()?));
+            if need_map {
+                let te = Instant::now();
+                if let Some(m) = self.net.edm_map(exit, feature)? {
+                    stats.edm_map_score = Some(m.mean_all()?.to_scalar::<f32>()?);
+                    if opts.edm_maps {
+                        let (ih, iw) = (p.input_size.1, p.input_size.0);
+                        let full = crate::network::layers::resize(&m, ih, iw)?;
+                        edm_map = Some(Arc::new(p.to_image(&full)?.flatten_all()?.to_vec1::<f32>()?));
+                    }
                 }
+                self.device.synchronize()?;
+                edm_map_ms = te.elapsed().as_secs_f64() * 1e3;
             }
-            self.device.synchronize()?;
-            edm_map_ms = te.elapsed().as_secs_f64() * 1e3;
         }
         let mut head_ms = None;
         // Does this exit's head run? The last always; analysis mode always; output-based
