@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks of ADD Studio, for a machine with an NVIDIA GPU, its driver and PyTorch's CUDA
 # libraries but no Rust toolchain. Build and pack first, on any machine (no GPU needed):
-#     bash scripts/build_gpu_check.sh        # -> gpu-check/ (add.gz, gpu-tests.gz, lib/)
+#     bash scripts/build_gpu_check.sh        # -> gpu-check/ (add.xz, gpu-tests.xz, lib/)
 # then carry gpu-check/ and run from the repository root:
 #     OUT=/some/folder bash scripts/gpu_check.sh
 # It runs, each step under its own time limit (about 8 minutes in all on an H100/H200):
@@ -15,7 +15,6 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT="${OUT:-$PWD/gpu-check-out}"
-PACK="${GPU_CHECK_DIR:-$PWD/gpu-check}"
 SIZE="${BENCH_SIZE:-1025x2049}"
 REPS="${BENCH_REPS:-10}"
 F="${FILTERS:-20}"
@@ -47,37 +46,8 @@ step() {
     return $rc
 }
 
-# --- unpack the binaries; the libraries they link: the driver from the system, the rest from
-# PyTorch's wheels ---
-BIN="$(mktemp -d)"  # not under $OUT: results only there
-mkdir -p "$BIN"
-for b in add gpu-tests; do
-    if [[ -f "$PACK/$b.gz" ]]; then
-        gzip -dc "$PACK/$b.gz" >"$BIN/$b" && chmod +x "$BIN/$b"
-    elif [[ -x "$PACK/$b" ]]; then
-        cp "$PACK/$b" "$BIN/$b"
-    fi
-done
-ADD="$BIN/add"
-[[ -x "$ADD" ]] || { echo "no $PACK/add.gz: run scripts/build_gpu_check.sh and carry gpu-check/" >&2; exit 2; }
-libdirs="$(python3 - <<'PY' 2>/dev/null
-import glob, os, site, sys
-roots = set(site.getsitepackages() + [site.getusersitepackages()] + [p for p in sys.path if p.endswith("-packages")])
-for r in sorted(roots):
-    for d in sorted(glob.glob(os.path.join(r, "nvidia", "*", "lib")) + glob.glob(os.path.join(r, "nvidia", "*", "*", "lib"))):
-        print(d)
-    if os.path.isdir(os.path.join(r, "torch", "lib")):
-        print(os.path.join(r, "torch", "lib"))
-PY
-)"
-for d in $libdirs /usr/local/cuda/lib64; do
-    [[ -d "$d" ]] && LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
-done
-export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}"
-if LD_LIBRARY_PATH="$LD_LIBRARY_PATH" ldd "$ADD" | grep -q 'libcurand.so.10 => not found'; then
-    log "no libcurand.so.10 here (PyTorch's cu13 wheels ship none): using the stand-in from gpu-check/lib"
-    export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$PACK/lib"
-fi
+# --- the binaries and the libraries they link ---
+source scripts/gpu_env.sh
 {
     date -u
     nvidia-smi 2>&1 || echo "nvidia-smi failed"

@@ -48,7 +48,8 @@ fn strided(x: &Tensor, dim: usize, start: usize, len: usize, stride: usize) -> R
         return x.narrow(dim, start, len);
     }
     let idx: Vec<u32> = (0..len).map(|i| (start + i * stride) as u32).collect();
-    x.index_select(&Tensor::new(idx, x.device())?, dim)
+    // candle's index-select (CUDA and CPU) reads only contiguous sources; views are not
+    x.contiguous()?.index_select(&Tensor::new(idx, x.device())?, dim)
 }
 
 /// Bilinear resize with PyTorch's `F.interpolate` size-mode arithmetic, separable like the CPU
@@ -75,6 +76,9 @@ fn blend_axis(x: &Tensor, dim: usize, out_len: usize, align_corners: bool) -> Re
     let weights = |l: Vec<f32>| Tensor::from_vec(l, &shape[..], dev)?.to_dtype(x.dtype());
     let l0 = weights(taps.iter().map(|t| t.l0).collect())?;
     let l1 = weights(taps.iter().map(|t| t.l1).collect())?;
+    // candle's index-select (CUDA and CPU) reads only contiguous sources: in training a cell's
+    // input can be a view (its backward, index-add, is fed contiguous gradients by candle)
+    let x = x.contiguous()?;
     let a = x.index_select(&i0, dim)?.broadcast_mul(&l0)?;
     let b = x.index_select(&i1, dim)?.broadcast_mul(&l1)?;
     a + b

@@ -29,3 +29,4 @@ pub use conv1x1::{conv1x1, conv1x1_matmul};
 pub use conv2d::conv2d;
 pub use depthwise::depthwise_conv2d;
 pub use resize::resize_bilinear;
+pub use util::GenericKernels;

@@ -8,10 +8,37 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
 
-/// True when `t` should go through our CPU kernels (CPU device, f32); anything else falls back
-/// to candle's own ops so CUDA/Metal and other dtypes keep working.
+thread_local! {
+    static GENERIC_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True when `t` should go through our CPU kernels (CPU device, f32, and not inside
+/// [`GenericKernels`]); anything else falls back to candle's own ops so CUDA/Metal and other
+/// dtypes keep working.
 pub(crate) fn use_cpu_kernel(t: &Tensor) -> bool {
-    matches!(t.device(), Device::Cpu) && t.dtype() == DType::F32
+    matches!(t.device(), Device::Cpu) && t.dtype() == DType::F32 && !GENERIC_ONLY.with(|g| g.get())
+}
+
+/// While alive, this thread's kernel calls take the generic path that CUDA and Metal run (the
+/// `fallback` module: candle ops only), also on the CPU. So the GPU's code path, forward and
+/// backward through the whole network, is tested on a machine without a GPU: candle's CPU ops
+/// have the same layout rules as its CUDA ones (index-select and index-add want contiguous
+/// inputs, for one), which is how a GPU-only training failure was reproduced here.
+pub struct GenericKernels {
+    was: bool,
+}
+
+impl GenericKernels {
+    /// Switches this thread to the generic path until the guard drops.
+    pub fn on_this_thread() -> GenericKernels {
+        GenericKernels { was: GENERIC_ONLY.with(|g| g.replace(true)) }
+    }
+}
+
+impl Drop for GenericKernels {
+    fn drop(&mut self) {
+        GENERIC_ONLY.with(|g| g.set(self.was));
+    }
 }
 
 /// Formats a shape as `(40,2,3,3)`, the way our error messages and the design docs write them.
