@@ -137,3 +137,92 @@ fn the_gpu_code_path_trains_like_the_cpu_kernels() {
     let cosine = dot / (norm(&ga) * norm(&gb));
     assert!(cosine >= 0.95, "gradient cosine between the two paths: {cosine}");
 }
+
+/// Calibration moves nothing but the BatchNorm statistics, and they become those of the
+/// images it is given: calibrated on one image, the stem's first BatchNorm holds the mean and
+/// (unbiased) variance of that image's first convolution, channel by channel. (Comparing whole
+/// outputs in inference and training mode instead is ill-conditioned on one image: channels
+/// with nearly no variance over it divide any leftover by sqrt(eps).)
+#[test]
+fn calibrated_statistics_are_the_images_statistics() {
+    use add_studio::train::bn_calibrate::{CalibrateArgs, calibrate};
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = DatasetPlan {
+        out: tmp.path().join("data"),
+        count: 1,
+        width: 256,
+        height: 128,
+        seed: 9,
+        val_fraction: 0.0,
+        difficulty: (0.0, 0.5),
+    };
+    write_dataset(&plan, &indicatif::ProgressBar::hidden()).unwrap();
+    let ds = cityscapes::open(&plan.out, "train", OnBad::Fail).unwrap();
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/add.safetensors");
+    let before = TensorFile::read(&model).unwrap();
+    let card = before.card.clone().unwrap();
+    let args = CalibrateArgs {
+        model: model.clone(),
+        data: plan.out.clone(),
+        out: tmp.path().join("calibrated.safetensors"),
+        batches: 60,
+        batch: 2,
+        size: "129x257".into(),
+        seed: 1,
+        device: "cpu".into(),
+    };
+    let after = calibrate(&before, &ds, &args, &Device::Cpu).unwrap();
+    let mut moved = 0;
+    for (name, t) in &before.tensors {
+        let same = (t - &after[name]).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap() == 0.0;
+        if name.ends_with("running_mean") || name.ends_with("running_var") {
+            moved += usize::from(!same);
+        } else {
+            assert!(same, "{name} changed, only statistics may");
+        }
+    }
+    assert!(moved > 100, "only {moved} statistics moved");
+
+    // the image as calibration saw it, through the stem's first convolution
+    let aug = add_studio::data::augment::AugmentParams {
+        scale: (1.0, 1.0),
+        crop: (129, 257),
+        flip: false,
+        jitter: 0.0,
+        ..Default::default()
+    };
+    let b = add_studio::train::batches::batch(&ds, 2, &aug, &card.normalization, 1, 0, &Device::Cpu).unwrap();
+    let y = b.images.conv2d(&before.tensors["stem0.0.weight"], 1, 2, 1, 1).unwrap();
+    let c = y.dim(1).unwrap();
+    let y = y.transpose(0, 1).unwrap().flatten_from(1).unwrap();
+    let mean = y.mean(1).unwrap().to_vec1::<f32>().unwrap();
+    let var = y.var(1).unwrap().to_vec1::<f32>().unwrap(); // unbiased, as the running variance
+    let stat = |t: &std::collections::HashMap<String, candle_core::Tensor>, n: &str| {
+        t[&format!("stem0.1.running_{n}")].to_vec1::<f32>().unwrap()
+    };
+    let (cal_mean, cal_var) = (stat(&after, "mean"), stat(&after, "var"));
+    let (old_mean, old_var) = (stat(&before.tensors, "mean"), stat(&before.tensors, "var"));
+    let mut far_before = 0;
+    for k in 0..c {
+        let sd = var[k].sqrt();
+        assert!(
+            (cal_mean[k] - mean[k]).abs() <= 0.02 * sd,
+            "channel {k}: mean {} after calibration, image {}",
+            cal_mean[k],
+            mean[k]
+        );
+        assert!(
+            (cal_var[k] - var[k]).abs() <= 0.03 * var[k],
+            "channel {k}: variance {} after calibration, image {}",
+            cal_var[k],
+            var[k]
+        );
+        far_before +=
+            usize::from((old_mean[k] - mean[k]).abs() > 0.1 * sd || (old_var[k] - var[k]).abs() > 0.15 * var[k]);
+    }
+    assert!(
+        far_before * 2 > c,
+        "the shipped statistics were already this image's in {} of {c} channels",
+        c - far_before
+    );
+}

@@ -38,6 +38,8 @@ pub enum Command {
     Parity(parity::ParityArgs),
     /// Train ADD (all exits) or the Auto-DeepLab baseline; checkpoints and resumes.
     Train(crate::train::trainer::TrainArgs),
+    /// Recompute a trained model's BatchNorm statistics on full-size images (precise BN).
+    CalibrateBn(crate::train::bn_calibrate::CalibrateArgs),
     /// Train the decision makers (scalar EDM, EDM-map) on a frozen trained model.
     TrainEdm(crate::train::edm::TrainEdmArgs),
     /// mIoU per exit and a speed/accuracy sweep per policy; writes presets into the card.
@@ -62,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Parity(args)) => parity::run(args),
         Some(Command::Train(args)) => crate::train::trainer::run(args),
         Some(Command::TrainEdm(args)) => crate::train::edm::run(args),
+        Some(Command::CalibrateBn(args)) => crate::train::bn_calibrate::run(args),
         Some(Command::Eval(args)) => crate::eval::run::run(args),
         Some(Command::Pipeline(args)) => crate::train::pipeline::run(args),
         Some(Command::Synth(args)) => crate::data::run_synth(args),

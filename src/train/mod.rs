@@ -6,6 +6,7 @@
 //!   [`loss`]: cross-entropy ignoring 255, averaged over exits; [`optim`]: SGD + poly lr.
 
 pub mod batches;
+pub mod bn_calibrate;
 pub mod edm;
 pub mod interrupt;
 pub mod loss;

@@ -93,6 +93,11 @@ pub fn write(dir: &Path, a: &PipelineArgs) -> anyhow::Result<()> {
         let (steps, secs) = training_time(&a.out.join(run).join("train_log.csv"))?;
         writeln!(s, "- {name}: {steps} steps, {:.1} min of compute (summed per step)", secs / 60.0)?;
     }
+    writeln!(
+        s,
+        "- BatchNorm statistics of both models then recomputed on 240 full-size (257x513) train images \
+         (`add calibrate-bn`): the crops' statistics describe the deep cells' zero padding, not images"
+    )?;
     writeln!(s, "- decision makers: {} epochs on the frozen network (`add train-edm --kind both`)\n", a.edm_epochs)?;
     // every decision-maker report in the run folder (the shipped one, and any trained to
     // compare, e.g. the EDM-map with the other target)

@@ -1,10 +1,12 @@
 //! `add pipeline`: every stage from a fixed seed, each skipped when its output already exists,
 //! so an interrupted pipeline picks up where it stopped (training stages resume from their
-//! checkpoints): generate scenes, optionally search the path, train ADD, train the Auto-DeepLab baseline, train the decision
-//! makers, evaluate (writing the presets), and optionally ship the models into models/.
+//! checkpoints): generate scenes, optionally search the path, train ADD, train the Auto-DeepLab
+//! baseline, recompute both models' BatchNorm statistics on full-size images, train the
+//! decision makers, evaluate (writing the presets), and optionally ship the models into models/.
 
 use std::path::{Path, PathBuf};
 
+use super::bn_calibrate::CalibrateArgs;
 use super::edm::{MapTarget, TrainEdmArgs};
 use super::trainer::TrainArgs;
 use crate::eval::run::EvalArgs;
@@ -170,11 +172,32 @@ pub fn run(a: PipelineArgs) -> anyhow::Result<()> {
         println!("paused; rerun the same command to continue");
         return Ok(());
     }
+    // BatchNorm statistics gathered on full-size images: the training crops leave the deep
+    // cells' statistics describing padding (bn_calibrate.rs); the decision makers, the
+    // evaluation and the shipped models all use the calibrated networks
+    let mut calibrated = Vec::new();
+    for run in ["add", "autodeeplab"] {
+        let out = a.out.join(run).join("calibrated.safetensors");
+        if !out.exists() {
+            println!("[3b/5] calibrating the BatchNorm statistics of {run} on full-size images");
+            super::bn_calibrate::run(CalibrateArgs {
+                model: a.out.join(run).join("model.safetensors"),
+                data: data.clone(),
+                out: out.clone(),
+                batches: 60,
+                batch: 4,
+                size: "257x513".into(),
+                seed: a.seed,
+                device: a.device.clone(),
+            })?;
+        }
+        calibrated.push(out);
+    }
     let add_edm = a.out.join("add_edm.safetensors");
     if !add_edm.exists() {
         println!("[4/5] training the decision makers");
         super::edm::run(TrainEdmArgs {
-            model: a.out.join("add").join("model.safetensors"),
+            model: calibrated[0].clone(),
             card: None,
             data: data.clone(),
             out: add_edm.clone(),
@@ -190,7 +213,7 @@ pub fn run(a: PipelineArgs) -> anyhow::Result<()> {
             force: false,
         })?;
     }
-    let baseline = a.out.join("autodeeplab").join("model.safetensors");
+    let baseline = calibrated[1].clone();
     let eval_dir = a.out.join("eval");
     if !eval_dir.join("eval.json").exists() {
         println!("[5/5] evaluating");

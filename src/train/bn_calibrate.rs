@@ -1,0 +1,107 @@
+//! `add calibrate-bn`: recomputes a trained model's BatchNorm running statistics on full-size
+//! training images ("precise BN"). Training sees random-scale crops (129x257 by default) whose
+//! deep, low-resolution cells are mostly zero padding, so the running statistics they leave
+//! describe crops, not the 257x513 images the model answers on; the deeper an exit, the more it
+//! suffers. Only the statistics change: no weight moves, no label is read.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use candle_core::{Device, Tensor};
+
+use crate::data::augment::AugmentParams;
+use crate::network::checkpoint::{self, TensorFile};
+
+use super::batches::batch;
+use super::trainer::Trainee;
+
+/// Options of `add calibrate-bn`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CalibrateArgs {
+    /// Trained model (safetensors with its card).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Dataset root (Cityscapes layout); its train split is read.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Where to write the calibrated model (may be --model itself: written atomically).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Forward passes; the statistics are a running average with the network's momentum
+    /// (0.1), so after 60 passes the trained ones weigh 0.9^60 = 0.2%.
+    #[arg(long, default_value_t = 60)]
+    pub batches: usize,
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    /// Image size the statistics are gathered at: the size the model answers on.
+    #[arg(long, default_value = "257x513")]
+    pub size: String,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+}
+
+/// Names of the running statistics, the only tensors calibration changes.
+fn is_running_stat(name: &str) -> bool {
+    name.ends_with("running_mean") || name.ends_with("running_var")
+}
+
+/// Runs `batches` training-mode forward passes of full-size, unflipped, unjittered train
+/// images through the model in `weights` and returns its tensors with the new statistics.
+pub fn calibrate(
+    weights: &TensorFile,
+    ds: &crate::data::datasets::Dataset,
+    args: &CalibrateArgs,
+    device: &Device,
+) -> anyhow::Result<HashMap<String, Tensor>> {
+    let card = checkpoint::resolve_card(weights, None)?;
+    let trainee = Trainee::new(&card, &weights.tensors, device)?;
+    let (h, w) = crate::cli::info::parse_size(&args.size)?;
+    let aug =
+        AugmentParams { scale: (1.0, 1.0), crop: (h as u32, w as u32), flip: false, jitter: 0.0, ..Default::default() };
+    let bar = indicatif::ProgressBar::new(args.batches as u64);
+    for step in 0..args.batches {
+        let b = batch(ds, args.batch, &aug, &card.normalization, args.seed, step, device)?;
+        trainee.net.forward_t(&b.images.detach(), true)?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let mut out = trainee.tensors()?;
+    // everything but the statistics is exactly what was read (the forward passes move no weight)
+    for (name, t) in &weights.tensors {
+        if !is_running_stat(name) {
+            out.insert(name.clone(), t.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `add calibrate-bn`.
+pub fn run(args: CalibrateArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.batch >= 2, "--batch must be at least 2 (BatchNorm needs more than one value per channel)");
+    anyhow::ensure!(args.batches >= 1, "--batches must be at least 1");
+    let weights = TensorFile::read(&args.model)?;
+    let card = checkpoint::resolve_card(&weights, None)?;
+    let ds = crate::data::datasets::open_for_command(&args.data, "train", false)?;
+    let device = crate::engine::device::select(Some(&args.device)).map_err(anyhow::Error::msg)?;
+    let stats = weights.tensors.keys().filter(|n| is_running_stat(n)).count();
+    anyhow::ensure!(stats > 0, "{}: no BatchNorm running statistics to calibrate", args.model.display());
+    let tensors = calibrate(&weights, &ds, &args, &device)?;
+    let mut meta = weights.metadata.clone();
+    meta.remove(checkpoint::CARD_METADATA_KEY);
+    meta.insert(
+        "bn_calibration".into(),
+        format!("{} batches of {} at {}, seed {}", args.batches, args.batch, args.size, args.seed),
+    );
+    checkpoint::save_with_metadata(&args.out, &card, &tensors, meta)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    println!(
+        "calibrated {stats} BatchNorm statistics over {} images at {}: {}",
+        args.batches * args.batch,
+        args.size,
+        args.out.display()
+    );
+    Ok(())
+}
