@@ -146,6 +146,11 @@ pub struct TrainEdmArgs {
     /// What the EDM-map predicts.
     #[arg(long, value_enum, default_value = "entropy")]
     pub map_target: MapTarget,
+    /// Width of the scalar EDM's convolution (the card's otherwise; the reference's is 128).
+    /// The EDM runs before every early exit it is asked about, so at small F its cost is a
+    /// visible share of an early answer.
+    #[arg(long)]
+    pub edm_channels: Option<usize>,
     #[arg(long, default_value_t = 30)]
     pub epochs: usize,
     #[arg(long, default_value_t = 1e-3)]
@@ -199,6 +204,10 @@ pub fn run(args: TrainEdmArgs) -> anyhow::Result<()> {
     };
 
     card.edm.kind = kind;
+    if let Some(c) = args.edm_channels {
+        card.edm.channels = c;
+    }
+    card.validate()?;
     let trained = fit(&card, &train_ex, &args, &device)?;
     if !val_ex.is_empty() {
         let text = report(&card, &trained, &val_ex, &device)?;

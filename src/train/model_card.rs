@@ -46,8 +46,9 @@ fn describe(s: &mut String, file: &str, card: &ArchCard) -> anyhow::Result<()> {
     )?;
     writeln!(
         s,
-        "- decision makers: {:?}; {} classes; {:.3} M parameters",
+        "- decision makers: {:?} (scalar EDM width {}); {} classes; {:.3} M parameters",
         card.edm.kind,
+        card.edm.channels,
         card.classes.len(),
         params.network() as f64 / 1e6
     )?;
@@ -153,7 +154,7 @@ pub fn write(dir: &Path, a: &PipelineArgs) -> anyhow::Result<()> {
     writeln!(
         s,
         "```sh\nadd pipeline --out runs/pipe --seed {} --scenes {} --steps {} --filters {} --head-width {} \
-         --stem-width {} --crop {} --arch {}{search} --ship models/\n```\n\nEvery stage is skipped when its output exists and \
+         --stem-width {} --edm-channels {} --crop {} --arch {}{search} --ship models/\n```\n\nEvery stage is skipped when its output exists and \
          training resumes from its last checkpoint, so the command can be rerun after an interruption.",
         a.seed,
         a.scenes,
@@ -161,6 +162,7 @@ pub fn write(dir: &Path, a: &PipelineArgs) -> anyhow::Result<()> {
         a.filters,
         a.head_width,
         a.stem_width(),
+        a.edm_channels(),
         a.crop,
         a.arch
     )?;

@@ -44,6 +44,10 @@ pub struct PipelineArgs {
     pub crop: String,
     #[arg(long, default_value_t = 30)]
     pub edm_epochs: usize,
+    /// Width of the scalar EDM's convolution. Default: the reference's 128 at F=20 scaled
+    /// with F (48 at F=8), as the stem: the EDM is paid before every early answer.
+    #[arg(long)]
+    pub edm_channels: Option<usize>,
     /// Stop training stages at this step (checkpoint saved); rerun to continue.
     #[arg(long)]
     pub until: Option<usize>,
@@ -58,6 +62,12 @@ impl PipelineArgs {
     /// The stem width asked for, or the reference's 64 at F=20 scaled with F to a multiple of 8.
     pub fn stem_width(&self) -> usize {
         self.stem_width.unwrap_or((64 * self.filters / 20 / 8).max(1) * 8)
+    }
+
+    /// The scalar EDM's width asked for, or the reference's 128 at F=20 scaled with F to a
+    /// multiple of 16.
+    pub fn edm_channels(&self) -> usize {
+        self.edm_channels.unwrap_or((128 * self.filters / 20 / 16).max(1) * 16)
     }
 }
 
@@ -203,6 +213,7 @@ pub fn run(a: PipelineArgs) -> anyhow::Result<()> {
             out: add_edm.clone(),
             kind: "both".into(),
             map_target: MapTarget::Entropy,
+            edm_channels: Some(a.edm_channels()),
             epochs: a.edm_epochs,
             lr: 1e-3,
             batch: 8,
@@ -260,5 +271,14 @@ mod tests {
         assert_eq!(stem(&["--filters", "20"]), 64, "the reference's stem at F=20");
         assert_eq!(stem(&["--filters", "2"]), 8);
         assert_eq!(stem(&["--stem-width", "40"]), 40);
+    }
+
+    #[test]
+    fn the_edm_scales_with_f_unless_given() {
+        let edm = |args: &[&str]| Cmd::parse_from([&["add", "--out", "runs/x"], args].concat()).a.edm_channels();
+        assert_eq!(edm(&[]), 48, "F=8: 128 * 8 / 20, to a multiple of 16");
+        assert_eq!(edm(&["--filters", "20"]), 128, "the reference's EDM at F=20");
+        assert_eq!(edm(&["--filters", "1"]), 16);
+        assert_eq!(edm(&["--edm-channels", "32"]), 32);
     }
 }
