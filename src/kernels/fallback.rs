@@ -76,8 +76,8 @@ fn blend_axis(x: &Tensor, dim: usize, out_len: usize, align_corners: bool) -> Re
     let weights = |l: Vec<f32>| Tensor::from_vec(l, &shape[..], dev)?.to_dtype(x.dtype());
     let l0 = weights(taps.iter().map(|t| t.l0).collect())?;
     let l1 = weights(taps.iter().map(|t| t.l1).collect())?;
-    // candle's index-select (CUDA and CPU) reads only contiguous sources: in training a cell's
-    // input can be a view (its backward, index-add, is fed contiguous gradients by candle)
+    // candle's index-select (CUDA and CPU) reads only contiguous sources, and in training a
+    // cell's input can be a view
     let x = x.contiguous()?;
     let a = x.index_select(&i0, dim)?.broadcast_mul(&l0)?;
     let b = x.index_select(&i1, dim)?.broadcast_mul(&l1)?;

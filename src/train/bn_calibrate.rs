@@ -2,7 +2,8 @@
 //! training images ("precise BN"). Training sees random-scale crops (129x257 by default) whose
 //! deep, low-resolution cells are mostly zero padding, so the running statistics they leave
 //! describe crops, not the 257x513 images the model answers on; the deeper an exit, the more it
-//! suffers. Only the statistics change: no weight moves, no label is read.
+//! suffers. Only the statistics change: no weight moves, and the labels (loaded with the
+//! images, as in training) are not used.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
