@@ -113,6 +113,26 @@ fn cancel_stops_between_cells() {
     assert_eq!(events.iter().filter(|ev| matches!(ev, RunEvent::CellDone { .. })).count(), 2);
 }
 
+/// Cell 0's time says how much of it was the stem (the views show the two apart); no other
+/// cell carries a stem time.
+#[test]
+fn cell_zero_tells_its_stem_time_apart() {
+    let e = engine(EdmKind::Scalar);
+    let mut cells = Vec::new();
+    e.run(&image(), &opts(Policy::FixedExit(9)), 1, &AtomicBool::new(false), &mut |ev| {
+        if let RunEvent::CellDone { cell, cell_ms, stem_ms, .. } = ev {
+            cells.push((cell, cell_ms, stem_ms));
+        }
+    })
+    .unwrap();
+    assert!(cells.len() > 2);
+    let (cell, ms, stem) = cells[0];
+    assert_eq!(cell, 0);
+    let stem = stem.expect("cell 0 carries the stem's time");
+    assert!(stem > 0.0 && stem <= ms, "stem {stem} ms of cell 0's {ms} ms");
+    assert!(cells[1..].iter().all(|c| c.2.is_none()), "only cell 0 has a stem: {cells:?}");
+}
+
 #[test]
 fn tiny_images_are_padded_and_run() {
     let e = engine(EdmKind::Scalar);

@@ -138,7 +138,9 @@ fn infer_one(
     let mut cells = Vec::new();
     for e in &events {
         match e {
-            RunEvent::CellDone { cell, cell_ms, .. } => cells.push(serde_json::json!({ "cell": cell, "ms": cell_ms })),
+            RunEvent::CellDone { cell, cell_ms, stem_ms, .. } => {
+                cells.push(serde_json::json!({ "cell": cell, "ms": cell_ms, "stem_ms": stem_ms }))
+            }
             RunEvent::Exit(r) => {
                 let mut files = Vec::new();
                 if let Some(m) = &r.maps {

@@ -82,6 +82,9 @@ pub enum RunEvent {
         level: u8,
         /// Time this cell took, in milliseconds (cell 0's includes the stem).
         cell_ms: f64,
+        /// Cell 0 only: the part of `cell_ms` that was the stem, so views can show the two
+        /// apart (the stem works at full resolution and often outweighs several cells).
+        stem_ms: Option<f64>,
         time_ms: f64,
         cum_madds: u64,
     },

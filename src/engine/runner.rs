@@ -152,6 +152,8 @@ impl Engine {
         let mut chosen: Option<usize> = None;
         let t_stem = Instant::now();
         let mut trace = self.net.start(&p.tensor, false)?;
+        self.device.synchronize()?;
+        let stem_ms = ms(t_stem);
         // checked before each cell and before each exit, so a cancel waits for at most one
         // cell or one exit head, never both
         let cancelled = |chosen: Option<usize>, sink: &mut dyn FnMut(RunEvent)| {
@@ -178,6 +180,7 @@ impl Engine {
                 cell,
                 level: card.path[cell],
                 cell_ms: ms(tc),
+                stem_ms: (cell == 0).then_some(stem_ms),
                 time_ms: ms(t0),
                 cum_madds: cost::executed(),
             });

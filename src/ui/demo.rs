@@ -164,7 +164,15 @@ impl Segmenter for DemoSegmenter {
             let c = self.card.cell_channels(level) as u64;
             madds += (size.0 / stride * size.1 / stride) as u64 * c * c * 3;
             simulated.set(madds as f64 / 2e7);
-            sink(RunEvent::CellDone { run_id, cell, level, cell_ms: ms() - t0, time_ms: ms(), cum_madds: madds });
+            sink(RunEvent::CellDone {
+                run_id,
+                cell,
+                level,
+                cell_ms: ms() - t0,
+                stem_ms: None,
+                time_ms: ms(),
+                cum_madds: madds,
+            });
             let Some(k) = exit_cells.iter().position(|&e| e == cell) else { continue };
             let sureness = 0.7 + 0.3 * (k as f32 + 1.0) / n as f32;
             let maps = exit_maps(image, self.block_for_exit(k), sureness);

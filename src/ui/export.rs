@@ -136,7 +136,7 @@ fn run_json(run: &ModelRun) -> Value {
         "status": format!("{:?}", run.status),
         "chosen_exit_by_run": run.engine_choice.map(|k| k + 1),
         "total_ms": run.total_ms(),
-        "cells": run.cells.iter().map(|c| json!({"cell": c.cell, "level": c.level, "ms": c.cell_ms})).collect::<Vec<_>>(),
+        "cells": run.cells.iter().map(|c| json!({"cell": c.cell, "level": c.level, "ms": c.cell_ms, "stem_ms": c.stem_ms})).collect::<Vec<_>>(),
         "exits": exits,
     })
 }

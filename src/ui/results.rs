@@ -25,7 +25,17 @@ pub enum RunStatus {
 pub struct CellTime {
     pub cell: usize,
     pub level: u8,
+    /// The cell's time; cell 0's includes the stem's.
     pub cell_ms: f64,
+    /// Cell 0: how much of `cell_ms` was the stem.
+    pub stem_ms: Option<f64>,
+}
+
+impl CellTime {
+    /// The cell's own time, without the stem.
+    pub fn own_ms(&self) -> f64 {
+        self.cell_ms - self.stem_ms.unwrap_or(0.0)
+    }
 }
 
 /// What one model produced for the current image.
@@ -171,9 +181,9 @@ impl ImageResults {
                 run.input_size = Some(input_size);
                 run.device = device;
             }
-            RunEvent::CellDone { cell, level, cell_ms, .. } => {
+            RunEvent::CellDone { cell, level, cell_ms, stem_ms, .. } => {
                 run.status = RunStatus::Running;
-                run.cells.push(CellTime { cell, level, cell_ms });
+                run.cells.push(CellTime { cell, level, cell_ms, stem_ms });
             }
             RunEvent::Exit(report) => {
                 let k = report.exit;

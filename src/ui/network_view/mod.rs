@@ -71,12 +71,13 @@ pub fn run_state(app: &StudioApp) -> RunState {
     let mut cell_ms = vec![None; crate::network::card::NUM_CELLS];
     for c in &r.add.cells {
         if let Some(t) = cell_ms.get_mut(c.cell) {
-            *t = Some(c.cell_ms);
+            *t = Some(c.own_ms());
         }
     }
     let n = app.num_exits();
     RunState {
         cell_ms,
+        stem_ms: r.add.cells.iter().find_map(|c| c.stem_ms),
         finished: !r.add.is_running(),
         exit_taken: if r.add.is_running() { None } else { app.decided().and_then(|d| d.exit) },
         exits_computed: (0..n).map(|k| r.add.maps(k).is_some()).collect(),

@@ -69,7 +69,10 @@ pub fn facts(
             v.push(("Multi-Adds", "counting...".into()));
         }
     }
-    let time = run.and_then(|r| r.cells.iter().find(|c| c.cell == i)).map(|c| format!("{:.2} ms", c.cell_ms));
+    let time = run.and_then(|r| r.cells.iter().find(|c| c.cell == i)).map(|c| match c.stem_ms {
+        Some(stem) => format!("{:.2} ms (the stem before it: {stem:.2} ms more)", c.own_ms()),
+        None => format!("{:.2} ms", c.cell_ms),
+    });
     let not_run = match run {
         Some(r) if !r.is_running() => "skipped on this image",
         Some(_) => "not reached yet",

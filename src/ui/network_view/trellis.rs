@@ -32,8 +32,10 @@ pub enum DenseMode {
 /// What the current image did on the path.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunState {
-    /// Time of each cell executed so far, by cell.
+    /// Time of each cell executed so far, by cell (cell 0's without the stem).
     pub cell_ms: Vec<Option<f64>>,
+    /// The stem's time, once cell 0 ran: told apart so that cell 0 is coloured by its own work.
+    pub stem_ms: Option<f64>,
     /// The run is over: path cells without a time were skipped.
     pub finished: bool,
     /// The exit whose answer is shown (the policy's decision).
@@ -234,7 +236,8 @@ fn legend(
             let r = Rect::from_min_size(pos2(x + s as f32 * 4.0, y - 6.0), vec2(4.0, 12.0));
             p.push(Prim::Rect { rect: r, radius: 0.0, fill: time_color(s as f32 / 19.0), stroke: None });
         }
-        let label = format!("cell time 0 .. {tmax:.2} ms (fastest here {tmin:.2})");
+        let stem = run.stem_ms.map(|s| format!("; stem {s:.2} ms")).unwrap_or_default();
+        let label = format!("cell time 0 .. {tmax:.2} ms (fastest here {tmin:.2}){stem}");
         p.push(text(pos2(x + 86.0, y), label.clone(), 12.0, pal.text, Align2::LEFT_CENTER));
         x += 96.0 + Diagram::text_width(&label, 12.0);
     } else {

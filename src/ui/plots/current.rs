@@ -67,13 +67,24 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
             });
         let ui = &mut cols[1];
         ui.label("Time per cell (ms)");
+        // the stem as its own bar left of cell 0, in its own colour (it runs at full resolution
+        // and would otherwise make cell 0 look like the slow cell)
+        let stem: Vec<Bar> = r
+            .add
+            .cells
+            .iter()
+            .find_map(|c| c.stem_ms)
+            .map(|s| Bar::new(-1.0, s).width(0.7).name("stem"))
+            .into_iter()
+            .collect();
         let bars: Vec<Bar> = r
             .add
             .cells
             .iter()
-            .map(|c| Bar::new(c.cell as f64, c.cell_ms).width(0.7).name(format!("cell {} (L{})", c.cell, c.level)))
+            .map(|c| Bar::new(c.cell as f64, c.own_ms()).width(0.7).name(format!("cell {} (L{})", c.cell, c.level)))
             .collect();
-        Plot::new("cell_times").height(220.0).x_axis_label("cell").allow_scroll(false).show(ui, |p| {
+        Plot::new("cell_times").height(220.0).x_axis_label("cell (stem at -1)").allow_scroll(false).show(ui, |p| {
+            p.bar_chart(BarChart::new("stem", stem).color(egui::Color32::from_gray(150)));
             p.bar_chart(BarChart::new("cell time", bars).color(egui::Color32::from_rgb(222, 97, 60)));
         });
     });
