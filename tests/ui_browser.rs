@@ -372,3 +372,32 @@ fn the_speed_plot_reads_eval_json_and_sweeps_rows() {
     assert!(pts.iter().any(|p| p.family == "edm"));
     assert_eq!(presets.len(), 2, "the demo card's accurate and fast presets");
 }
+
+/// The matrix kept between frames is the full merge as rows arrive one by one, follows the exit
+/// shown, and starts over with a new job.
+#[test]
+fn the_kept_confusion_matrix_is_the_full_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    write_set(dir.path());
+    let mut app = StudioApp::new(Settings::default(), None, Arc::new(|| {}));
+    app.apply(WorkerMsg::ModelReady { role: Role::Add, card: card(), device: "demo".into(), banner: None });
+    let (set, rows) = run_rows(dir.path());
+    let job = app.browser.start(dir.path().to_path_buf(), set, 1024, false);
+    assert_eq!(confusion::merged_cached(&mut app.browser), None, "no row yet");
+    for row in rows {
+        app.apply(WorkerMsg::DatasetRow { job_id: job.job_id, row: Box::new(row) });
+        for exit in [0, 1] {
+            app.browser.confusion_exit = exit;
+            let kept = confusion::merged_cached(&mut app.browser);
+            assert_eq!(
+                kept,
+                confusion::merged(&app.browser.rows, exit),
+                "exit {exit}, {} rows",
+                app.browser.rows.len()
+            );
+        }
+    }
+    let (set, _) = run_rows(dir.path());
+    app.browser.start(dir.path().to_path_buf(), set, 1024, false);
+    assert_eq!(confusion::merged_cached(&mut app.browser), None, "a new job starts empty");
+}

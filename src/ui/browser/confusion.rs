@@ -20,6 +20,38 @@ pub fn merged(rows: &[super::rows::BrowserRow], exit: usize) -> Option<Confusion
     out
 }
 
+/// A merged matrix and what it covers: the job, the exit and how many rows it has seen.
+pub struct Cached {
+    job_id: u64,
+    exit: usize,
+    rows_seen: usize,
+    matrix: Option<ConfusionMatrix>,
+}
+
+/// [`merged`] for the frame being drawn, merging only the rows that arrived since the last
+/// frame (the whole run's rows once per change of job or exit, not once per frame).
+pub fn merged_cached(b: &mut super::Browser) -> Option<ConfusionMatrix> {
+    let (job_id, exit, n) = (b.job_id, b.confusion_exit, b.rows.len());
+    let fresh = match &b.confusion_cache {
+        Some(c) => c.job_id != job_id || c.exit != exit || c.rows_seen > n,
+        None => true,
+    };
+    if fresh {
+        b.confusion_cache = Some(Cached { job_id, exit, rows_seen: 0, matrix: None });
+    }
+    let c = b.confusion_cache.as_mut().expect("just set");
+    if c.rows_seen < n {
+        if let Some(more) = merged(&b.rows[c.rows_seen..], exit) {
+            match &mut c.matrix {
+                Some(m) => m.merge(&more),
+                None => c.matrix = Some(more),
+            }
+        }
+        c.rows_seen = n;
+    }
+    c.matrix.clone()
+}
+
 /// Draws the matrix panel.
 pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
     let card = crate::ui::network_view::card_of(app);
@@ -30,7 +62,7 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
             ui.selectable_value(&mut b.confusion_exit, k, format!("Exit {}", k + 1));
         }
     });
-    let Some(m) = merged(&b.rows, b.confusion_exit) else {
+    let Some(m) = merged_cached(b) else {
         ui.label("No labelled image yet: the matrix needs labels.");
         return;
     };

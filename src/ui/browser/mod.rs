@@ -45,6 +45,9 @@ pub struct Browser {
     pub opened: Option<usize>,
     /// Speed/mIoU points computed from the rows: (rows they cover, points).
     pub sweep: Option<(usize, Arc<Vec<super::plots::SweepPoint>>)>,
+    /// The shown exit's merged confusion matrix, kept between frames and extended by the rows
+    /// that arrived since (rows only ever arrive, or all go with a new job).
+    pub confusion_cache: Option<confusion::Cached>,
 }
 
 impl Default for Browser {
@@ -64,6 +67,7 @@ impl Default for Browser {
             confusion_exit: 0,
             opened: None,
             sweep: None,
+            confusion_cache: None,
         }
     }
 }
