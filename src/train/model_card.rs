@@ -46,9 +46,9 @@ fn describe(s: &mut String, file: &str, card: &ArchCard) -> anyhow::Result<()> {
     )?;
     writeln!(
         s,
-        "- decision makers: {:?} (scalar EDM width {}); {} classes; {:.3} M parameters",
+        "- decision makers: {:?}{}; {} classes; {:.3} M parameters",
         card.edm.kind,
-        card.edm.channels,
+        if card.edm.kind.has_scalar() { format!(" (scalar EDM width {})", card.edm.channels) } else { String::new() },
         card.classes.len(),
         params.network() as f64 / 1e6
     )?;
