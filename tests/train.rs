@@ -19,15 +19,13 @@ fn tiny_card() -> ArchCard {
 }
 
 fn dataset(dir: &Path) -> add_studio::data::datasets::Dataset {
-    let plan = DatasetPlan {
-        out: dir.to_path_buf(),
-        count: 6,
-        width: 128,
-        height: 96,
-        seed: 5,
-        val_fraction: 0.0,
-        difficulty: (0.0, 0.5),
-    };
+    generated(dir, 6, (128, 96), 5)
+}
+
+/// `count` generated scenes of `(width, height)`, all in the train split.
+fn generated(dir: &Path, count: u64, (width, height): (u32, u32), seed: u64) -> add_studio::data::datasets::Dataset {
+    let plan =
+        DatasetPlan { out: dir.to_path_buf(), count, width, height, seed, val_fraction: 0.0, difficulty: (0.0, 0.5) };
     write_dataset(&plan, &indicatif::ProgressBar::hidden()).unwrap();
     cityscapes::open(dir, "train", OnBad::Fail).unwrap()
 }
@@ -147,23 +145,14 @@ fn the_gpu_code_path_trains_like_the_cpu_kernels() {
 fn calibrated_statistics_are_the_images_statistics() {
     use add_studio::train::bn_calibrate::{CalibrateArgs, calibrate};
     let tmp = tempfile::tempdir().unwrap();
-    let plan = DatasetPlan {
-        out: tmp.path().join("data"),
-        count: 1,
-        width: 256,
-        height: 128,
-        seed: 9,
-        val_fraction: 0.0,
-        difficulty: (0.0, 0.5),
-    };
-    write_dataset(&plan, &indicatif::ProgressBar::hidden()).unwrap();
-    let ds = cityscapes::open(&plan.out, "train", OnBad::Fail).unwrap();
+    let data = tmp.path().join("data");
+    let ds = generated(&data, 1, (256, 128), 9);
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/add.safetensors");
     let before = TensorFile::read(&model).unwrap();
     let card = before.card.clone().unwrap();
     let args = CalibrateArgs {
         model: model.clone(),
-        data: plan.out.clone(),
+        data: data.clone(),
         out: tmp.path().join("calibrated.safetensors"),
         batches: 60,
         batch: 2,

@@ -17,6 +17,13 @@ use crate::network::checkpoint::{self, TensorFile};
 use super::batches::batch;
 use super::trainer::Trainee;
 
+/// Forward passes by default (also what `add pipeline` runs and its model card states).
+pub const BATCHES: usize = 60;
+/// Images per pass by default.
+pub const BATCH: usize = 4;
+/// Size the statistics are gathered at by default: the size the model answers on.
+pub const SIZE: &str = "257x513";
+
 /// Options of `add calibrate-bn`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CalibrateArgs {
@@ -31,12 +38,12 @@ pub struct CalibrateArgs {
     pub out: PathBuf,
     /// Forward passes; the statistics are a running average with the network's momentum
     /// (0.1), so after 60 passes the trained ones weigh 0.9^60 = 0.2%.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = BATCHES)]
     pub batches: usize,
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = BATCH)]
     pub batch: usize,
     /// Image size the statistics are gathered at: the size the model answers on.
-    #[arg(long, default_value = "257x513")]
+    #[arg(long, default_value = SIZE)]
     pub size: String,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

@@ -96,8 +96,10 @@ pub fn write(dir: &Path, a: &PipelineArgs) -> anyhow::Result<()> {
     }
     writeln!(
         s,
-        "- BatchNorm statistics of both models then recomputed on 240 full-size (257x513) train images \
-         (`add calibrate-bn`): the crops' statistics describe the deep cells' zero padding, not images"
+        "- BatchNorm statistics of both models then recomputed on {} full-size ({}) train images \
+         (`add calibrate-bn`): the crops' statistics describe the deep cells' zero padding, not images",
+        super::bn_calibrate::BATCHES * super::bn_calibrate::BATCH,
+        super::bn_calibrate::SIZE
     )?;
     writeln!(s, "- decision makers: {} epochs on the frozen network (`add train-edm --kind both`)\n", a.edm_epochs)?;
     // every decision-maker report in the run folder (the shipped one, and any trained to

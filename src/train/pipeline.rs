@@ -194,9 +194,9 @@ pub fn run(a: PipelineArgs) -> anyhow::Result<()> {
                 model: a.out.join(run).join("model.safetensors"),
                 data: data.clone(),
                 out: out.clone(),
-                batches: 60,
-                batch: 4,
-                size: "257x513".into(),
+                batches: super::bn_calibrate::BATCHES,
+                batch: super::bn_calibrate::BATCH,
+                size: super::bn_calibrate::SIZE.into(),
                 seed: a.seed,
                 device: a.device.clone(),
             })?;
