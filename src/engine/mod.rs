@@ -4,10 +4,12 @@
 //! - [`runner`]: the [`Engine`] (a loaded model on a device) and its run loop.
 //! - [`events`]: what a run reports; [`policy`]: when to stop at an early exit.
 //! - [`prepare`]: image to input tensor and back (the size rule); [`device`]: device choice.
+//! - [`maps`]: an exit's logits to its class, confidence and entropy maps.
 //! - [`parity`]: the same model on two devices, every exit compared (GPU against CPU).
 
 pub mod device;
 pub mod events;
+pub mod maps;
 pub mod parity;
 pub mod policy;
 pub mod prepare;

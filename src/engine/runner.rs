@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::Device;
 use image::RgbImage;
 
 use super::events::{Decision, ExitMaps, ExitReport, RunEvent};
+pub use super::maps::maps_from_logits;
 use super::policy::{ExitStats, Policy, PolicyError};
 use super::prepare::{Prepared, prepare};
 use crate::network::checkpoint::{self, CheckpointError, TensorFile};
@@ -310,101 +311,5 @@ impl Engine {
         let logits = self.net.exit_logits(exit, trace, false)?;
         let logits = p.to_image(&logits)?;
         Ok(maps_from_logits(&logits, confident_prob)?)
-    }
-}
-
-/// Class map, max-probability and normalised entropy of (1,K,H,W) logits, with the mean
-/// entropy and the confident-pixel fraction. One fused pass over the logits on the CPU, in
-/// parallel over pixel chunks: the same work as candle's softmax, max, argmax and log-softmax
-/// over the class axis took ten strided passes and was a large, fixed share of every answer.
-pub fn maps_from_logits(logits: &Tensor, confident_prob: f32) -> candle_core::Result<(ExitMaps, f32, f32)> {
-    use rayon::prelude::*;
-    let (_, k, h, w) = logits.dims4()?;
-    if k == 0 {
-        candle_core::bail!("maps_from_logits: logits have no classes");
-    }
-    let data: Vec<f32> = logits.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
-    let n = h * w;
-    let (mut classes, mut max_prob, mut entropy) = (vec![0u8; n], vec![0f32; n], vec![0f32; n]);
-    let inv_log_k = if k > 1 { 1.0 / (k as f32).ln() } else { 0.0 };
-    const CHUNK: usize = 1024;
-    classes
-        .par_chunks_mut(CHUNK)
-        .zip(max_prob.par_chunks_mut(CHUNK))
-        .zip(entropy.par_chunks_mut(CHUNK))
-        .enumerate()
-        .for_each(|(ci, ((cls, mp), ent))| {
-            let (start, len) = (ci * CHUNK, cls.len());
-            let plane = |c: usize| &data[c * n + start..c * n + start + len];
-            // max and argmax (first maximum wins, as candle's argmax)
-            let mut m = [f32::NEG_INFINITY; CHUNK];
-            for c in 0..k {
-                for (j, &v) in plane(c).iter().enumerate() {
-                    if v > m[j] {
-                        m[j] = v;
-                        cls[j] = c as u8;
-                    }
-                }
-            }
-            // with z = x - max: p = e^z / s, and entropy = -sum p ln p = ln s - (sum z e^z) / s
-            let (mut s, mut t) = ([0f32; CHUNK], [0f32; CHUNK]);
-            for c in 0..k {
-                for (j, &v) in plane(c).iter().enumerate() {
-                    let z = v - m[j];
-                    let e = z.exp();
-                    s[j] += e;
-                    t[j] += z * e;
-                }
-            }
-            for j in 0..len {
-                mp[j] = 1.0 / s[j];
-                ent[j] = ((s[j].ln() - t[j] / s[j]) * inv_log_k).clamp(0.0, 1.0);
-            }
-        });
-    let mean_entropy = (entropy.iter().map(|&e| e as f64).sum::<f64>() / n as f64) as f32;
-    let confident = max_prob.iter().filter(|&&p| p > confident_prob).count() as f32 / n as f32;
-    Ok((ExitMaps { width: w, height: h, classes, max_prob, entropy }, mean_entropy, confident))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The maps computed the plain way, with candle's ops over the class axis.
-    fn reference(logits: &Tensor) -> (Vec<u32>, Vec<f32>, Vec<f32>) {
-        let k = logits.dims4().unwrap().1;
-        let l = logits.squeeze(0).unwrap();
-        let probs = candle_nn::ops::softmax(&l, 0).unwrap();
-        let log_p = candle_nn::ops::log_softmax(&l, 0).unwrap();
-        let ent = ((&probs * log_p).unwrap().sum(0).unwrap() * (-1.0 / (k as f64).ln())).unwrap();
-        let flat = |t: Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        (l.argmax(0).unwrap().flatten_all().unwrap().to_vec1().unwrap(), flat(probs.max(0).unwrap()), flat(ent))
-    }
-
-    #[test]
-    fn fused_maps_match_candles_ops() {
-        // 37x53 = 1961 pixels: one full chunk and a partial one; a wide logit range
-        let logits = Tensor::randn(0f32, 4.0, (1, 19, 37, 53), &Device::Cpu).unwrap();
-        let (maps, mean_entropy, confident) = maps_from_logits(&logits, 0.5).unwrap();
-        let (classes, max_prob, entropy) = reference(&logits);
-        assert_eq!(maps.classes.iter().map(|&c| c as u32).collect::<Vec<_>>(), classes);
-        for (a, b) in maps.max_prob.iter().zip(&max_prob).chain(maps.entropy.iter().zip(&entropy)) {
-            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
-        }
-        let n = entropy.len() as f32;
-        assert!((mean_entropy - entropy.iter().sum::<f32>() / n).abs() < 1e-5);
-        assert_eq!(confident, max_prob.iter().filter(|&&p| p > 0.5).count() as f32 / n);
-    }
-
-    #[test]
-    fn fused_maps_of_flat_and_single_class_logits() {
-        let flat = Tensor::zeros((1, 4, 3, 5), DType::F32, &Device::Cpu).unwrap();
-        let (maps, mean_entropy, _) = maps_from_logits(&flat, 0.5).unwrap();
-        assert!(maps.classes.iter().all(|&c| c == 0), "ties go to the first class");
-        assert!(maps.max_prob.iter().all(|&p| (p - 0.25).abs() < 1e-6));
-        assert!((mean_entropy - 1.0).abs() < 1e-5, "uniform is the most uncertain");
-        let one = Tensor::ones((1, 1, 2, 2), DType::F32, &Device::Cpu).unwrap();
-        let (maps, mean_entropy, confident) = maps_from_logits(&one, 0.5).unwrap();
-        assert_eq!((maps.max_prob, mean_entropy, confident), (vec![1.0; 4], 0.0, 1.0));
     }
 }

@@ -10,8 +10,11 @@
 //! - [`conv1x1`]: pointwise conv as one GEMM per image, no im2col.
 //! - [`batch_norm_train`]: training-mode BatchNorm (fused statistics, normalisation, backward).
 //! - [`conv2d`]: dense kxk conv (any stride/padding/dilation) as im2col + GEMM, GEMM backward.
+//! - [`class_stats`]: per-pixel arg-max, max probability and entropy over the classes (the
+//!   maps every answer shows), with a vectorised exp and log.
 
 mod batchnorm;
+pub mod class_stats;
 mod conv1x1;
 mod conv2d;
 mod depthwise;
