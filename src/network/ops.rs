@@ -61,11 +61,15 @@ impl Op {
         match self {
             Op::Zero => x.zeros_like(),
             Op::Skip => Ok(x.clone()),
+            // training takes the differentiable forms: candle's pool2d has no backward when
+            // windows overlap
+            Op::MaxPool3 if train => pool3_shifted(x, f32::NEG_INFINITY, |a, b| a.maximum(b)),
             Op::MaxPool3 => {
                 let (_, _, h, w) = x.dims4()?;
                 let padded = pad_hw_with(x, f32::NEG_INFINITY, h, w)?;
                 padded.max_pool2d_with_stride(3, 1)
             }
+            Op::AvgPool3 if train => pool3_shifted(x, 0.0, |a, b| a + b)?.broadcast_div(&real_pixels(x)?),
             Op::AvgPool3 => avg_pool3_exclude_pad(x),
             Op::SepConv { dw1, pw1, dw2, pw2 } => {
                 let y = pw1.forward_t(&dw1.forward(&x.relu()?)?, train)?;
@@ -100,13 +104,28 @@ fn pad_hw_with(x: &Tensor, value: f32, h: usize, w: usize) -> Result<Tensor> {
 fn avg_pool3_exclude_pad(x: &Tensor) -> Result<Tensor> {
     let (_, _, h, w) = x.dims4()?;
     let sum = (pad_hw_with(x, 0.0, h, w)?.avg_pool2d_with_stride(3, 1)? * 9.0)?;
-    // count of real pixels in each window: 3 in the interior, 2 on an edge (per axis)
+    sum.broadcast_div(&real_pixels(x)?)
+}
+
+/// Real (unpadded) pixels in each 3x3 window of `x`'s plane, (h, w): 3 per axis in the
+/// interior, 2 on an edge.
+fn real_pixels(x: &Tensor) -> Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
     let axis =
         |n: usize| -> Vec<f32> { (0..n).map(|i| 3.0 - (i == 0) as u8 as f32 - (i + 1 == n) as u8 as f32).collect() };
     let rows = Tensor::from_vec(axis(h), (h, 1), x.device())?;
     let cols = Tensor::from_vec(axis(w), (1, w), x.device())?;
-    let count = rows.broadcast_mul(&cols)?.to_dtype(x.dtype())?;
-    sum.broadcast_div(&count)
+    rows.broadcast_mul(&cols)?.to_dtype(x.dtype())
+}
+
+/// 3x3 stride-1 pooling with padding 1 (`pad` outside), combining the nine shifted views of
+/// the padded input with `f` (max or sum), a row pass then a column pass: only narrows, cats
+/// and binary ops, which all have a backward.
+fn pool3_shifted(x: &Tensor, pad: f32, f: impl Fn(&Tensor, &Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    let p = pad_hw_with(x, pad, h, w)?;
+    let rows = f(&f(&p.narrow(3, 0, w)?, &p.narrow(3, 1, w)?)?, &p.narrow(3, 2, w)?)?;
+    f(&f(&rows.narrow(2, 0, h)?, &rows.narrow(2, 1, h)?)?, &rows.narrow(2, 2, h)?)
 }
 
 #[cfg(test)]
@@ -120,6 +139,21 @@ mod tests {
         let y = avg_pool3_exclude_pad(&x).unwrap();
         let v: Vec<f32> = y.flatten_all().unwrap().to_vec1().unwrap();
         assert!(v.iter().all(|a| (a - 1.0).abs() < 1e-6), "{v:?}");
+    }
+
+    #[test]
+    fn training_pools_match_inference_pools_and_have_gradients() {
+        let x = candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 3, 6, 7), &Device::Cpu).unwrap()).unwrap();
+        for op in [Op::MaxPool3, Op::AvgPool3] {
+            let (a, b) = (op.forward_t(&x, true).unwrap(), op.forward_t(&x, false).unwrap());
+            let d = (a.clone() - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            assert!(d < 1e-6, "training and inference pooling differ by {d}");
+            let g = a.sum_all().unwrap().backward().unwrap();
+            let g = g.get(x.as_tensor()).expect("pooling passes a gradient");
+            // every output sends a total of 1 back to its window
+            let total = g.sum_all().unwrap().to_scalar::<f32>().unwrap();
+            assert!((total - 2.0 * 3.0 * 6.0 * 7.0).abs() < 1e-3, "gradient total {total}");
+        }
     }
 
     #[test]

@@ -1,14 +1,16 @@
 //! `add search`: ADD's network-level architecture search (stage one of three).
 //!
-//! The cell is fixed (the searched Auto-DeepLab genotype, as ADD keeps it); what is searched is
-//! the path through Auto-DeepLab's 12-cell x 4-level trellis, in a supernet that carries the
-//! multi-exit heads the final network will have, so the path suits early exits too.
+//! What is searched is the path through Auto-DeepLab's 12-cell x 4-level trellis, in a
+//! supernet that carries the multi-exit heads the final network will have, so the path suits
+//! early exits too. The cell stays the searched Auto-DeepLab genotype, as ADD keeps it, unless
+//! `--cell-search` searches it too (Auto-DeepLab's alpha).
 //!
 //! - [`trellis`]: beta, its softmax over each node's outgoing edges, Viterbi decoding.
 //! - [`supernet`]: every reachable node with a cell, dense connections, shared exit head.
 //! - [`searcher`]: first-order bi-level optimisation (weights on half A, beta on half B after
 //!   a warm-up), checkpoints, `--resume`, Ctrl-C.
-//! - [`adam`]: Adam for beta, with its state exposed for exact resumption.
+//! - [`cell_search`]: the optional cell-level search (alpha over every edge's candidate ops).
+//! - [`adam`]: Adam for beta (and alpha), with its state exposed for exact resumption.
 //! - [`result`]: exit placement, the architecture card, the history file.
 //!
 //! Outputs in `--out`: `arch.json` (the card; `add train --arch` reads it),
@@ -16,6 +18,7 @@
 //! app's plots) and `search_checkpoint.safetensors` (for `--resume`).
 
 pub mod adam;
+pub mod cell_search;
 pub mod result;
 pub mod searcher;
 pub mod supernet;
@@ -72,6 +75,10 @@ pub struct SearchArgs {
     pub arch_lr: f64,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Also search the cell: alpha over the 8 candidate ops of each of the cell's 20 edges,
+    /// shared by every cell, decoded into the card's genotype (about 10x the cost per step).
+    #[arg(long)]
+    pub cell_search: bool,
     /// Continue the search in --out from its last checkpoint.
     #[arg(long)]
     pub resume: bool,
@@ -103,12 +110,16 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         weight_decay: args.weight_decay,
         arch_lr: args.arch_lr,
         seed: args.seed,
+        cell_search: args.cell_search,
     };
     let device = crate::engine::device::select(Some(&args.device)).map_err(anyhow::Error::msg)?;
     let files = SearchFiles { dir: args.out };
     match search(&ds, &cfg, &files, args.resume, args.until, &device)? {
         Outcome::Finished(card) => {
             println!("path {:?}, early exits {:?}", card.path, card.exits);
+            if cfg.cell_search {
+                println!("cell genotype {:?}", card.genotype);
+            }
             println!("card: {}", files.card().display());
             println!("history: {}", files.history().display());
         }

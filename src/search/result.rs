@@ -73,6 +73,15 @@ pub struct EpochRecord {
     pub arch_loss: Option<f64>,
     /// Seconds the epoch took (summed across resumed sessions).
     pub seconds: f64,
+    /// Raw alpha `[edge][op]` of a cell search (shared by every cell).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<Vec<Vec<f32>>>,
+    /// alpha normalised over each edge's ops (softmax).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op_weights: Option<Vec<Vec<f32>>>,
+    /// The cell genotype decoded at the end of this epoch (rows `[branch, op]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genotype: Option<Vec<[usize; 2]>>,
 }
 
 /// `search_history.json`: the settings and one record per epoch.

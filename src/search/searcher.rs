@@ -1,12 +1,13 @@
 //! The search loop: first-order bi-level optimisation of the supernet.
 //!
 //! The train split is shuffled (seeded) into halves A and B. Every step updates the weights
-//! on a batch of A (SGD + poly lr); from epoch `warmup` on, it then updates beta on a batch of
-//! B (Adam, weight decay 0), as the reference's `search.py` alternates them (first order: the
-//! architecture gradient is taken at the current weights). Batches depend only on (seed,
-//! step), so a resumed run sees the batches it would have seen; the checkpoint holds weights,
-//! BatchNorm statistics, beta, both optimisers' state, the step and the history, and is
-//! written atomically at the end of every epoch, on `until`, and on Ctrl-C.
+//! on a batch of A (SGD + poly lr); from epoch `warmup` on, it then updates beta (and, in a
+//! cell search, alpha) on a batch of B (Adam, weight decay 0), as the reference's `search.py`
+//! alternates them (first order: the architecture gradient is taken at the current weights).
+//! Batches depend only on (seed, step), so a resumed run sees the batches it would have seen;
+//! the checkpoint holds weights, BatchNorm statistics, beta, alpha, the optimisers' state, the
+//! step and the history, and is written atomically at the end of every epoch, on `until`, and
+//! on Ctrl-C.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::adam::Adam;
+use super::cell_search;
 use super::result::{EpochRecord, History, early_exits, searched_card, template_card};
 use super::supernet::{HEAD_LEVEL, Supernet};
 use super::trellis::{self, CELLS, LEVELS, RATES};
@@ -51,6 +53,9 @@ pub struct SearchConfig {
     pub weight_decay: f64,
     pub arch_lr: f64,
     pub seed: u64,
+    /// Also search the cell (alpha over every edge's candidate ops), not only the path.
+    #[serde(default)]
+    pub cell_search: bool,
 }
 
 impl SearchConfig {
@@ -122,6 +127,9 @@ const STATE_KEY: &str = "add_studio.search_state";
 const BETA: &str = "arch.beta";
 const ADAM_M: &str = "arch.adam_m";
 const ADAM_V: &str = "arch.adam_v";
+const ALPHA: &str = "arch.alpha";
+const ALPHA_M: &str = "arch.alpha_adam_m";
+const ALPHA_V: &str = "arch.alpha_adam_v";
 const MOMENTUM_PREFIX: &str = "momentum.";
 /// Mixed into the seed for half B's batches so they differ from half A's at the same step.
 const ARCH_STREAM: u64 = 0xB5EA_4C11_0000_0001;
@@ -143,6 +151,9 @@ struct SearchState {
     config: SearchConfig,
     history: Vec<EpochRecord>,
     acc: EpochAcc,
+    /// Steps of alpha's Adam (cell search only).
+    #[serde(default)]
+    alpha_adam_t: usize,
 }
 
 /// Splits `ds` into halves A (weights) and B (architecture) by a seeded shuffle.
@@ -155,16 +166,24 @@ pub fn split_halves(ds: &Dataset, seed: u64) -> anyhow::Result<(Dataset, Dataset
     Ok((pick(&idx[..half]), pick(&idx[half..])))
 }
 
-/// The supernet's variables and modules, beta and both optimisers.
+/// The supernet's variables and modules, beta, alpha (cell search) and the optimisers.
 struct Run {
     varmap: VarMap,
     net: Supernet,
     beta: Var,
     sgd: Sgd,
     adam: Adam,
+    /// Alpha (edges x ops) and its Adam, in a cell search.
+    alpha: Option<(Var, Adam)>,
 }
 
 impl Run {
+    /// Softmax of alpha over each edge's ops, in a cell search (candle's composed softmax:
+    /// `softmax_last_dim` has no backward).
+    fn op_weights(&self) -> candle_core::Result<Option<Tensor>> {
+        self.alpha.as_ref().map(|(a, _)| candle_nn::ops::softmax(a.as_tensor(), candle_core::D::Minus1)).transpose()
+    }
+
     fn weights(&self) -> anyhow::Result<HashMap<String, Tensor>> {
         let data = self.varmap.data().lock().expect("varmap lock");
         data.iter().map(|(n, v)| Ok((n.clone(), v.as_tensor().to_device(&Device::Cpu)?))).collect()
@@ -223,8 +242,9 @@ pub fn search(
     let (ds_a, ds_b) = split_halves(ds, cfg.seed)?;
 
     let varmap = VarMap::new();
-    let net = Supernet::load(&template, &exit_cells, &VarBuilder::from_varmap(&varmap, DType::F32, device))?;
-    let (init, beta0, start, mut history, mut acc, momentum, adam_state) = if resume {
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
+    let net = Supernet::load(&template, &exit_cells, cfg.cell_search, &vb)?;
+    let (init, beta0, start, mut history, mut acc, momentum, adam_state, alpha_state) = if resume {
         load_state(files, cfg)?
     } else {
         anyhow::ensure!(
@@ -237,7 +257,12 @@ pub fn search(
             data.iter().map(|(n, v)| (n.clone(), v.dims().to_vec())).collect()
         };
         let init = crate::network::init::random_init(shapes, cfg.seed)?;
-        (init, initial_beta(cfg.seed)?, 0, Vec::new(), EpochAcc::default(), HashMap::new(), None)
+        let alpha = cfg.cell_search.then(|| {
+            let a = cell_search::initial_alpha(template.b, cfg.seed);
+            Tensor::from_vec(a, (cell_search::edges(template.b), cell_search::OPS), &Device::Cpu).map(|t| (t, None))
+        });
+        let alpha = alpha.transpose()?;
+        (init, initial_beta(cfg.seed)?, 0, Vec::new(), EpochAcc::default(), HashMap::new(), None, alpha)
     };
     {
         let data = varmap.data().lock().expect("varmap lock");
@@ -265,7 +290,20 @@ pub fn search(
         adam.m = m.to_device(device)?;
         adam.v = v.to_device(device)?;
     }
-    let mut run = Run { varmap, net, beta, sgd, adam };
+    let alpha = match alpha_state {
+        Some((a0, state)) => {
+            let var = Var::from_tensor(&a0.to_device(device)?)?;
+            let mut adam = Adam::new(&var, cfg.arch_lr)?;
+            if let Some((t, m, v)) = state {
+                adam.t = t;
+                adam.m = m.to_device(device)?;
+                adam.v = v.to_device(device)?;
+            }
+            Some((var, adam))
+        }
+        None => None,
+    };
+    let mut run = Run { varmap, net, beta, sgd, adam, alpha };
 
     crate::train::interrupt::install();
     let aug = AugmentParams { scale: cfg.scale, crop: cfg.crop, ..AugmentParams::default() };
@@ -290,7 +328,8 @@ pub fn search(
         // weights on half A
         let b = batch(&ds_a, cfg.batch, &aug, norm, cfg.seed, step, device)?;
         let w = trellis::normalise_tensor(run.beta.as_tensor())?;
-        let (loss, _) = multi_exit_loss(&run.net.forward_t(&b.images, &w, true)?, &b.labels)?;
+        let ops = run.op_weights()?;
+        let (loss, _) = multi_exit_loss(&run.net.forward_t(&b.images, &w, ops.as_ref(), true)?, &b.labels)?;
         run.sgd.step(&loss.backward()?, lr)?;
         let loss = loss.to_scalar::<f32>()? as f64;
         anyhow::ensure!(loss.is_finite(), "weight loss became {loss} at step {step}: lower --lr");
@@ -302,10 +341,14 @@ pub fn search(
         if epoch >= cfg.warmup {
             let b = batch(&ds_b, cfg.batch, &aug, norm, cfg.seed ^ ARCH_STREAM, step, device)?;
             let w = trellis::normalise_tensor(run.beta.as_tensor())?;
-            let (arch_loss, _) = multi_exit_loss(&run.net.forward_t(&b.images, &w, true)?, &b.labels)?;
+            let ops = run.op_weights()?;
+            let (arch_loss, _) = multi_exit_loss(&run.net.forward_t(&b.images, &w, ops.as_ref(), true)?, &b.labels)?;
             let grads = arch_loss.backward()?;
             let g = grads.get(run.beta.as_tensor()).context("beta received no gradient")?;
             run.adam.step(&run.beta, g)?;
+            if let Some((alpha, adam)) = &mut run.alpha {
+                adam.step(alpha, grads.get(alpha.as_tensor()).context("alpha received no gradient")?)?;
+            }
             let a = arch_loss.to_scalar::<f32>()? as f64;
             anyhow::ensure!(a.is_finite(), "architecture loss became {a} at step {step}: lower --arch-lr");
             acc.arch_sum += a;
@@ -357,6 +400,12 @@ fn end_epoch(run: &Run, epoch: usize, step: usize, acc: &EpochAcc, early: &[usiz
     let beta = trellis::beta_from_tensor(&run.beta.as_tensor().to_device(&Device::Cpu)?)?;
     let weights = trellis::normalise(&beta);
     let path = trellis::viterbi(&weights, early);
+    let alpha = match &run.alpha {
+        Some((a, _)) => Some(a.as_tensor().to_device(&Device::Cpu)?.to_vec2::<f32>()?),
+        None => None,
+    };
+    let op_weights = alpha.as_deref().map(cell_search::normalise);
+    let genotype = op_weights.as_deref().map(|w| cell_search::decode(w, run.net.card.b));
     Ok(EpochRecord {
         epoch,
         step,
@@ -367,6 +416,9 @@ fn end_epoch(run: &Run, epoch: usize, step: usize, acc: &EpochAcc, early: &[usiz
         loss: acc.loss_sum / acc.loss_n.max(1) as f64,
         arch_loss: (acc.arch_n > 0).then(|| acc.arch_sum / acc.arch_n as f64),
         seconds: acc.seconds,
+        alpha,
+        op_weights,
+        genotype,
     })
 }
 
@@ -379,7 +431,11 @@ fn write_outputs(
     history: &[EpochRecord],
 ) -> anyhow::Result<ArchCard> {
     let last = history.last().context("no epoch finished")?;
-    let card = searched_card(template, &last.path, &exit_cells[..exit_cells.len() - 1])?;
+    let mut template = template.clone();
+    if let Some(g) = &last.genotype {
+        template.genotype = g.clone();
+    }
+    let card = searched_card(&template, &last.path, &exit_cells[..exit_cells.len() - 1])?;
     crate::fsutil::atomic_write(&files.card(), card.to_json().as_bytes())
         .with_context(|| format!("{}: cannot write", files.card().display()))?;
     let h = History {
@@ -409,8 +465,19 @@ fn save_state(
     all.insert(BETA.into(), run.beta.as_tensor().to_device(&Device::Cpu)?);
     all.insert(ADAM_M.into(), run.adam.m.to_device(&Device::Cpu)?);
     all.insert(ADAM_V.into(), run.adam.v.to_device(&Device::Cpu)?);
-    let state =
-        SearchState { step, adam_t: run.adam.t, config: cfg.clone(), history: history.to_vec(), acc: acc.clone() };
+    if let Some((alpha, adam)) = &run.alpha {
+        all.insert(ALPHA.into(), alpha.as_tensor().to_device(&Device::Cpu)?);
+        all.insert(ALPHA_M.into(), adam.m.to_device(&Device::Cpu)?);
+        all.insert(ALPHA_V.into(), adam.v.to_device(&Device::Cpu)?);
+    }
+    let state = SearchState {
+        step,
+        adam_t: run.adam.t,
+        config: cfg.clone(),
+        history: history.to_vec(),
+        acc: acc.clone(),
+        alpha_adam_t: run.alpha.as_ref().map_or(0, |(_, adam)| adam.t),
+    };
     let meta = HashMap::from([(STATE_KEY.to_string(), serde_json::to_string(&state)?)]);
     // the embedded card is the supernet's template (a valid card; the found one is arch.json)
     checkpoint::save_with_metadata(&files.checkpoint(), &run.net.card, &all, meta)?;
@@ -418,7 +485,18 @@ fn save_state(
 }
 
 type AdamState = Option<(usize, Tensor, Tensor)>;
-type Resumed = (HashMap<String, Tensor>, Tensor, usize, Vec<EpochRecord>, EpochAcc, HashMap<String, Tensor>, AdamState);
+/// Alpha and its Adam state (none before the first architecture step), in a cell search.
+type AlphaState = Option<(Tensor, AdamState)>;
+type Resumed = (
+    HashMap<String, Tensor>,
+    Tensor,
+    usize,
+    Vec<EpochRecord>,
+    EpochAcc,
+    HashMap<String, Tensor>,
+    AdamState,
+    AlphaState,
+);
 
 fn load_state(files: &SearchFiles, cfg: &SearchConfig) -> anyhow::Result<Resumed> {
     let path = files.checkpoint();
@@ -442,11 +520,15 @@ fn load_state(files: &SearchFiles, cfg: &SearchConfig) -> anyhow::Result<Resumed
     );
     let (mut weights, mut momentum) = (HashMap::new(), HashMap::new());
     let (mut beta, mut m, mut v) = (None, None, None);
+    let (mut alpha, mut am, mut av) = (None, None, None);
     for (n, t) in file.tensors {
         match n.as_str() {
             BETA => beta = Some(t),
             ADAM_M => m = Some(t),
             ADAM_V => v = Some(t),
+            ALPHA => alpha = Some(t),
+            ALPHA_M => am = Some(t),
+            ALPHA_V => av = Some(t),
             _ => match n.strip_prefix(MOMENTUM_PREFIX) {
                 Some(name) => {
                     momentum.insert(name.to_string(), t);
@@ -461,7 +543,21 @@ fn load_state(files: &SearchFiles, cfg: &SearchConfig) -> anyhow::Result<Resumed
     let beta = beta.ok_or_else(|| missing(BETA))?;
     anyhow::ensure!(beta.dims() == [CELLS, LEVELS, RATES], "{}: beta has shape {:?}", path.display(), beta.dims());
     let adam = Some((state.adam_t, m.ok_or_else(|| missing(ADAM_M))?, v.ok_or_else(|| missing(ADAM_V))?));
-    Ok((weights, beta, state.step, state.history, state.acc, momentum, adam))
+    let alpha = if cfg.cell_search {
+        let alpha = alpha.ok_or_else(|| missing(ALPHA))?;
+        let shape = [cell_search::edges(template_card(cfg.filters, cfg.head_width, cfg.exits).b), cell_search::OPS];
+        anyhow::ensure!(
+            alpha.dims() == shape,
+            "{}: alpha has shape {:?}, expected {shape:?}",
+            path.display(),
+            alpha.dims()
+        );
+        let adam = (state.alpha_adam_t, am.ok_or_else(|| missing(ALPHA_M))?, av.ok_or_else(|| missing(ALPHA_V))?);
+        Some((alpha, Some(adam)))
+    } else {
+        None
+    };
+    Ok((weights, beta, state.step, state.history, state.acc, momentum, adam, alpha))
 }
 
 /// Reads a finished or paused search's history file.
@@ -506,6 +602,7 @@ mod tests {
             weight_decay: 1e-4,
             arch_lr: 3e-3,
             seed: 4,
+            cell_search: false,
         }
     }
 
@@ -540,6 +637,37 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
             .collect();
         assert!(stray.is_empty(), "{stray:?}");
+    }
+
+    #[test]
+    fn a_cell_search_decodes_alpha_into_the_card_and_resumes_exactly() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ds = dataset(&tmp.path().join("data"));
+        let cfg = SearchConfig { cell_search: true, arch_lr: 0.05, ..cfg(3) };
+        let straight = SearchFiles { dir: tmp.path().join("a") };
+        let Outcome::Finished(card) = search(&ds, &cfg, &straight, false, None, &Device::Cpu).unwrap() else {
+            panic!("not finished")
+        };
+        let h = read_history(&straight.history()).unwrap();
+        let last = h.epochs.last().unwrap();
+        let (first, alpha) = (h.epochs[0].alpha.clone().unwrap(), last.alpha.clone().unwrap());
+        assert_eq!((alpha.len(), alpha[0].len()), (20, 8));
+        assert_ne!(first, alpha, "alpha moved after the warm-up");
+        assert_eq!(last.genotype.as_ref(), Some(&card.genotype), "the card carries the decoded genotype");
+        assert_eq!(card.genotype, cell_search::decode(last.op_weights.as_ref().unwrap(), 5));
+        ArchCard::load(&straight.card()).unwrap().validate().unwrap();
+        // paused after one architecture step and resumed: alpha and its Adam state survive
+        let paused = SearchFiles { dir: tmp.path().join("b") };
+        assert!(matches!(search(&ds, &cfg, &paused, false, Some(2), &Device::Cpu).unwrap(), Outcome::Paused(2)));
+        let plain = SearchConfig { cell_search: false, ..cfg.clone() };
+        assert!(
+            search(&ds, &plain, &paused, true, None, &Device::Cpu).unwrap_err().to_string().contains("other settings")
+        );
+        search(&ds, &cfg, &paused, true, None, &Device::Cpu).unwrap();
+        let resumed = read_history(&paused.history()).unwrap().epochs.last().unwrap().alpha.clone().unwrap();
+        let diff =
+            alpha.iter().flatten().zip(resumed.iter().flatten()).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        assert!(diff <= 1e-7, "resumed alpha differs by {diff}");
     }
 
     #[test]

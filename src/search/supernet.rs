@@ -24,6 +24,7 @@
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
+use super::cell_search::MixedCellOps;
 use super::trellis::{CELLS, LEVELS, RATES, source_exists, target, top_level};
 use crate::network::card::ArchCard;
 use crate::network::cell::CellOps;
@@ -85,13 +86,21 @@ struct SuperCell {
     /// Incoming edges: (source level, rate = index into beta's last axis, resampling).
     edges: Vec<(usize, usize, Resample)>,
     h0: H0,
-    /// The blocks, built exactly as the fixed network builds them (the reference's op-order
-    /// quirk included), so a genotype means the same cell here as in the network.
-    body: CellOps,
+    body: Body,
+}
+
+/// A node's blocks.
+#[derive(Debug, Clone)]
+enum Body {
+    /// The fixed genotype, built exactly as the fixed network builds it (the reference's
+    /// op-order quirk included), so a genotype means the same cell here as in the network.
+    Fixed(CellOps),
+    /// Every candidate op on every edge, weighted by alpha (`--cell-search`).
+    Mixed(MixedCellOps),
 }
 
 impl SuperCell {
-    fn load(card: &ArchCard, i: usize, l: usize, vb: &VarBuilder) -> Result<SuperCell> {
+    fn load(card: &ArchCard, i: usize, l: usize, cell_search: bool, vb: &VarBuilder) -> Result<SuperCell> {
         let cell_c = |lv: usize| card.cell_channels(lv as u8);
         let c = card.block_channels(l as u8);
         let mut edges = Vec::new();
@@ -113,7 +122,12 @@ impl SuperCell {
         } else {
             H0::Dense(ReluConvBn::load(ConvSpec::pointwise(c * (i - 1), c), &vb.pp("pre_preprocess"), MODE)?)
         };
-        Ok(SuperCell { edges, h0, body: CellOps::load(card, c, vb, MODE)? })
+        let body = if cell_search {
+            Body::Mixed(MixedCellOps::load(card.b, c, vb, MODE)?)
+        } else {
+            Body::Fixed(CellOps::load(card, c, vb, MODE)?)
+        };
+        Ok(SuperCell { edges, h0, body })
     }
 }
 
@@ -141,8 +155,10 @@ pub const TEMPLATE_PATH: [u8; CELLS] = [0, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2];
 
 impl Supernet {
     /// Builds the supernet with variables from `vb`. `exit_cells` must be ascending, at
-    /// least 2 (every level is reachable there) and end with the last cell.
-    pub fn load(template: &ArchCard, exit_cells: &[usize], vb: &VarBuilder) -> Result<Supernet> {
+    /// least 2 (every level is reachable there) and end with the last cell. With
+    /// `cell_search`, every node's cell holds every candidate op (see [`super::cell_search`])
+    /// instead of the template's genotype.
+    pub fn load(template: &ArchCard, exit_cells: &[usize], cell_search: bool, vb: &VarBuilder) -> Result<Supernet> {
         let mut card = template.clone();
         card.path = TEMPLATE_PATH.to_vec();
         card.exits = Vec::new();
@@ -163,7 +179,7 @@ impl Supernet {
         let mut dense = Vec::new();
         for i in 0..CELLS {
             let row = (0..=top_level(i))
-                .map(|l| SuperCell::load(&card, i, l, &vb.pp("cells").pp(i).pp(l)))
+                .map(|l| SuperCell::load(&card, i, l, cell_search, &vb.pp("cells").pp(i).pp(l)))
                 .collect::<Result<Vec<_>>>()?;
             cells.push(row);
             if i < CELLS - 2 {
@@ -202,9 +218,10 @@ impl Supernet {
     }
 
     /// Logits (N,K,H,W) of every exit, in exit order, for normalised images `x` (sides of the
-    /// form 32k+1, so that every level's grid lines up) and normalised edge weights `w`
-    /// (12, 4, 3) from [`super::trellis::normalise_tensor`].
-    pub fn forward_t(&self, x: &Tensor, w: &Tensor, train: bool) -> Result<Vec<Tensor>> {
+    /// form 32k+1, so that every level's grid lines up), normalised edge weights `w`
+    /// (12, 4, 3) from [`super::trellis::normalise_tensor`] and, for a cell search, the op
+    /// weights `ops` (edges x 8, softmax of alpha).
+    pub fn forward_t(&self, x: &Tensor, w: &Tensor, ops: Option<&Tensor>, train: bool) -> Result<Vec<Tensor>> {
         let (_, _, h, wd) = x.dims4()?;
         if (h - 1) % 32 != 0 || (wd - 1) % 32 != 0 {
             candle_core::bail!("supernet input {h}x{wd}: each side must be 32k+1 (e.g. 65x129)");
@@ -241,7 +258,11 @@ impl Supernet {
                     }
                     H0::Dense(p) => p.forward_t(&Tensor::cat(&dense[l][..i - 1], 1)?, train)?,
                 };
-                cur.push(cell.body.forward_t(h0, h1, train)?);
+                cur.push(match (&cell.body, ops) {
+                    (Body::Fixed(body), _) => body.forward_t(h0, h1, train)?,
+                    (Body::Mixed(body), Some(ops)) => body.forward_t(h0, h1, ops, train)?,
+                    (Body::Mixed(_), None) => candle_core::bail!("a cell-search supernet needs op weights"),
+                });
             }
             if i < CELLS - 2 {
                 for (l, d) in self.dense[i].iter().enumerate() {
@@ -285,11 +306,11 @@ mod tests {
         card.head.low_level_width = 4;
         let vm = candle_nn::VarMap::new();
         let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
-        let net = Supernet::load(&card, &[5, 11], &vb).unwrap();
+        let net = Supernet::load(&card, &[5, 11], false, &vb).unwrap();
         let beta = candle_core::Var::zeros((CELLS, LEVELS, RATES), DType::F32, &Device::Cpu).unwrap();
         let x = Tensor::randn(0f32, 1.0, (2, 3, 65, 65), &Device::Cpu).unwrap();
         let w = super::super::trellis::normalise_tensor(beta.as_tensor()).unwrap();
-        let outs = net.forward_t(&x, &w, true).unwrap();
+        let outs = net.forward_t(&x, &w, None, true).unwrap();
         assert_eq!(outs.len(), 2);
         for o in &outs {
             assert_eq!(o.dims(), &[2, 19, 65, 65]);
@@ -298,6 +319,8 @@ mod tests {
         let g = loss.backward().unwrap();
         let gb = g.get(beta.as_tensor()).expect("beta has a gradient").abs().unwrap().sum_all().unwrap();
         assert!(gb.to_scalar::<f32>().unwrap() > 0.0);
-        assert!(net.forward_t(&Tensor::zeros((2, 3, 64, 65), DType::F32, &Device::Cpu).unwrap(), &w, true).is_err());
+        assert!(
+            net.forward_t(&Tensor::zeros((2, 3, 64, 65), DType::F32, &Device::Cpu).unwrap(), &w, None, true).is_err()
+        );
     }
 }

@@ -152,7 +152,11 @@ pub fn write(dir: &Path, a: &PipelineArgs) -> anyhow::Result<()> {
     }
     writeln!(s)?;
     writeln!(s, "## Reproduce\n")?;
-    let search = if a.search_epochs > 0 { format!(" --search-epochs {}", a.search_epochs) } else { String::new() };
+    let search = match (a.search_epochs, a.cell_search) {
+        (0, _) => String::new(),
+        (e, false) => format!(" --search-epochs {e}"),
+        (e, true) => format!(" --search-epochs {e} --cell-search"),
+    };
     writeln!(
         s,
         "```sh\nadd pipeline --out runs/pipe --seed {} --scenes {} --steps {} --filters {} --head-width {} \

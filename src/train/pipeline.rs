@@ -29,6 +29,9 @@ pub struct PipelineArgs {
     /// Search the network path first, for this many epochs (0: take --arch as it is).
     #[arg(long, default_value_t = 0)]
     pub search_epochs: usize,
+    /// With --search-epochs: search the cell's ops too (alpha), not only the path.
+    #[arg(long)]
+    pub cell_search: bool,
     #[arg(long, default_value_t = 8)]
     pub filters: usize,
     #[arg(long, default_value_t = 64)]
@@ -116,7 +119,8 @@ fn search_stage(a: &PipelineArgs) -> anyhow::Result<String> {
     let dir = a.out.join("search");
     let train_card = dir.join("arch_train.json");
     if !train_card.exists() {
-        println!("[1b/5] searching the network path ({} epochs)", a.search_epochs);
+        let what = if a.cell_search { "network path and the cell" } else { "network path" };
+        println!("[1b/5] searching the {what} ({} epochs)", a.search_epochs);
         let resume = dir.join("search_checkpoint.safetensors").exists();
         crate::search::run(crate::search::SearchArgs {
             data: a.out.join("data"),
@@ -136,6 +140,7 @@ fn search_stage(a: &PipelineArgs) -> anyhow::Result<String> {
             weight_decay: 5e-4,
             arch_lr: 3e-3,
             seed: a.seed,
+            cell_search: a.cell_search,
             resume,
             until: None,
             device: a.device.clone(),
