@@ -401,3 +401,74 @@ fn the_kept_confusion_matrix_is_the_full_merge() {
     app.browser.start(dir.path().to_path_buf(), set, 1024, false);
     assert_eq!(confusion::merged_cached(&mut app.browser), None, "a new job starts empty");
 }
+
+/// A search history as `add search` writes it: two epochs, with alpha when `cell_search`.
+fn history(cell_search: bool) -> add_studio::search::result::History {
+    use add_studio::search::result::{EpochRecord, History};
+    use add_studio::search::{SearchConfig, cell_search as cs};
+    let config = SearchConfig {
+        filters: 4,
+        head_width: 32,
+        exits: 2,
+        epochs: 2,
+        warmup: 1,
+        steps_per_epoch: 3,
+        batch: 4,
+        crop: (65, 129),
+        scale: (0.5, 1.5),
+        lr: 0.025,
+        momentum: 0.9,
+        weight_decay: 5e-4,
+        arch_lr: 3e-3,
+        seed: 1,
+        cell_search,
+    };
+    let epoch = |n: usize, sep: f32| {
+        // sep_conv_3x3 (op 4) gains weight from epoch to epoch
+        let alpha: Vec<Vec<f32>> =
+            (0..cs::edges(5)).map(|_| (0..cs::OPS).map(|o| if o == 4 { sep } else { 0.0 }).collect()).collect();
+        let op_weights = cs::normalise(&alpha);
+        EpochRecord {
+            epoch: n,
+            step: 3 * n,
+            beta: [[[0.0; 3]; 4]; 12],
+            weights: [[[1.0 / 3.0; 3]; 4]; 12],
+            path: vec![0, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2],
+            path_weight: 0.1,
+            loss: 3.0 - n as f64 * 0.1,
+            arch_loss: (n > 1).then_some(3.1),
+            seconds: 10.0,
+            genotype: cell_search.then(|| cs::decode(&op_weights, 5)),
+            alpha: cell_search.then_some(alpha),
+            op_weights: cell_search.then_some(op_weights),
+        }
+    };
+    History { config, exit_cells: vec![5, 11], head_level: 2, epochs: vec![epoch(1, 0.1), epoch(2, 1.0)] }
+}
+
+#[test]
+fn the_search_plots_show_a_searched_cell_in_words_or_say_it_was_fixed() {
+    for cell_search in [true, false] {
+        let h = history(cell_search);
+        // the history survives its file format
+        let h: add_studio::search::result::History = serde_json::from_str(&serde_json::to_string(&h).unwrap()).unwrap();
+        let mut app = StudioApp::new(Settings::default(), None, Arc::new(|| {}));
+        app.network.history = Some(Arc::new(h.clone()));
+        app.view.tab = Tab::Plots;
+        let mut harness =
+            Harness::builder().with_size([1400.0, 2400.0]).build_ui_state(|ui, app: &mut StudioApp| app.ui(ui), app);
+        harness.run();
+        if cell_search {
+            assert!(harness.query_by_label("Cell searched (alpha); the decoded cell:").is_some());
+            // sep_conv_3x3 won every edge: each block keeps its first two inputs with it
+            assert!(harness.query_by_label("block 0: sep_conv_3x3(h0) + sep_conv_3x3(h1)").is_some());
+            assert!(harness.query_by_label("block 4: sep_conv_3x3(h0) + sep_conv_3x3(h1)").is_some());
+            let lines = add_studio::ui::plots::search::op_weights(&h);
+            assert_eq!(lines.len(), 8);
+            assert!(lines[4][1][1] > lines[4][0][1] && lines[4][1][1] > lines[1][1][1], "{lines:?}");
+        } else {
+            assert!(harness.query_by_label_contains("Cell-level alpha was not searched").is_some());
+            assert!(add_studio::ui::plots::search::op_weights(&h).iter().all(|l| l.is_empty()));
+        }
+    }
+}

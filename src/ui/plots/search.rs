@@ -1,7 +1,10 @@
 //! The search history written by `add search`: how the weight of each cell's chosen edge (the
-//! normalised beta along the final path) grew over the epochs, and the two losses. ADD keeps the
-//! Auto-DeepLab cell fixed, so there is no alpha to show; the plot says so.
+//! normalised beta along the final path) grew over the epochs, and the two losses. A cell
+//! search (`--cell-search`) adds alpha: each candidate op's mean weight over the cell's edges
+//! per epoch, and the decoded cell; otherwise ADD keeps the Auto-DeepLab cell and the plot
+//! says so.
 
+use crate::network::card::{OP_NAMES, branch_offset};
 use crate::search::result::History;
 use crate::search::trellis::target;
 use crate::ui::app::StudioApp;
@@ -22,6 +25,47 @@ pub fn path_weights(h: &History) -> Vec<Vec<[f64; 2]>> {
         .collect()
 }
 
+/// Per candidate op (in [`OP_NAMES`] order), its softmax weight averaged over the cell's
+/// edges, at every epoch that recorded alpha: which kinds of op the cell search favours.
+pub fn op_weights(h: &History) -> Vec<Vec<[f64; 2]>> {
+    (0..OP_NAMES.len())
+        .map(|o| {
+            h.epochs
+                .iter()
+                .filter_map(|e| {
+                    let w = e.op_weights.as_ref().filter(|w| !w.is_empty())?;
+                    let mean =
+                        w.iter().map(|row| row.get(o).copied().unwrap_or(0.0) as f64).sum::<f64>() / w.len() as f64;
+                    Some([e.epoch as f64, mean])
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The decoded cell in words, one block per item: "block 0: skip_connect(h1) + sep_conv_3x3(h0)".
+pub fn genotype_text(genotype: &[[usize; 2]]) -> Vec<String> {
+    let state = |branch: usize, block: usize| -> String {
+        let j = branch - branch_offset(block);
+        match j {
+            0 => "h0".into(),
+            1 => "h1".into(),
+            k => format!("block {}", k - 2),
+        }
+    };
+    genotype
+        .chunks(2)
+        .enumerate()
+        .map(|(block, rows)| {
+            let parts: Vec<String> = rows
+                .iter()
+                .map(|r| format!("{}({})", OP_NAMES.get(r[1]).copied().unwrap_or("?"), state(r[0], block)))
+                .collect();
+            format!("block {block}: {}", parts.join(" + "))
+        })
+        .collect()
+}
+
 pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
     ui.horizontal(|ui| {
         if ui.button("Open search history...").clicked() {
@@ -33,7 +77,6 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
                 Some(IoMsg::ModelExtras(Box::new(x)))
             });
         }
-        ui.label("Cell-level alpha is not searched: ADD keeps the Auto-DeepLab cell.");
     });
     let Some(h) = app.network.history.clone() else {
         ui.label("No search_history.json next to the model (written by `add search`).");
@@ -45,6 +88,18 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
         h.epochs.len(),
         h.epochs.last().map(|e| e.path.clone()).unwrap_or_default()
     ));
+    let genotype = h.epochs.last().and_then(|e| e.genotype.clone());
+    match &genotype {
+        Some(g) => {
+            ui.label("Cell searched (alpha); the decoded cell:");
+            for line in genotype_text(g) {
+                ui.label(line);
+            }
+        }
+        None => {
+            ui.label("Cell-level alpha was not searched: ADD keeps the Auto-DeepLab cell (`add search --cell-search` searches it).");
+        }
+    }
     ui.columns(2, |cols| {
         Plot::new("beta_epochs")
             .height(240.0)
@@ -70,4 +125,32 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
                 p.line(Line::new("architecture loss (half B)", PlotPoints::new(a)));
             });
     });
+    if genotype.is_some() {
+        let ops = op_weights(&h);
+        Plot::new("alpha_epochs")
+            .height(240.0)
+            .legend(Legend::default())
+            .x_axis_label("epoch")
+            .y_axis_label("mean op weight (alpha)")
+            .include_y(0.0)
+            .show(ui, |p| {
+                for (name, pts) in OP_NAMES.iter().zip(ops) {
+                    p.line(Line::new(*name, PlotPoints::new(pts)));
+                }
+            });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_decoded_cell_reads_in_words() {
+        let g = [[1, 3], [0, 4], [2, 6], [4, 0]];
+        assert_eq!(
+            genotype_text(&g),
+            vec!["block 0: skip_connect(h1) + sep_conv_3x3(h0)", "block 1: dil_conv_3x3(h0) + none(block 0)"]
+        );
+    }
 }
