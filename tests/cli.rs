@@ -119,3 +119,13 @@ fn parity_and_device_names() {
     let o = add(&["info", "--preset", "add-2", "--filters", "4", "--size", "65x97", "--device", "cpu"]);
     assert!(o.status.success() && text(&o).contains("device: CPU ("), "{}", text(&o));
 }
+
+#[test]
+fn sizes_are_checked_and_bench_takes_a_list() {
+    let o = add(&["info", "--preset", "add-2", "--filters", "4", "--size", "65x9a"]);
+    assert!(!o.status.success() && text(&o).contains("size `65x9a`: `9a` is not a whole number"), "{}", text(&o));
+    // two sizes in one comma-separated value, both measured
+    let o = add(&["bench", "--preset", "add-2", "--filters", "2", "--size", "65x97,97x129", "--reps", "1"]);
+    let t = text(&o);
+    assert!(o.status.success() && t.contains("65x97") && t.contains("97x129"), "{t}");
+}

@@ -22,8 +22,8 @@ pub use peer::Peer;
 pub struct BenchArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Input sizes HxW.
-    #[arg(long, default_values_t = ["257x513".to_string(), "513x1025".to_string()])]
+    /// Input sizes HxW, comma-separated or repeated.
+    #[arg(long, value_delimiter = ',', num_args = 1.., default_values_t = ["257x513".to_string(), "513x1025".to_string()])]
     pub size: Vec<String>,
     /// Thread counts to measure, comma-separated (0 = every core).
     #[arg(long, value_delimiter = ',', default_value = "0")]
