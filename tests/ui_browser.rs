@@ -458,6 +458,11 @@ fn the_search_plots_show_a_searched_cell_in_words_or_say_it_was_fixed() {
         let mut harness =
             Harness::builder().with_size([1400.0, 2400.0]).build_ui_state(|ui, app: &mut StudioApp| app.ui(ui), app);
         harness.run();
+        // beta is uniform in this history: the view says the path is noise
+        assert!(
+            harness.query_by_label("Decided 0.00 of the way from uniform edge weights to one edge per node.").is_some()
+        );
+        assert!(harness.query_by_label_contains("The path is not settled").is_some());
         if cell_search {
             assert!(harness.query_by_label("Cell searched (alpha); the decoded cell:").is_some());
             // sep_conv_3x3 won every edge: each block keeps its first two inputs with it

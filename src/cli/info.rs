@@ -22,7 +22,9 @@ pub struct InfoArgs {
 pub fn parse_size(s: &str) -> anyhow::Result<(usize, usize)> {
     let (h, w) = s.split_once('x').ok_or_else(|| anyhow::anyhow!("size `{s}`: expected HxW, e.g. 1025x2049"))?;
     let side = |v: &str| {
-        v.trim().parse::<usize>().map_err(|_| anyhow::anyhow!("size `{s}`: `{v}` is not a whole number (expected HxW, e.g. 1025x2049)"))
+        v.trim()
+            .parse::<usize>()
+            .map_err(|_| anyhow::anyhow!("size `{s}`: `{v}` is not a whole number (expected HxW, e.g. 1025x2049)"))
     };
     let (h, w) = (side(h)?, side(w)?);
     anyhow::ensure!(h >= 65 && w >= 65, "size `{s}`: each side must be at least 65");

@@ -369,13 +369,16 @@ pub fn search(
         if (step + 1) % cfg.steps_per_epoch == 0 {
             let record = end_epoch(&run, epoch + 1, step + 1, &acc, &early)?;
             // through `suspend`, so the line also appears when the bar is hidden (not a terminal)
+            let changed = history.last().map(|prev: &EpochRecord| cells_changed(&prev.path, &record.path));
             bar.suspend(|| {
                 println!(
-                    "epoch {}: loss {:.4}{} path {:?} ({:.1} s)",
+                    "epoch {}: loss {:.4}{} path {:?}{} decided {:.2} ({:.1} s)",
                     record.epoch,
                     record.loss,
                     record.arch_loss.map(|a| format!(" arch {a:.4}")).unwrap_or_default(),
                     record.path,
+                    changed.map(|c| format!(" ({c} cells changed)")).unwrap_or_default(),
+                    trellis::decisiveness(&record.beta),
                     record.seconds
                 )
             });
@@ -392,7 +395,34 @@ pub fn search(
         card.exits,
         files.card().display()
     ));
+    if let Some(warning) = undecided_warning(&history) {
+        eprintln!("warning: {warning}");
+    }
     Ok(Outcome::Finished(card))
+}
+
+/// Cells whose level differs between two decoded paths.
+pub fn cells_changed(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).filter(|(x, y)| x != y).count()
+}
+
+/// Below this [`trellis::decisiveness`] a finished search's path is reported as undecided.
+pub const UNDECIDED_BELOW: f64 = 0.25;
+
+/// What to tell the user when the final path is not to be trusted: beta still close to
+/// uniform, or the path still changing in the last epoch.
+pub fn undecided_warning(history: &[EpochRecord]) -> Option<String> {
+    let last = history.last()?;
+    let d = trellis::decisiveness(&last.beta);
+    let changed = history.len().checked_sub(2).map(|i| cells_changed(&history[i].path, &last.path)).unwrap_or(0);
+    (d < UNDECIDED_BELOW || changed > 0).then(|| {
+        format!(
+            "the path is not settled: beta is {d:.2} of the way from uniform to one edge per node \
+             (below {UNDECIDED_BELOW} the decoded path is mostly noise) and {changed} cell(s) changed level in \
+             the last epoch. Short searches decode noise (on this CPU, two seeds of 6 x 15 steps agreed on 3 to \
+             5 of the 12 cells); search longer, or raise --arch-lr, until the path stops changing."
+        )
+    })
 }
 
 /// Decodes beta at the end of an epoch into its history record.
@@ -630,6 +660,17 @@ mod tests {
         assert!(h.epochs[1].arch_loss.is_some(), "epoch 2 searches beta");
         assert_ne!(h.epochs[0].beta, h.epochs[1].beta, "beta moved after the warm-up");
         assert_eq!(h.epochs[1].path, card.path);
+        // two steps decide nothing, and the search says so; a settled history passes
+        let w = undecided_warning(&h.epochs).expect("a two-step search is not settled");
+        assert!(w.contains("not settled"), "{w}");
+        let mut settled = h.epochs.clone();
+        settled[0].path = settled[1].path.clone();
+        for cell in settled[1].beta.iter_mut() {
+            for node in cell.iter_mut() {
+                node[1] = 20.0;
+            }
+        }
+        assert!(undecided_warning(&settled).is_none());
         // nothing half-written left behind
         let stray: Vec<_> = std::fs::read_dir(&files.dir)
             .unwrap()

@@ -88,6 +88,16 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
         h.epochs.len(),
         h.epochs.last().map(|e| e.path.clone()).unwrap_or_default()
     ));
+    if let Some(last) = h.epochs.last() {
+        ui.label(format!(
+            "Decided {:.2} of the way from uniform edge weights to one edge per node.",
+            crate::search::trellis::decisiveness(&last.beta)
+        ));
+    }
+    if let Some(mut w) = crate::search::searcher::undecided_warning(&h.epochs) {
+        w[..1].make_ascii_uppercase();
+        ui.label(egui::RichText::new(w).color(ui.visuals().warn_fg_color));
+    }
     let genotype = h.epochs.last().and_then(|e| e.genotype.clone());
     match &genotype {
         Some(g) => {
