@@ -81,15 +81,15 @@ pub fn normalise(beta: &Beta) -> Beta {
 /// seed; this number says so.
 pub fn decisiveness(beta: &Beta) -> f64 {
     let (mut sum, mut n) = (0.0, 0usize);
-    for i in 0..CELLS {
-        for s in 0..LEVELS {
+    for (i, cell) in beta.iter().enumerate() {
+        for (s, node) in cell.iter().enumerate() {
             let rates: Vec<usize> = (0..RATES).filter(|&r| edge_exists(i, s, r)).collect();
             let k = rates.len();
             if k < 2 {
                 continue;
             }
-            let max = rates.iter().map(|&r| beta[i][s][r] as f64).fold(f64::NEG_INFINITY, f64::max);
-            let z: f64 = rates.iter().map(|&r| (beta[i][s][r] as f64 - max).exp()).sum();
+            let max = rates.iter().map(|&r| node[r] as f64).fold(f64::NEG_INFINITY, f64::max);
+            let z: f64 = rates.iter().map(|&r| (node[r] as f64 - max).exp()).sum();
             let inv_k = 1.0 / k as f64;
             sum += (1.0 / z - inv_k) / (1.0 - inv_k);
             n += 1;
