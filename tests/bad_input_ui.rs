@@ -17,7 +17,12 @@ fn app() -> Harness<'static, StudioApp> {
     let spec = ModelSpec { device: "cpu".into(), ..Default::default() };
     let worker = Worker::spawn(add_studio::ui::engine_glue::loader(false), spec, None, repaint.clone());
     let app = StudioApp::new(Settings::default(), Some(worker), repaint);
-    Harness::builder().with_size([1280.0, 820.0]).build_ui_state(|ui, app: &mut StudioApp| app.ui(ui), app)
+    // the worker's messages arrive on their own schedule and each asks for a repaint, so a
+    // frame may need a few more steps to settle than kittest's default of 4
+    Harness::builder()
+        .with_size([1280.0, 820.0])
+        .with_max_steps(32)
+        .build_ui_state(|ui, app: &mut StudioApp| app.ui(ui), app)
 }
 
 /// Steps the app until an error message names `file` (or 30 s pass); returns its text.
