@@ -200,3 +200,26 @@ fn an_edm_policy_skips_the_map_unless_it_is_shown_or_needed() {
     let first = events.iter().find_map(|ev| if let RunEvent::Exit(r) = ev { Some(r.clone()) } else { None }).unwrap();
     assert!(first.edm_ms > 0.0 && first.edm_map_ms > 0.0 && first.edm_map.is_some());
 }
+
+#[test]
+fn a_warm_up_runs_every_part_and_changes_no_answer() {
+    let engine = Engine::random(ArchCard::preset("add-3", 2).unwrap(), 5, &Device::Cpu).unwrap();
+    let img = image::RgbImage::from_fn(70, 66, |x, y| image::Rgb([(x * 3) as u8, (y * 5) as u8, 90]));
+    let opts = RunOptions { policy: Policy::FixedExit(usize::MAX), analysis: true, max_side: 2049, edm_maps: true };
+    let classes = |engine: &Engine| {
+        let mut maps = Vec::new();
+        engine
+            .run(&img, &opts, 1, &AtomicBool::new(false), &mut |e| {
+                if let RunEvent::Exit(r) = e {
+                    maps.push(r.maps.as_ref().map(|m| m.classes.clone()));
+                }
+            })
+            .unwrap();
+        maps
+    };
+    let before = classes(&engine);
+    engine.warm_up(512, 256).unwrap();
+    engine.warm_up(1, 1).unwrap();
+    assert_eq!(classes(&engine), before);
+    assert_eq!(before.len(), 3);
+}

@@ -67,6 +67,12 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create output folder", args.out.display()))?;
     let opts = RunOptions { policy, analysis: args.analysis, max_side: args.max_side, edm_maps: true };
+    // so that the first record's times are not the process's cold start (a header read: an
+    // unreadable first image is reported by its own run below)
+    if let Ok((w, h)) = image::image_dimensions(&images[0]) {
+        let (w, h) = crate::engine::prepare::scaled_dims(w, h, args.max_side);
+        engine.warm_up(w, h)?;
+    }
     let bar = indicatif::ProgressBar::new(images.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed} < {eta}]")

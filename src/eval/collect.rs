@@ -79,6 +79,15 @@ pub fn collect(
             .expect("valid template"),
     );
     let mut out = Vec::with_capacity(n);
+    // neither model's first, cold run is timed
+    if n > 0 {
+        let (w, h) = ds.load(0)?.image.dimensions();
+        let (w, h) = crate::engine::prepare::scaled_dims(w, h, max_side);
+        model.warm_up(w, h)?;
+        if let Some(b) = baseline {
+            b.warm_up(w, h)?;
+        }
+    }
     for i in 0..n {
         let d = ds.load(i)?;
         let name = ds.samples[i].image.display().to_string();

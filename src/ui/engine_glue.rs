@@ -58,6 +58,9 @@ pub fn demo_model(role: Role) -> Loaded {
     super::demo::model(role, std::time::Duration::from_millis(40))
 }
 
+/// Size (width, height) of the blank image a loaded model runs once before the first real one.
+const WARM_UP_SIZE: (u32, u32) = (512, 256);
+
 fn load(role: Role, spec: &ModelSpec) -> anyhow::Result<Option<Loaded>> {
     let dev =
         device::select(Some(if spec.device.is_empty() { "auto" } else { &spec.device })).map_err(|e| anyhow!(e))?;
@@ -70,12 +73,15 @@ fn load(role: Role, spec: &ModelSpec) -> anyhow::Result<Option<Loaded>> {
         (_, Some(path)) => {
             let engine = Engine::load(&path, spec.card.as_deref(), &dev)
                 .map_err(|e| anyhow!("cannot load {}: {e}", path.display()))?;
+            // at the samples' size, so the first image's times are not the process's cold start
+            engine.warm_up(WARM_UP_SIZE.0, WARM_UP_SIZE.1).map_err(|e| anyhow!("{}: {e}", path.display()))?;
             let banner = (!engine.notes().is_empty()).then(|| engine.notes().join("; "));
             Ok(Some(Loaded { segmenter: Box::new(engine), banner }))
         }
         (Role::Add, None) => {
             let card = ArchCard::preset("add-2", 8)?;
             let engine = Engine::random(card, 0, &dev)?;
+            engine.warm_up(WARM_UP_SIZE.0, WARM_UP_SIZE.1)?;
             let banner = format!("UNTRAINED WEIGHTS: {DEFAULT_ADD} not found, masks are from a random network");
             Ok(Some(Loaded { segmenter: Box::new(engine), banner: Some(banner) }))
         }
