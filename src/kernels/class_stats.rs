@@ -5,8 +5,9 @@
 //! `logf` (about 1 ulp on their reduced ranges), in branch-free form so that the compiler turns
 //! each pixel loop into SIMD, with AVX2+FMA where the CPU has it.
 
-// the polynomial coefficients are written as Cephes publishes them
-#![allow(clippy::excessive_precision)]
+// the polynomial coefficients are written as Cephes publishes them; min/max instead of clamp
+// because clamp's NaN rule kept the loops scalar
+#![allow(clippy::excessive_precision, clippy::manual_clamp)]
 
 use super::util::has_avx2_fma;
 
@@ -21,15 +22,19 @@ pub fn fast_exp(x: f32) -> f32 {
     const C2: f32 = -2.121_944_4e-4;
     // adding and removing 1.5 * 2^23 rounds to the nearest integer (for |t| < 2^22)
     const ROUND: f32 = 12_582_912.0;
-    let x = x.clamp(-87.3, 88.7);
-    let n = (x * LOG2E + ROUND) - ROUND;
+    // min/max, not clamp, and the integer read from t's bits, not `n as i32`: Rust's
+    // saturating float-to-int cast and clamp's NaN rule kept these loops scalar
+    let x = x.max(-87.3).min(88.7);
+    let t = x * LOG2E + ROUND;
+    let n = t - ROUND;
+    let ni = (t.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
     let r = x - n * C1 - n * C2;
     let z = r * r;
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1)
         * r
         + 5.000_000_1e-1;
     let y = p * z + r + 1.0;
-    y * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    y * f32::from_bits((ni.wrapping_add(127) as u32) << 23)
 }
 
 /// `ln x` for positive normal x, branch-free (0, subnormals, infinities and NaN are not
@@ -132,7 +137,7 @@ fn segment_body<'a>(
         classes[j] = idx[j] as u8;
         let inv = 1.0 / s[j];
         max_prob[j] = inv;
-        entropy[j] = ((fast_ln(s[j]) - t[j] * inv) * inv_log_k).clamp(0.0, 1.0);
+        entropy[j] = ((fast_ln(s[j]) - t[j] * inv) * inv_log_k).max(0.0).min(1.0);
     }
 }
 
