@@ -129,3 +129,30 @@ fn sizes_are_checked_and_bench_takes_a_list() {
     let t = text(&o);
     assert!(o.status.success() && t.contains("65x97") && t.contains("97x129"), "{t}");
 }
+
+#[test]
+fn bench_breaks_an_answer_into_its_parts() {
+    let o = add(&[
+        "bench",
+        "--preset",
+        "add-2",
+        "--filters",
+        "2",
+        "--size",
+        "65x97",
+        "--reps",
+        "1",
+        "--breakdown",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rows: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(rows.len(), 2, "one row per exit of add-2");
+    for r in &rows {
+        let p = &r["parts_ms"];
+        let part = |k: &str| p[k].as_f64().unwrap_or_else(|| panic!("{k} in {r}"));
+        assert!(part("stem") > 0.0 && part("cells") > 0.0 && part("head") > 0.0 && part("maps") > 0.0, "{r}");
+        assert!(part("stem") + part("cells") + part("head") + part("maps") <= part("total") * 1.05, "{r}");
+    }
+}

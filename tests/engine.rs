@@ -218,6 +218,19 @@ fn a_warm_up_runs_every_part_and_changes_no_answer() {
         maps
     };
     let before = classes(&engine);
+    // every head's time includes its maps' time
+    engine
+        .run(&img, &opts, 2, &AtomicBool::new(false), &mut |e| {
+            if let RunEvent::Exit(r) = e {
+                assert!(
+                    r.maps_ms > 0.0 && r.maps_ms <= r.head_ms.unwrap(),
+                    "maps {} of head {:?}",
+                    r.maps_ms,
+                    r.head_ms
+                );
+            }
+        })
+        .unwrap();
     engine.warm_up(512, 256).unwrap();
     engine.warm_up(1, 1).unwrap();
     assert_eq!(classes(&engine), before);

@@ -57,8 +57,11 @@ pub struct ExitReport {
     /// Time the EDM-map took at this exit, in milliseconds (0 when it did not run: an `edm`
     /// policy with a scalar EDM does not need it unless the map is to be shown).
     pub edm_map_ms: f64,
-    /// Time the head took, if it ran, in milliseconds.
+    /// Time the head took, if it ran, in milliseconds: the network's head and turning its
+    /// logits into the maps.
     pub head_ms: Option<f64>,
+    /// The part of `head_ms` spent on the maps (class, confidence, entropy at image size).
+    pub maps_ms: f64,
     /// Milliseconds since the run started when this exit was done.
     pub time_ms: f64,
     /// Multi-Adds executed so far in this run.

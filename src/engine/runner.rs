@@ -263,7 +263,7 @@ impl Engine {
                 edm_map_ms = te.elapsed().as_secs_f64() * 1e3;
             }
         }
-        let mut head_ms = None;
+        let (mut head_ms, mut maps_ms) = (None, 0.0);
         // Does this exit's head run? The last always; analysis mode always; output-based
         // policies need it to decide; otherwise only when the policy stops here.
         let run_head_first = is_last || opts.analysis || opts.policy.needs_head();
@@ -272,6 +272,7 @@ impl Engine {
         if run_head_first {
             let m = self.head_maps(exit, trace, p, opts.policy.confident_prob())?;
             head_ms = Some(th.elapsed().as_secs_f64() * 1e3);
+            maps_ms = m.3;
             stats.mean_entropy = Some(m.1);
             stats.confident_fraction = Some(m.2);
             maps = Some(Arc::new(m.0));
@@ -287,6 +288,7 @@ impl Engine {
             let th = Instant::now();
             let m = self.head_maps(exit, trace, p, opts.policy.confident_prob())?;
             head_ms = Some(th.elapsed().as_secs_f64() * 1e3);
+            maps_ms = m.3;
             stats.mean_entropy = Some(m.1);
             stats.confident_fraction = Some(m.2);
             maps = Some(Arc::new(m.0));
@@ -307,22 +309,27 @@ impl Engine {
             edm_ms,
             edm_map_ms,
             head_ms,
+            maps_ms,
             time_ms: t0.elapsed().as_secs_f64() * 1e3,
             cum_madds: cost::executed(),
         })
     }
 
-    /// Runs exit `exit`'s head; returns its maps at image size, mean normalised entropy and
-    /// the fraction of pixels whose max probability exceeds `confident_prob`.
+    /// Runs exit `exit`'s head; returns its maps at image size, mean normalised entropy, the
+    /// fraction of pixels whose max probability exceeds `confident_prob`, and the milliseconds
+    /// the maps took.
     fn head_maps(
         &self,
         exit: usize,
         trace: &crate::network::Trace,
         p: &Prepared,
         confident_prob: f32,
-    ) -> Result<(ExitMaps, f32, f32), EngineError> {
+    ) -> Result<(ExitMaps, f32, f32, f64), EngineError> {
         let logits = self.net.exit_logits(exit, trace, false)?;
         let logits = p.to_image(&logits)?;
-        Ok(maps_from_logits(&logits, confident_prob)?)
+        self.device.synchronize()?;
+        let t = Instant::now();
+        let (maps, mean_entropy, confident) = maps_from_logits(&logits, confident_prob)?;
+        Ok((maps, mean_entropy, confident, t.elapsed().as_secs_f64() * 1e3))
     }
 }

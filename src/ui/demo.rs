@@ -214,6 +214,7 @@ impl Segmenter for DemoSegmenter {
                 edm_ms: 0.0,
                 edm_map_ms: 0.0,
                 head_ms: None,
+                maps_ms: 0.0,
                 time_ms: ms(),
                 cum_madds: madds,
             };

@@ -53,6 +53,11 @@ pub struct BenchArgs {
     /// Print JSON lines instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Where each answer's time goes, run through the engine as the app and `add infer` run
+    /// it: stem, cells, the head's network, and the maps (class, confidence, entropy at image
+    /// size), medians per part.
+    #[arg(long)]
+    pub breakdown: bool,
 }
 
 /// Median of `xs` (sorted in place).
@@ -146,6 +151,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         return train_step::run(&args, &card, &tensors, &device, peer.as_ref());
     }
     let net = checkpoint::build(&card, tensors, &device, BuildMode::Folded)?;
+    if args.breakdown {
+        return breakdown(&args, crate::engine::Engine::from_net(net, &device));
+    }
     if let Some(p) = &peer {
         let err = p.parity(&net, &device)?;
         if args.json {
@@ -203,6 +211,107 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                     println!(
                         "{size:<11} {n:>7}  {label:<16} {ms:>10.1}   {:>12.2}  {gflops:>7.1}  {pct}{cmp}",
                         madds as f64 / 1e9
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Medians of one answer's parts, in milliseconds.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+struct Parts {
+    stem: f64,
+    cells: f64,
+    head: f64,
+    maps: f64,
+    total: f64,
+}
+
+/// One run's parts, from its events: the stem (cell 0 reports it apart), the cells without
+/// it, and the answering head split into its network and its maps.
+fn parts_of(events: &[crate::engine::RunEvent], total: f64) -> Parts {
+    use crate::engine::RunEvent;
+    let (mut stem, mut cells, mut head, mut maps) = (0.0, 0.0, 0.0, 0.0);
+    for e in events {
+        match e {
+            RunEvent::CellDone { cell_ms, stem_ms, .. } => {
+                let s = stem_ms.unwrap_or(0.0);
+                stem += s;
+                cells += cell_ms - s;
+            }
+            RunEvent::Exit(r) => {
+                head += r.head_ms.unwrap_or(0.0) - r.maps_ms;
+                maps += r.maps_ms;
+            }
+            _ => {}
+        }
+    }
+    Parts { stem, cells, head, maps, total }
+}
+
+/// `--breakdown`: every exit answered through the engine (`exit:K`, the last being the full
+/// path), a warm-up run, then `reps` timed runs.
+fn breakdown(args: &BenchArgs, engine: crate::engine::Engine) -> anyhow::Result<()> {
+    use crate::engine::{Policy, RunOptions};
+    use std::sync::atomic::AtomicBool;
+    let card = engine.card().clone();
+    if !args.json {
+        println!(
+            "{} on {}, {} rep(s) after a warm-up, medians per part; as the app runs it (maps included)",
+            card.name,
+            engine.device_name(),
+            args.reps
+        );
+        println!("size        threads  answer at            stem ms  cells ms   head ms   maps ms  total ms");
+    }
+    for size in &args.size {
+        let (h, w) = parse_size(size)?;
+        let image = bench_image(h, w);
+        for &threads in &args.threads {
+            for exit in 0..card.num_exits() {
+                let opts = RunOptions {
+                    policy: Policy::FixedExit(exit),
+                    analysis: false,
+                    max_side: u32::MAX,
+                    edm_maps: false,
+                };
+                let runs = with_threads(threads, || -> anyhow::Result<Vec<Parts>> {
+                    (0..=args.reps.max(1))
+                        .map(|_| {
+                            let mut events = Vec::new();
+                            let s = engine.run(&image, &opts, 0, &AtomicBool::new(false), &mut |e| events.push(e))?;
+                            Ok(parts_of(&events, s.total_ms))
+                        })
+                        .collect()
+                })??;
+                // the first run is the warm-up
+                let med = |f: fn(&Parts) -> f64| median(&mut runs[1..].iter().map(f).collect::<Vec<_>>());
+                let p = Parts {
+                    stem: med(|p| p.stem),
+                    cells: med(|p| p.cells),
+                    head: med(|p| p.head),
+                    maps: med(|p| p.maps),
+                    total: med(|p| p.total),
+                };
+                let n = thread_count(threads);
+                let cell = card.exit_cells()[exit];
+                let label = if exit + 1 == card.num_exits() {
+                    "full path".to_string()
+                } else {
+                    format!("exit {exit} (cell {cell})")
+                };
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({ "model": card.name, "device": engine.device_name(), "size": [h, w],
+                            "threads": n, "exit": exit, "parts_ms": p })
+                    );
+                } else {
+                    println!(
+                        "{size:<11} {n:>7}  {label:<18} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+                        p.stem, p.cells, p.head, p.maps, p.total
                     );
                 }
             }
