@@ -248,7 +248,8 @@ fn fwd_cached_bands(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Geom) -> (Cp
             let cols = (oy1 - oy0) * g.ow;
             // SAFETY: image b's output starts at b * cout * ohw; the band owns columns
             // [oy0 * ow, oy1 * ow) of each of its cout rows, which no other band touches.
-            let band_dst = unsafe { dst.0.add(b * g.cout * ohw + oy0 * g.ow) };
+            let out_b = unsafe { dst.0.add(b * g.cout * ohw) };
+            let band_dst = unsafe { out_b.add(oy0 * g.ow) };
             if let Some(bias) = bias {
                 for (co, &bv) in bias.iter().enumerate() {
                     // SAFETY: within this band's columns of row co.
@@ -256,34 +257,64 @@ fn fwd_cached_bands(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Geom) -> (Cp
                 }
             }
             with_scratch(|scratch| {
-                scratch.resize(kdim * cols, 0.0);
-                im2col_rows(xb, g, scratch, oy0, oy1);
-                // SAFETY: dst rows are ohw apart, the band's cols columns each; w is cout x kdim
-                // and scratch kdim x cols, dense row-major; dst is read only after the bias
-                // was written into it.
-                unsafe {
-                    gemm_strided(
-                        g.cout,
-                        cols,
-                        kdim,
-                        band_dst,
-                        ohw,
-                        bias.is_some(),
-                        w.as_ptr(),
-                        kdim,
-                        1,
-                        scratch.as_ptr(),
-                        cols,
-                        1,
-                        Parallelism::None,
-                    )
-                };
+                // SAFETY: image b's output, of which this task writes only the band's columns;
+                // the bias is already in them if any.
+                unsafe { band_forward(xb, w, g, scratch, out_b, oy0, oy1, bias.is_some(), Parallelism::None) };
             });
         });
     }
     // SAFETY: the bands cover every output row of every image, and gemm wrote all of them.
     let out = unsafe { assume_init(out) };
     (CpuStorage::F32(out), Shape::from((g.n, g.cout, g.oh, g.ow)))
+}
+
+/// One band of output rows `[oy0, oy1)` of one image: its im2col columns (the image itself
+/// for a direct 1x1) built in `scratch`, times the weights, into columns `[oy0 * ow, oy1 * ow)`
+/// of each of the cout rows of `out` (row stride oh * ow), added to what is there when
+/// `accumulate` (the bias).
+///
+/// # Safety
+/// `out` must point to one image's cout x (oh * ow) output, valid for writes (and reads when
+/// `accumulate`) over the band's columns, which nothing else touches meanwhile.
+#[allow(clippy::too_many_arguments)]
+unsafe fn band_forward(
+    xb: &[f32],
+    w: &[f32],
+    g: &Geom,
+    scratch: &mut Vec<f32>,
+    out: *mut f32,
+    oy0: usize,
+    oy1: usize,
+    accumulate: bool,
+    par: Parallelism,
+) {
+    let (kdim, n) = (g.kdim(), (oy1 - oy0) * g.ow);
+    let cols: &[f32] = if g.direct() {
+        xb
+    } else {
+        scratch.resize(kdim * n, 0.0);
+        im2col_rows(xb, g, scratch, oy0, oy1);
+        scratch
+    };
+    // SAFETY: out's rows are ohw apart and the band is their columns [oy0 * ow, oy1 * ow)
+    // (caller); w is cout x kdim, cols kdim x n, dense row-major.
+    unsafe {
+        gemm_strided(
+            g.cout,
+            n,
+            kdim,
+            out.add(oy0 * g.ow),
+            g.ohw(),
+            accumulate,
+            w.as_ptr(),
+            kdim,
+            1,
+            cols.as_ptr(),
+            n,
+            1,
+            par,
+        )
+    }
 }
 
 /// Floats of im2col matrix the forward pass builds at once (64 MiB); larger matrices are built
@@ -343,11 +374,11 @@ impl Conv2d {
 
     fn fwd(&self, x: &[f32], xl: &Layout, w: &[f32], wl: &Layout, bias: Option<&[f32]>) -> Result<(CpuStorage, Shape)> {
         let g = self.geom_fwd(xl, wl)?;
-        if matches!(inner_par(&g), Parallelism::Rayon(_)) && !g.direct() {
+        let par = inner_par(&g);
+        if matches!(par, Parallelism::Rayon(_)) && !g.direct() {
             return Ok(fwd_cached_bands(x, w, bias, &g));
         }
         let (ohw, kdim, img) = (g.ohw(), g.kdim(), g.cin * g.h * g.w);
-        let par = inner_par(&g);
         let mut out = uninit_f32(g.n * g.cout * ohw);
         par_planes(&mut out, g.cout * ohw, g.flops(), |b, dst, scratch| {
             if let Some(bias) = bias {
@@ -360,33 +391,9 @@ impl Conv2d {
             let band = if g.direct() { g.oh } else { (FWD_COLS_BUDGET / (kdim * g.ow).max(1)).clamp(1, g.oh) };
             for oy0 in (0..g.oh).step_by(band) {
                 let oy1 = (oy0 + band).min(g.oh);
-                let n = (oy1 - oy0) * g.ow;
-                let cols: &[f32] = if g.direct() {
-                    xb
-                } else {
-                    scratch.resize(kdim * n, 0.0);
-                    im2col_rows(xb, &g, scratch, oy0, oy1);
-                    scratch
-                };
-                // SAFETY: dst is cout x ohw (row stride ohw) and the band its columns
-                // [oy0 * ow, oy1 * ow); w is cout x kdim, cols kdim x n, dense row-major; dst is
-                // read only when the bias was written into it.
+                // SAFETY: dst is this image's cout x ohw output, the bias already in it if any.
                 unsafe {
-                    gemm_strided(
-                        g.cout,
-                        n,
-                        kdim,
-                        (dst.as_mut_ptr() as *mut f32).add(oy0 * g.ow),
-                        ohw,
-                        bias.is_some(),
-                        w.as_ptr(),
-                        kdim,
-                        1,
-                        cols.as_ptr(),
-                        n,
-                        1,
-                        par,
-                    )
+                    band_forward(xb, w, &g, scratch, dst.as_mut_ptr() as *mut f32, oy0, oy1, bias.is_some(), par)
                 };
             }
         });
