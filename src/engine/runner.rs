@@ -263,19 +263,15 @@ impl Engine {
                 edm_map_ms = te.elapsed().as_secs_f64() * 1e3;
             }
         }
-        let (mut head_ms, mut maps_ms) = (None, 0.0);
         // Does this exit's head run? The last always; analysis mode always; output-based
         // policies need it to decide; otherwise only when the policy stops here.
         let run_head_first = is_last || opts.analysis || opts.policy.needs_head();
-        let mut maps = None;
-        let th = Instant::now();
+        let mut head = None;
         if run_head_first {
-            let m = self.head_maps(exit, trace, p, opts.policy.confident_prob())?;
-            head_ms = Some(th.elapsed().as_secs_f64() * 1e3);
-            maps_ms = m.3;
-            stats.mean_entropy = Some(m.1);
-            stats.confident_fraction = Some(m.2);
-            maps = Some(Arc::new(m.0));
+            let h = self.head_maps(exit, trace, p, opts.policy.confident_prob())?;
+            stats.mean_entropy = Some(h.mean_entropy);
+            stats.confident_fraction = Some(h.confident_fraction);
+            head = Some(h);
         }
         let decision = if is_last {
             Decision::Final
@@ -284,14 +280,8 @@ impl Engine {
         } else {
             Decision::Continue
         };
-        if maps.is_none() && decision == Decision::Stop {
-            let th = Instant::now();
-            let m = self.head_maps(exit, trace, p, opts.policy.confident_prob())?;
-            head_ms = Some(th.elapsed().as_secs_f64() * 1e3);
-            maps_ms = m.3;
-            stats.mean_entropy = Some(m.1);
-            stats.confident_fraction = Some(m.2);
-            maps = Some(Arc::new(m.0));
+        if head.is_none() && decision == Decision::Stop {
+            head = Some(self.head_maps(exit, trace, p, opts.policy.confident_prob())?);
         }
         self.device.synchronize()?;
         Ok(ExitReport {
@@ -303,33 +293,44 @@ impl Engine {
             edm_map,
             edm_map_score: stats.edm_map_score,
             decision,
-            maps,
-            mean_entropy: stats.mean_entropy,
-            confident_fraction: stats.confident_fraction,
+            mean_entropy: head.as_ref().map(|h| h.mean_entropy),
+            confident_fraction: head.as_ref().map(|h| h.confident_fraction),
             edm_ms,
             edm_map_ms,
-            head_ms,
-            maps_ms,
+            head_ms: head.as_ref().map(|h| h.ms),
+            maps_ms: head.as_ref().map_or(0.0, |h| h.maps_ms),
+            maps: head.map(|h| Arc::new(h.maps)),
             time_ms: t0.elapsed().as_secs_f64() * 1e3,
             cum_madds: cost::executed(),
         })
     }
 
-    /// Runs exit `exit`'s head; returns its maps at image size, mean normalised entropy, the
-    /// fraction of pixels whose max probability exceeds `confident_prob`, and the milliseconds
-    /// the maps took.
+    /// Runs exit `exit`'s head and turns its logits into maps at image size, timing both.
     fn head_maps(
         &self,
         exit: usize,
         trace: &crate::network::Trace,
         p: &Prepared,
         confident_prob: f32,
-    ) -> Result<(ExitMaps, f32, f32, f64), EngineError> {
+    ) -> Result<HeadRun, EngineError> {
+        let start = Instant::now();
         let logits = self.net.exit_logits(exit, trace, false)?;
         let logits = p.to_image(&logits)?;
         self.device.synchronize()?;
         let t = Instant::now();
-        let (maps, mean_entropy, confident) = maps_from_logits(&logits, confident_prob)?;
-        Ok((maps, mean_entropy, confident, t.elapsed().as_secs_f64() * 1e3))
+        let (maps, mean_entropy, confident_fraction) = maps_from_logits(&logits, confident_prob)?;
+        let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
+        Ok(HeadRun { maps, mean_entropy, confident_fraction, ms: ms(start), maps_ms: ms(t) })
     }
+}
+
+/// What running one exit's head gave: its maps, their mean normalised entropy, the fraction of
+/// pixels whose max probability exceeds the policy's level, and the milliseconds of the whole
+/// head and of the maps alone.
+struct HeadRun {
+    maps: ExitMaps,
+    mean_entropy: f32,
+    confident_fraction: f32,
+    ms: f64,
+    maps_ms: f64,
 }
