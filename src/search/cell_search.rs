@@ -66,17 +66,10 @@ impl MixedCellOps {
     }
 }
 
-/// Initial alpha: 1e-3 * N(0, 1), as the reference (near-uniform, ties broken by the seed).
+/// Initial alpha, as the reference initialises it (see
+/// [`super::searcher::initial_arch_weights`]), from a stream of its own.
 pub fn initial_alpha(b: usize, seed: u64) -> Vec<f32> {
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0xA1FA_0000_0000_0003);
-    (0..edges(b) * OPS)
-        .map(|_| {
-            let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
-            let u2: f64 = rng.random();
-            (1e-3 * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
-        })
-        .collect()
+    super::searcher::initial_arch_weights(edges(b) * OPS, seed ^ 0xA1FA_0000_0000_0003)
 }
 
 /// Softmax of each row of raw alpha (what the forward pass and decoding use).

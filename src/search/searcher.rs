@@ -202,17 +202,22 @@ fn trainable(varmap: &VarMap) -> Vec<(String, Var)> {
     v
 }
 
-/// Initial beta: 1e-3 * N(0, 1) (Box-Muller on a seeded generator), as the reference
-/// initialises it: near-uniform edge weights, with ties broken by the seed.
-fn initial_beta(seed: u64) -> anyhow::Result<Tensor> {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ ARCH_STREAM);
-    let v: Vec<f32> = (0..CELLS * LEVELS * RATES)
+/// `n` values of 1e-3 * N(0, 1) (Box-Muller on a generator seeded with `seed`): how the
+/// reference initialises its architecture weights, near-uniform with ties broken by the seed.
+pub fn initial_arch_weights(n: usize, seed: u64) -> Vec<f32> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
         .map(|_| {
             let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
             let u2: f64 = rng.random();
             (1e-3 * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
         })
-        .collect();
+        .collect()
+}
+
+/// Initial beta (see [`initial_arch_weights`]).
+fn initial_beta(seed: u64) -> anyhow::Result<Tensor> {
+    let v = initial_arch_weights(CELLS * LEVELS * RATES, seed ^ ARCH_STREAM);
     Ok(Tensor::from_vec(v, (CELLS, LEVELS, RATES), &Device::Cpu)?)
 }
 
