@@ -79,17 +79,16 @@ pub fn collect(
             .expect("valid template"),
     );
     let mut out = Vec::with_capacity(n);
-    // neither model's first, cold run is timed
-    if n > 0 {
-        let (w, h) = ds.load(0)?.image.dimensions();
-        let (w, h) = crate::engine::prepare::scaled_dims(w, h, max_side);
-        model.warm_up(w, h)?;
-        if let Some(b) = baseline {
-            b.warm_up(w, h)?;
-        }
-    }
     for i in 0..n {
         let d = ds.load(i)?;
+        if i == 0 {
+            // neither model's first, cold run is timed
+            let (w, h) = crate::engine::prepare::scaled_dims(d.image.width(), d.image.height(), max_side);
+            model.warm_up(w, h)?;
+            if let Some(b) = baseline {
+                b.warm_up(w, h)?;
+            }
+        }
         let name = ds.samples[i].image.display().to_string();
         let label = d.label.ok_or_else(|| anyhow::anyhow!("{name}: evaluation needs a label"))?;
         let mut cell_ms = Vec::new();

@@ -69,22 +69,21 @@ fn load(role: Role, spec: &ModelSpec) -> anyhow::Result<Option<Loaded>> {
         Role::Full => DEFAULT_BASELINE,
     };
     let model = spec.model.clone().or_else(|| default_file(default));
-    match (role, model) {
+    let (engine, banner, name) = match (role, model) {
         (_, Some(path)) => {
             let engine = Engine::load(&path, spec.card.as_deref(), &dev)
                 .map_err(|e| anyhow!("cannot load {}: {e}", path.display()))?;
-            // at the samples' size, so the first image's times are not the process's cold start
-            engine.warm_up(WARM_UP_SIZE.0, WARM_UP_SIZE.1).map_err(|e| anyhow!("{}: {e}", path.display()))?;
             let banner = (!engine.notes().is_empty()).then(|| engine.notes().join("; "));
-            Ok(Some(Loaded { segmenter: Box::new(engine), banner }))
+            (engine, banner, path.display().to_string())
         }
         (Role::Add, None) => {
             let card = ArchCard::preset("add-2", 8)?;
-            let engine = Engine::random(card, 0, &dev)?;
-            engine.warm_up(WARM_UP_SIZE.0, WARM_UP_SIZE.1)?;
             let banner = format!("UNTRAINED WEIGHTS: {DEFAULT_ADD} not found, masks are from a random network");
-            Ok(Some(Loaded { segmenter: Box::new(engine), banner: Some(banner) }))
+            (Engine::random(card, 0, &dev)?, Some(banner), "the untrained add-2".to_string())
         }
-        (Role::Full, None) => Ok(None),
-    }
+        (Role::Full, None) => return Ok(None),
+    };
+    // at the samples' size, so the first image's times are not the process's cold start
+    engine.warm_up(WARM_UP_SIZE.0, WARM_UP_SIZE.1).map_err(|e| anyhow!("{name}: {e}"))?;
+    Ok(Some(Loaded { segmenter: Box::new(engine), banner }))
 }
