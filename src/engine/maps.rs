@@ -76,19 +76,26 @@ mod tests {
         (l.argmax(0).unwrap().flatten_all().unwrap().to_vec1().unwrap(), flat(probs.max(0).unwrap()), flat(ent))
     }
 
-    #[test]
-    fn fused_maps_match_candles_ops() {
-        // 37x53 = 1961 pixels: one full chunk and a partial one; a wide logit range
-        let logits = Tensor::randn(0f32, 4.0, (1, 19, 37, 53), &Device::Cpu).unwrap();
-        let (maps, mean_entropy, confident) = maps_from_logits(&logits, 0.5).unwrap();
-        let (classes, max_prob, entropy) = reference(&logits);
+    /// `maps_from_logits(logits, confident_prob)` against [`reference`]: the same classes,
+    /// probabilities and entropies within 1e-5, their mean, and the confident share.
+    fn assert_matches_reference(logits: &Tensor, confident_prob: f32) -> ExitMaps {
+        let (maps, mean_entropy, confident) = maps_from_logits(logits, confident_prob).unwrap();
+        let (classes, max_prob, entropy) = reference(&logits.contiguous().unwrap());
         assert_eq!(maps.classes.iter().map(|&c| c as u32).collect::<Vec<_>>(), classes);
         for (a, b) in maps.max_prob.iter().zip(&max_prob).chain(maps.entropy.iter().zip(&entropy)) {
             assert!((a - b).abs() < 1e-5, "{a} vs {b}");
         }
         let n = entropy.len() as f32;
         assert!((mean_entropy - entropy.iter().sum::<f32>() / n).abs() < 1e-5);
-        assert_eq!(confident, max_prob.iter().filter(|&&p| p > 0.5).count() as f32 / n);
+        assert_eq!(confident, max_prob.iter().filter(|&&p| p > confident_prob).count() as f32 / n);
+        maps
+    }
+
+    #[test]
+    fn fused_maps_match_candles_ops() {
+        // 37x53 = 1961 pixels: one full chunk and a partial one; a wide logit range
+        let logits = Tensor::randn(0f32, 4.0, (1, 19, 37, 53), &Device::Cpu).unwrap();
+        assert_matches_reference(&logits, 0.5);
     }
 
     #[test]
@@ -97,16 +104,8 @@ mod tests {
         let padded = Tensor::randn(0f32, 3.0, (1, 19, 41, 1201), &Device::Cpu).unwrap();
         let view = padded.narrow(2, 0, 37).unwrap().narrow(3, 0, 1100).unwrap();
         assert!(!view.is_contiguous());
-        let (maps, mean_entropy, confident) = maps_from_logits(&view, 0.3).unwrap();
+        let maps = assert_matches_reference(&view, 0.3);
         assert_eq!((maps.width, maps.height), (1100, 37));
-        let (classes, max_prob, entropy) = reference(&view.contiguous().unwrap());
-        assert_eq!(maps.classes.iter().map(|&c| c as u32).collect::<Vec<_>>(), classes);
-        for (a, b) in maps.max_prob.iter().zip(&max_prob).chain(maps.entropy.iter().zip(&entropy)) {
-            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
-        }
-        let n = entropy.len() as f32;
-        assert!((mean_entropy - entropy.iter().sum::<f32>() / n).abs() < 1e-5);
-        assert_eq!(confident, max_prob.iter().filter(|&&p| p > 0.3).count() as f32 / n);
     }
 
     #[test]
