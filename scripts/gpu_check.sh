@@ -6,7 +6,8 @@
 #     OUT=/some/folder bash scripts/gpu_check.sh
 # It runs, each step under its own time limit (about 8 minutes in all on an H100/H200):
 #  1. GPU against CPU parity of every exit's logits (add-3, autodeeplab, add-2 at F=20), and
-#     the kernel-level GPU tests (tests/gpu.rs: forward and backward of every kernel);
+#     the kernel-level GPU tests (tests/gpu.rs: forward and backward of every kernel; a GPU that
+#     cannot be opened fails them);
 #  2. `add bench` on cuda:0 at 1025x2049 for add-2, add-3 and autodeeplab at F=20 (per exit and
 #     full path, warm-up, medians; every cell and exit ends with a device synchronise);
 #  3. the PyTorch peer benchmark (benches/peer/torch_peer.py) if it and torch are there.
@@ -65,7 +66,14 @@ for preset in add-3 autodeeplab add-2; do
     step "parity_$preset" 150 "$ADD" parity --preset "$preset" --filters "$F" --size 257x513 --devices cpu,cuda:0 --tol 1e-4
 done
 step parity_add-3_513x1025 150 "$ADD" parity --preset add-3 --filters "$F" --size 513x1025 --devices cpu,cuda:0 --tol 1e-4
-[[ -x "$BIN/gpu-tests" ]] && step gpu_tests 150 "$BIN/gpu-tests" --test-threads=1 --nocapture
+# --include-ignored: a gpu-tests built without `--features cuda` fails here instead of
+# reporting its tests as ignored; ADD_REQUIRE_GPU=1 says a GPU is required.
+if [[ -x "$BIN/gpu-tests" ]]; then
+    ADD_REQUIRE_GPU=1 step gpu_tests 150 "$BIN/gpu-tests" --include-ignored --test-threads=1 --nocapture
+else
+    failed+=("gpu_tests (no gpu-tests in the pack)")
+    log "gpu_tests FAILED: no gpu-tests in the pack"
+fi
 
 # --- 2. timings on the GPU ---
 for preset in add-3 autodeeplab add-2; do

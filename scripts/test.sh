@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test in the one build profile we use (release). Installs what the real-window
 # test needs on a fresh Debian machine (Xvfb, Mesa GL/Vulkan) when it is missing.
+# Tests whose resource may be missing are #[ignore]d in `cargo test`; they run here, after the
+# main run, when the resource is present (and then fail if it does not work):
+#   the real window (tests/ui_screenshot.rs) when Xvfb is installed, with ADD_REQUIRE_XVFB=1;
+#   the PyTorch trainer comparison (tests/torch_trainer.rs) when benches/peer/.venv/bin/python
+#   or $ADD_TORCH_PYTHON imports torch.
+# Arguments go to the main run (`./scripts/test.sh --test train`); with any, the extra runs
+# are left out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -14,4 +21,19 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "note: missing ${need[*]} (install them as root for the real-window test)" >&2
   fi
 fi
+extra=$(($# == 0))
 cargo test --release "$@"
+[ "$extra" = 1 ] || exit 0
+if command -v Xvfb >/dev/null 2>&1; then
+  ADD_REQUIRE_XVFB=1 cargo test --release --test ui_screenshot -- --ignored
+else
+  echo "note: no Xvfb: the real-window test was left out (reported as ignored)" >&2
+fi
+if [ -f tests/torch_trainer.rs ]; then
+  for py in ${ADD_TORCH_PYTHON:+"$ADD_TORCH_PYTHON"} benches/peer/.venv/bin/python; do
+    if "$py" -c 'import torch' >/dev/null 2>&1; then
+      ADD_TORCH_PYTHON="$py" cargo test --release --test torch_trainer -- --ignored
+      break
+    fi
+  done
+fi
