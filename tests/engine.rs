@@ -169,16 +169,27 @@ fn a_scaled_stem_runs_and_costs_what_its_widths_say() {
     assert_eq!(finished_madds(&events).0, 2);
 }
 
+/// The preparation is what passed before the stem started: cell 0's time since the run began
+/// less the cell's own time (which includes the stem). A large image scaled down to a small
+/// input makes it a large share of the run, and the network time must leave all of it out.
 #[test]
 fn network_time_leaves_out_the_image_preparation() {
     let e = engine(EdmKind::Scalar);
-    let events = run(&e, &opts(Policy::FixedExit(usize::MAX)));
-    let total = events.iter().find_map(|ev| match ev {
-        RunEvent::Finished { total_ms, .. } => Some(*total_ms),
-        _ => None,
-    });
+    let big = RgbImage::from_fn(1600, 1200, |x, y| image::Rgb([(x % 251) as u8, (y % 241) as u8, 60]));
+    let mut events = Vec::new();
+    let options = RunOptions { max_side: 97, ..opts(Policy::FixedExit(usize::MAX)) };
+    e.run(&big, &options, 1, &AtomicBool::new(false), &mut |ev| events.push(ev)).unwrap();
+    let Some(RunEvent::Finished { total_ms, .. }) = events.last() else { panic!("unfinished: {events:?}") };
+    let preparation = events
+        .iter()
+        .find_map(|ev| match ev {
+            RunEvent::CellDone { cell: 0, cell_ms, time_ms, .. } => Some(time_ms - cell_ms),
+            _ => None,
+        })
+        .unwrap();
     let ms = add_studio::eval::collect::network_ms(&events).unwrap();
-    assert!(ms > 0.0 && ms <= total.unwrap(), "{ms} of {total:?}");
+    assert!(preparation > 0.0 && ms > 0.0, "preparation {preparation} ms, network {ms} ms");
+    assert!(ms + preparation <= total_ms + 1e-6, "network {ms} + preparation {preparation} > total {total_ms} ms");
     let unfinished: Vec<RunEvent> = events.into_iter().filter(|ev| !matches!(ev, RunEvent::Finished { .. })).collect();
     assert_eq!(add_studio::eval::collect::network_ms(&unfinished), None);
 }
@@ -231,7 +242,15 @@ fn a_warm_up_runs_every_part_and_changes_no_answer() {
             }
         })
         .unwrap();
+    // the warm-up runs the full path, every head and every decision maker, on a 512x256 image
+    // padded to 513x257 (the Multi-Add counter is this thread's, reset at each run)
     engine.warm_up(512, 256).unwrap();
+    let t = CostTable::of(engine.net(), 257, 513);
+    let n = t.exits.len();
+    let heads: u64 = t.exits[..n - 1].iter().map(|x| x.head_madds).sum();
+    let edms: u64 = t.exits.iter().map(|x| x.edm_madds + x.edm_map_madds).sum();
+    assert!(edms > 0, "the preset has decision makers");
+    assert_eq!(add_studio::network::cost::executed(), t.full_path() + heads + edms);
     engine.warm_up(1, 1).unwrap();
     assert_eq!(classes(&engine), before);
     assert_eq!(before.len(), 3);

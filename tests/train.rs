@@ -1,5 +1,5 @@
 //! Training resumes exactly: a run paused half-way and resumed ends with the same weights as
-//! a run that never stopped; the loss goes down on a tiny problem.
+//! a run that never stopped, and both moved every weight; the loss goes down on a tiny problem.
 
 use std::path::Path;
 
@@ -41,6 +41,8 @@ fn cfg(steps: usize) -> TrainConfig {
         weight_decay: 1e-4,
         seed: 3,
         checkpoint_every: 2,
+        class_weights: Vec::new(),
+        nesterov: false,
     }
 }
 
@@ -50,6 +52,22 @@ fn weights(dir: &Path) -> Vec<(String, Vec<f32>)> {
         f.tensors.into_iter().map(|(n, t)| (n, t.flatten_all().unwrap().to_vec1::<f32>().unwrap())).collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
+}
+
+/// The trainable tensors of `trained` that moved by less than 1e-4 of their size from the
+/// initial weights of `seed` (weight decay alone moves them by about 1e-6 in a few steps).
+fn unmoved_weights(card: &ArchCard, seed: u64, trained: &[(String, Vec<f32>)]) -> Vec<String> {
+    let init = add_studio::network::init::random_tensors(card, seed).unwrap();
+    let norm = |v: &mut dyn Iterator<Item = f32>| v.map(|x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt();
+    trained
+        .iter()
+        .filter(|(n, _)| !n.ends_with("running_mean") && !n.ends_with("running_var"))
+        .filter(|(n, v)| {
+            let w0 = init[n].flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            norm(&mut v.iter().zip(&w0).map(|(a, b)| a - b)) <= 1e-4 * norm(&mut w0.iter().copied()).max(1e-12)
+        })
+        .map(|(n, _)| n.clone())
+        .collect()
 }
 
 #[test]
@@ -66,7 +84,8 @@ fn paused_and_resumed_equals_uninterrupted() {
         train(&card, &ds, &cfg(4), &paused, false, None, &Device::Cpu).unwrap_err().to_string().contains("--resume")
     );
     // other settings on resume are refused
-    assert!(train(&card, &ds, &cfg(5), &paused, true, None, &Device::Cpu).is_err());
+    let err = train(&card, &ds, &cfg(5), &paused, true, None, &Device::Cpu).unwrap_err().to_string();
+    assert!(err.contains("was started with other settings"), "{err}");
     train(&card, &ds, &cfg(4), &paused, true, None, &Device::Cpu).unwrap();
     let (a, b) = (weights(&straight.dir), weights(&paused.dir));
     assert_eq!(a.len(), b.len());
@@ -75,10 +94,46 @@ fn paused_and_resumed_equals_uninterrupted() {
         let diff = va.iter().zip(vb).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
         assert!(diff <= 1e-6, "{na}: resumed weights differ by {diff}");
     }
+    // equal because both trained, not because neither did
+    let unmoved = unmoved_weights(&card, cfg(4).seed, &a);
+    assert!(unmoved.is_empty(), "weights still at their initial values after 4 steps: {unmoved:?}");
     let log = std::fs::read_to_string(paused.log()).unwrap();
     assert_eq!(log.lines().count(), 5, "header + one row per step, none repeated:\n{log}");
     // the trained model loads where a model is accepted
     add_studio::engine::Engine::load(&paused.model(), None, &Device::Cpu).unwrap();
+}
+
+/// On one generated scene, training lowers the loss: the loss of the trainer's first batch under
+/// the trained weights is below its loss under the initial ones (both in training mode, so
+/// BatchNorm uses the batch's statistics and the two are comparable).
+#[test]
+fn the_loss_falls_on_a_tiny_problem() {
+    use add_studio::train::{batches::batch, loss::multi_exit_loss, trainer::Trainee};
+    const STEPS: usize = 12;
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = generated(&tmp.path().join("data"), 1, (128, 96), 5);
+    let card = tiny_card();
+    let cfg = cfg(STEPS);
+    let run = RunFiles { dir: tmp.path().join("run") };
+    train(&card, &ds, &cfg, &run, false, None, &Device::Cpu).unwrap();
+    let aug = add_studio::data::augment::AugmentParams { scale: cfg.scale, crop: cfg.crop, ..Default::default() };
+    let b = batch(&ds, cfg.batch, &aug, &card.normalization, cfg.seed, 0, &Device::Cpu).unwrap();
+    let loss = |weights: &std::collections::HashMap<String, candle_core::Tensor>| {
+        let t = Trainee::new(&card, weights, &Device::Cpu).unwrap();
+        multi_exit_loss(&t.net.forward_t(&b.images, true).unwrap(), &b.labels).unwrap().0.to_scalar::<f32>().unwrap()
+    };
+    let before = loss(&add_studio::network::init::random_tensors(&card, cfg.seed).unwrap());
+    let after = loss(&TensorFile::read(&run.model()).unwrap().tensors);
+    let logged: Vec<f32> = std::fs::read_to_string(run.log())
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(logged.len(), STEPS);
+    assert!((logged[0] - before).abs() <= 1e-3 * before, "step 0 logged {}, recomputed {before}", logged[0]);
+    println!("loss of the first batch: {before} at step 0, {after} after {STEPS} steps; logged {logged:?}");
+    assert!(after < 0.9 * before, "loss of the first batch: {before} at step 0, {after} after {STEPS} steps");
 }
 
 /// Step-0 loss and gradients of `card` on a fixed batch, through our CPU kernels or through the

@@ -167,7 +167,11 @@ fn a_model_that_fails_to_load_is_a_message() {
 
 #[test]
 fn the_real_engine_streams_through_the_worker() {
-    // Random weights on the CPU: checks the `Segmenter` glue, not the masks.
+    // The shipped model (found from the crate when no model is given) on the CPU: checks the
+    // `Segmenter` glue, not the masks.
+    let shipped = add_studio::ui::engine_glue::default_file(add_studio::ui::engine_glue::DEFAULT_ADD)
+        .expect("models/ is in the repo");
+    let shipped = add_studio::network::checkpoint::TensorFile::read(&shipped).unwrap().card.unwrap();
     let loader = add_studio::ui::engine_glue::loader(false);
     let spec = ModelSpec { device: "cpu".into(), ..Default::default() };
     let mut w = Worker::spawn(loader, spec, None, Arc::new(|| {}));
@@ -180,8 +184,16 @@ fn the_real_engine_streams_through_the_worker() {
         _ => None,
     });
     assert_eq!(failure, None);
-    assert!(seen.iter().any(|m| matches!(m, WorkerMsg::ModelReady { banner: Some(b), .. } if b.contains("UNTRAINED"))
-        || matches!(m, WorkerMsg::ModelReady { banner: None, .. })));
+    let ready: Vec<_> = seen
+        .iter()
+        .filter_map(|m| match m {
+            WorkerMsg::ModelReady { role: Role::Add, card, banner, .. } => Some((card, banner)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ready.len(), 1, "one model loaded");
+    assert_eq!(ready[0].0, &shipped, "the shipped model, not the untrained fallback");
+    assert_eq!(ready[0].1, &None, "no banner for the shipped model");
     let exits = seen
         .iter()
         .filter(|m| matches!(m, WorkerMsg::Event { event: RunEvent::Exit(r), .. } if r.maps.is_some()))

@@ -123,16 +123,18 @@ fn folder_pairs_by_stem_in_one_or_two_folders() {
     let dir = tempfile::tempdir().unwrap();
     let one = dir.path().join("one");
     png(&one.join("scene_00.png"), rgb(4, 4));
-    png(&one.join("scene_00_label.png"), DynamicImage::ImageLuma8(GrayImage::from_pixel(4, 4, Luma([10]))));
+    // class ids: wall (3)
+    png(&one.join("scene_00_label.png"), DynamicImage::ImageLuma8(GrayImage::from_pixel(4, 4, Luma([3]))));
     png(&one.join("scene_01.png"), rgb(4, 4));
-    // A colour mask in the Cityscapes palette: sky.
+    // A colour mask in the Cityscapes palette: sky (10).
     png(&one.join("scene_01_mask.png"), DynamicImage::ImageRgb8(RgbImage::from_pixel(4, 4, Rgb([70, 130, 180]))));
     let palette: Vec<[u8; 3]> = crate::network::presets::cityscapes_classes().iter().map(|c| c.color).collect();
     let ds = folder::open(&one, None, &palette, true, OnBad::Fail).unwrap();
     assert_eq!(ds.len(), 2);
     let order: Vec<usize> = ds.iter_decoded().map(|d| d.unwrap().index).collect();
     assert_eq!(order, vec![0, 1]);
-    assert_eq!(ds.load(1).unwrap().label.unwrap().get_pixel(0, 0)[0], 10);
+    let class = |i: usize| ds.load(i).unwrap().label.unwrap().get_pixel(0, 0)[0];
+    assert_eq!((class(0), class(1)), (3, 10), "scene_00 has the id label, scene_01 the colour mask");
 
     png(&one.join("odd.png"), rgb(4, 4));
     png(&one.join("odd_label.png"), DynamicImage::ImageRgb8(RgbImage::from_pixel(4, 4, Rgb([1, 2, 3]))));
