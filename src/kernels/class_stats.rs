@@ -185,11 +185,10 @@ mod tests {
         let k = 19;
         let logits: Vec<f32> = (0..k * 300).map(|i| ((i * 7919 % 1000) as f32 - 500.0) / 60.0).collect();
         let plane = |c: usize| &logits[c * 300..(c + 1) * 300];
-        let run = |scalar: bool| {
-            super::super::util::FORCE_SCALAR.store(scalar, std::sync::atomic::Ordering::Relaxed);
+        let run = |portable: bool| {
+            let _portable = portable.then(crate::kernels::util::PortableLoops::on_this_thread);
             let (mut c, mut p, mut e) = (vec![0u8; 300], vec![0f32; 300], vec![0f32; 300]);
             segment(k, plane, &mut c, &mut p, &mut e);
-            super::super::util::FORCE_SCALAR.store(false, std::sync::atomic::Ordering::Relaxed);
             (c, p, e)
         };
         let (a, b) = (run(false), run(true));

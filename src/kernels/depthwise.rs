@@ -2,7 +2,7 @@
 //! convolution per channel (chunk + cat), about 10x slower than PyTorch on sep-convs.
 
 use super::depthwise_cpu::{Geom, corr_plane, scatter_plane, weight_grad_plane};
-use super::util::{assume_init, dense_f32, par_planes, shape_str, uninit_f32, use_cpu_kernel};
+use super::util::{assume_init, dense_f32, has_avx2_fma, par_planes, shape_str, uninit_f32, use_cpu_kernel};
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor, bail};
 
 /// Depthwise conv2d, like PyTorch `F.conv2d(x, w, stride, padding, dilation, groups=C)`:
@@ -55,7 +55,7 @@ impl DepthwiseConv {
         let (Some(oh), Some(ow)) = (out_size(h, k, s, p, d), out_size(w, k, s, p, d)) else {
             bail!("depthwise_conv2d: input ({h},{w}) is smaller than the dilated kernel")
         };
-        Ok(Geom { ih: h, iw: w, oh, ow, k, s, d, pad: p as isize })
+        Ok(Geom { ih: h, iw: w, oh, ow, k, s, d, pad: p as isize, simd: has_avx2_fma() })
     }
 }
 
@@ -121,7 +121,8 @@ impl CustomOp2 for DepthwiseInputGrad {
                 wt[ch * kk + (kk - 1 - t)]
             })
             .collect();
-        let gt = Geom { ih: oh, iw: ow, oh: ih, ow: iw, k, s: 1, d: g.d, pad: ((k - 1) * g.d) as isize - g.pad };
+        let pad = ((k - 1) * g.d) as isize - g.pad;
+        let gt = Geom { ih: oh, iw: ow, oh: ih, ow: iw, k, s: 1, d: g.d, pad, simd: g.simd };
         let mut out = uninit_f32(n * c * ih * iw);
         par_planes(&mut out, ih * iw, 2 * kk * oh * ow, |i, plane, scratch| {
             let ch = i % c;
@@ -306,9 +307,7 @@ mod tests {
 
     #[test]
     fn portable_loops_match_too() {
-        use crate::kernels::util::FORCE_SCALAR;
-        use std::sync::atomic::Ordering;
-        FORCE_SCALAR.store(true, Ordering::Relaxed);
+        let portable = crate::kernels::util::PortableLoops::on_this_thread();
         let x = rand_t(&[2, 3, 17, 45], 90);
         let wt = rand_t(&[3, 1, 5, 5], 91);
         let fwd = depthwise_conv2d(&x, &wt, 1, 2, 2).unwrap();
@@ -322,7 +321,7 @@ mod tests {
             &[rand_t(&[1, 2, 7, 12], 95), rand_t(&[2, 1, 3, 3], 96)],
             97,
         );
-        FORCE_SCALAR.store(false, Ordering::Relaxed);
+        drop(portable);
         assert_close(&fwd, &naive(&x, &wt, 1, 2, 2), 1e-5, "portable forward");
         assert!(e <= 1e-3, "portable gradients: error {e:.3e}");
         assert!(e2 <= 1e-3, "portable gradients, stride 2: error {e2:.3e}");

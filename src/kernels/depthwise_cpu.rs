@@ -8,11 +8,11 @@
 //! AVX2+FMA loop with no bounds checks and no scalar border code. Rows in the padding are
 //! simply skipped.
 
-use super::util::has_avx2_fma;
 use std::mem::MaybeUninit;
 
 /// Geometry of one correlation: input and output plane sizes, square kernel size `k`, stride
-/// `s`, dilation `d` and a signed padding (negative when used for the input gradient).
+/// `s`, dilation `d` and a signed padding (negative when used for the input gradient); and
+/// whether to run the AVX2+FMA loops, decided once per call on the calling thread.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Geom {
     pub ih: usize,
@@ -23,6 +23,7 @@ pub(crate) struct Geom {
     pub s: usize,
     pub d: usize,
     pub pad: isize,
+    pub simd: bool,
 }
 
 impl Geom {
@@ -99,7 +100,7 @@ pub(crate) fn corr_plane(inp: &[f32], wt: &[f32], out: &mut [MaybeUninit<f32>], 
     assert_eq!(inp.len(), g.ih * g.iw);
     assert_eq!(wt.len(), g.k * g.k);
     assert_eq!(out.len(), g.oh * g.ow);
-    let simd = has_avx2_fma();
+    let simd = g.simd;
     let src = pad_columns(inp, g, scratch);
     // Offsets of each kernel column within a row, hoisted: divisions by a runtime stride per
     // tap per row cost as much as the row's FMAs on the small planes.
@@ -141,7 +142,7 @@ pub(crate) fn corr_plane(inp: &[f32], wt: &[f32], out: &mut [MaybeUninit<f32>], 
 pub(crate) fn scatter_plane(gy: &[f32], wt: &[f32], gx: &mut [MaybeUninit<f32>], g: &Geom, scratch: &mut Vec<f32>) {
     assert_eq!(gy.len(), g.oh * g.ow);
     assert_eq!(gx.len(), g.ih * g.iw);
-    let simd = has_avx2_fma();
+    let simd = g.simd;
     let pw = g.padded_width();
     let pitch = pw.div_ceil(g.s);
     let phase_len = g.ih * pitch;
@@ -177,7 +178,7 @@ pub(crate) fn scatter_plane(gy: &[f32], wt: &[f32], gx: &mut [MaybeUninit<f32>],
 pub(crate) fn weight_grad_plane(x: &[f32], gy: &[f32], g: &Geom, acc: &mut [f64], scratch: &mut Vec<f32>) {
     assert_eq!(x.len(), g.ih * g.iw);
     assert_eq!(gy.len(), g.oh * g.ow);
-    let simd = has_avx2_fma();
+    let simd = g.simd;
     let src = pad_columns(x, g, scratch);
     for oy in 0..g.oh {
         let grow = &gy[oy * g.ow..(oy + 1) * g.ow];
@@ -261,7 +262,7 @@ fn dot(a: &[f32], b: &[f32], simd: bool) -> f32 {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    //! AVX2+FMA bodies, only called after `has_avx2_fma()`.
+    //! AVX2+FMA bodies, only called when `Geom::simd` (set from `has_avx2_fma()`) says so.
     use std::arch::x86_64::*;
 
     /// Lane masks for the `< 8` tail: `MASKS[8 - r..16 - r]` enables the first `r` lanes.

@@ -77,11 +77,13 @@ fn gather(data: &[f32], offset: usize, dims: &[usize], strides: &[usize], out: &
     }
 }
 
-/// Whether this CPU can run the AVX2+FMA paths (checked once by std, then cached).
+/// Whether this CPU can run the AVX2+FMA paths (checked once by std, then cached). A kernel
+/// that spreads its planes over threads asks once, on the calling thread, and hands the
+/// answer down, so [`PortableLoops`] holds for the whole call.
 #[inline]
 pub(crate) fn has_avx2_fma() -> bool {
     #[cfg(test)]
-    if FORCE_SCALAR.load(std::sync::atomic::Ordering::Relaxed) {
+    if PORTABLE_ONLY.with(|p| p.get()) {
         return false;
     }
     #[cfg(target_arch = "x86_64")]
@@ -94,10 +96,31 @@ pub(crate) fn has_avx2_fma() -> bool {
     }
 }
 
-/// Tests set this to exercise the portable (non-AVX2) loops on an AVX2 machine; both paths
-/// are correct, so other tests running meanwhile are unaffected.
 #[cfg(test)]
-pub(crate) static FORCE_SCALAR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+thread_local! {
+    static PORTABLE_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// While alive, kernel calls made on this thread run the portable (non-AVX2) loops, so tests
+/// cover them on an AVX2 machine. Per thread: tests running in parallel are unaffected.
+#[cfg(test)]
+pub(crate) struct PortableLoops {
+    was: bool,
+}
+
+#[cfg(test)]
+impl PortableLoops {
+    pub(crate) fn on_this_thread() -> PortableLoops {
+        PortableLoops { was: PORTABLE_ONLY.with(|p| p.replace(true)) }
+    }
+}
+
+#[cfg(test)]
+impl Drop for PortableLoops {
+    fn drop(&mut self) {
+        PORTABLE_ONLY.with(|p| p.set(self.was));
+    }
+}
 
 thread_local! {
     /// Per-thread scratch that survives between calls, so the padded copies and resize row
