@@ -1,95 +1,123 @@
 #!/usr/bin/env bash
-# Trains `add pipeline`'s two models (ADD and the Auto-DeepLab baseline) side by side on a lent
-# GPU machine, within a wall-clock budget; `add pipeline` then finishes on the CPU (decision
-# makers, evaluation, shipping). Pack first with scripts/build_gpu_check.sh, carry gpu-check/:
+# Trains the shipped pair (ADD and the Auto-DeepLab baseline, same recipe, same images) with the
+# PyTorch trainer (pytorch/add_torch) on a lent GPU machine within a wall-clock budget, and
+# brings back our .safetensors models and every log; `add pipeline` then finishes here (BatchNorm
+# check, decision makers, evaluation, shipping). That machine has PyTorch but no Rust toolchain:
+# `add` (for the scenes and the cards) comes packed by scripts/pack_gpu_train.sh, carry gpu-check/.
 #     OUT=/some/folder BUDGET_S=500 bash scripts/gpu_train.sh
-# 1. generates the pipeline's data (`add synth`, same seed: the same scenes as on the CPU) and
-#    checks the card's GPU logits against the CPU's meanwhile;
-# 2. a short probe of both trainings at once gives the seconds per step, and the step count is
-#    what fits the budget left (the poly decay needs it up front);
-# 3. both train at once (checkpoints every 100 steps); the GPU kernel tests run beside them;
-# 4. the run folders go to $OUT as run.tar.part-NN (a device run returns files of at most
-#    16 MiB); unpack into a pipeline's --out with `cat run.tar.part-* | tar -x -C DIR`, then run
-#    `add pipeline --out DIR --steps N ...` with the same N, which skips the finished training.
-# If training on the GPU fails in the probe, it trains on the machine's CPUs instead (logged).
+# 1. `add synth` writes $SCENES scenes with every core, and `add card` both cards;
+# 2. a probe of both trainings at once gives the seconds per step; the step count is what fits
+#    the budget left (the poly schedule needs it up front);
+# 3. both train at once on the GPU (bf16, channels_last), validating as they go;
+# 4. both are evaluated on the val split; models, logs and a summary go to $OUT (a device run
+#    returns at most 8 files of at most 16 MiB: larger models are split into parts).
+# CPU test at tiny sizes: ADD=target/release/add DEVICE=cpu SCENES=12 SIZE=64x128 CROP=65x97 \
+#     FILTERS=4 BATCH=2 BUDGET_S=90 MIN_STEPS=4 PROBE=3 OUT=/tmp/gt bash scripts/gpu_train.sh
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT="${OUT:-$PWD/gpu-train-out}"
 BUDGET="${BUDGET_S:-500}"
 ARCH="${ARCH:-add-3}" F="${FILTERS:-8}" STEM="${STEM_WIDTH:-24}" HEAD="${HEAD_WIDTH:-64}"
-BATCH="${BATCH:-8}" CROP="${CROP:-257x513}" SEED="${SEED:-1}" SCENES="${SCENES:-600}"
-MAX_STEPS="${MAX_STEPS:-20000}"
+BATCH="${BATCH:-16}" CROP="${CROP:-257x513}" SEED="${SEED:-1}" SCENES="${SCENES:-3000}" SIZE="${SIZE:-256x512}"
+DEVICE="${DEVICE:-cuda}" PROBE="${PROBE:-25}" MIN_STEPS="${MIN_STEPS:-200}" MAX_STEPS="${MAX_STEPS:-40000}"
+PY="${PYTHON:-python3}" WORKERS="${WORKERS:-6}" EXTRA="${TRAIN_EXTRA:-}"
 mkdir -p "$OUT"
-export RUST_BACKTRACE=0
 log() { echo "[gpu_train $(date -u +%T) +${SECONDS}s] $*" | tee -a "$OUT/steps.log"; }
-source scripts/gpu_env.sh
+if [[ -z "${ADD:-}" ]]; then
+    source scripts/gpu_env.sh
+else
+    BIN="$(mktemp -d)"
+fi
 LOGS="$BIN/logs" WORK="$BIN/run"
 mkdir -p "$LOGS" "$WORK"
-nvidia-smi >"$LOGS/environment.txt" 2>&1
+{ nvidia-smi 2>&1; "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'; nproc; } >"$LOGS/environment.txt" 2>&1
 
-log "generating $SCENES scenes (seed $SEED); parity of $ARCH F=$F meanwhile"
-"$ADD" synth --out "$WORK/data" --count "$SCENES" --size 256x512 --seed "$SEED" >"$LOGS/synth.txt" 2>&1 &
-synth=$!
-timeout 100 "$ADD" parity --preset "$ARCH" --filters "$F" --size 257x513 --devices cpu,cuda:0 --tol 1e-4 \
-    >"$LOGS/parity.txt" 2>&1
-log "parity rc=$?: $(grep -m1 -E '^(parity|Error)' "$LOGS/parity.txt")"
-wait $synth || { log "synth failed: $(tail -n 3 "$LOGS/synth.txt")"; exit 2; }
-
-# train NAME ARCH DEVICE STEPS LIMIT_S [EXTRA...]: one training run into $WORK/NAME; at the
-# limit it gets a Ctrl-C (it saves a checkpoint and stops)
-train() {
-    local name=$1 arch=$2 dev=$3 steps=$4 limit=$5
-    shift 5
-    timeout -s INT --kill-after=20 "$limit" "$ADD" train --arch "$arch" --filters "$F" --head-width "$HEAD" --stem-width "$STEM" --data "$WORK/data" \
-        --out "$WORK/$name" --steps "$steps" --batch "$BATCH" --crop "$CROP" --seed "$SEED" --device "$dev" \
-        --checkpoint-every 100 "$@" >"$LOGS/train_$name.txt" 2>&1
-}
-# seconds per step of a probe's log: steps 4 to 11, past the warm-up
-per_step() { awk -F, 'NR>1 && $1==3 {a=$NF} NR>1 && $1==11 {b=$NF} END {if (a != "" && b != "") printf "%.4f", (b-a)/8}' "$1"; }
-
-DEV=cuda:0
-for attempt in gpu cpu; do
-    [[ $attempt == cpu ]] && { DEV=cpu; export RAYON_NUM_THREADS=8; }
-    log "probe on $DEV: 12 steps of each, at once"
-    train "probe_${attempt}_add" "$ARCH" $DEV "$MAX_STEPS" 150 --until 12 &
-    q1=$!
-    train "probe_${attempt}_base" autodeeplab $DEV "$MAX_STEPS" 150 --until 12 &
-    q2=$!
-    wait $q1 && wait $q2 || log "probe on $DEV failed: $(tail -q -n 2 "$LOGS"/train_probe_"$attempt"_*.txt | tr '\n' ' ')"
-    a=$(per_step "$WORK/probe_${attempt}_add/train_log.csv" 2>/dev/null)
-    b=$(per_step "$WORK/probe_${attempt}_base/train_log.csv" 2>/dev/null)
-    if [[ -n "$a" && -n "$b" ]]; then
-        s=$(python3 -c "print(max($a, $b))")
-        log "probe on $DEV: add $a s/step, baseline $b s/step"
-        if [[ -z "${slow:-}" ]] || python3 -c "import sys; sys.exit(not $s < $slow)"; then
-            slow=$s best=$DEV
-        fi
-        # the CPUs only when the GPU is slower than a second a step
-        python3 -c "import sys; sys.exit(not $s < 1.0)" && break
-    fi
+log "generating $SCENES scenes of $SIZE (seed $SEED)"
+"$ADD" synth --out "$WORK/data" --count "$SCENES" --size "$SIZE" --seed "$SEED" >"$LOGS/synth.txt" 2>&1 ||
+    { log "synth failed: $(tail -n 3 "$LOGS/synth.txt")"; exit 2; }
+for m in add autodeeplab; do
+    arch=$ARCH
+    [[ $m == autodeeplab ]] && arch=autodeeplab
+    "$ADD" card --arch "$arch" --filters "$F" --stem-width "$STEM" --head-width "$HEAD" -o "$WORK/$m.json" >>"$LOGS/cards.txt" 2>&1 ||
+        { log "card failed: $(tail -n 3 "$LOGS/cards.txt")"; exit 2; }
 done
-[[ -n "${slow:-}" ]] || { log "no probe succeeded"; tar -C "$BIN" -czf "$OUT/logs.tar.gz" logs; exit 3; }
-DEV=$best
-[[ $DEV == cpu ]] || unset RAYON_NUM_THREADS
-left=$((BUDGET - SECONDS - 30))
-N=$(python3 -c "print(max(100, min($MAX_STEPS, int($left / $slow / 100) * 100)))")
-log "training on $DEV at $slow s/step with both running; $left s left: $N steps, batch $BATCH, crop $CROP"
+log "scenes and cards ready: $(grep -c '"split":"train"' "$WORK/data/manifest.jsonl") train"
 
-[[ -x "$BIN/gpu-tests" && $DEV != cpu ]] && (timeout 150 "$BIN/gpu-tests" --test-threads=1 >"$LOGS/gpu_tests.txt" 2>&1; \
-    echo "gpu-tests rc=$?" >>"$LOGS/gpu_tests.txt") &
-limit=$((BUDGET - SECONDS - 15))
-train add "$ARCH" $DEV "$N" "$limit" &
+# train NAME STEPS LIMIT_S [EXTRA...]: one run into $WORK/NAME; at the limit it gets Ctrl-C
+# (it saves a checkpoint and stops)
+train() {
+    local name=$1 steps=$2 limit=$3
+    shift 3
+    # shellcheck disable=SC2086
+    (cd pytorch && timeout -s INT --kill-after=30 "$limit" "$PY" -m add_torch train --card "$WORK/${name#probe_}.json" \
+        --data "$WORK/data" --out "$WORK/$name" --steps "$steps" --batch "$BATCH" --crop "$CROP" --seed "$SEED" \
+        --device "$DEVICE" --workers "$WORKERS" --cache --checkpoint-every 500 --print-every 100 $EXTRA "$@") \
+        >"$LOGS/train_$name.txt" 2>&1
+}
+# seconds per step of a probe's log, past its warm-up (the second half of its rows)
+per_step() { awk -F, -v n="$PROBE" 'NR>1 && $1==int(n/2) {a=$NF} NR>1 && $1==n-1 {b=$NF} END {if (a != "" && b != "" && b + 0 > a + 0) printf "%.4f", (b-a)/(n-1-int(n/2))}' "$1"; }
+
+log "probe: $PROBE steps of each, at once, on $DEVICE"
+t_probe=$SECONDS
+train probe_add "$MAX_STEPS" 240 --until "$PROBE" &
+q1=$!
+train probe_autodeeplab "$MAX_STEPS" 240 --until "$PROBE" &
+q2=$!
+wait $q1; r1=$?
+wait $q2; r2=$?
+a=$(per_step "$WORK/probe_add/train_log.csv" 2>/dev/null)
+b=$(per_step "$WORK/probe_autodeeplab/train_log.csv" 2>/dev/null)
+if [[ $r1 != 0 || $r2 != 0 || -z "$a" || -z "$b" ]]; then
+    log "probe failed (rc $r1 $r2): $(tail -q -n 3 "$LOGS"/train_probe_*.txt | tr '\n' ' ')"
+    tar -C "$BIN" -czf "$OUT/logs.tar.gz" logs
+    exit 3
+fi
+startup=$((SECONDS - t_probe))
+slow=$("$PY" -c "print(max($a, $b))")
+left=$((BUDGET - SECONDS - startup - 45)) # the real runs start up as the probe did; then evaluation
+# 85 % of what fits: a run cut by the limit is unfinished (its poly schedule never ends)
+N=$("$PY" -c "print(max($MIN_STEPS, min($MAX_STEPS, int(0.85 * $left / $slow / 100) * 100 or $MIN_STEPS)))")
+log "probe: add $a s/step, baseline $b s/step (batch $BATCH, both at once; $startup s with start-up); $left s left: $N steps each"
+
+limit=$((BUDGET - SECONDS - 40))
+every=$((N / 4 > 0 ? N / 4 : 1))
+train add "$N" "$limit" --eval-every "$every" --eval-images 100 &
 p1=$!
-train autodeeplab autodeeplab $DEV "$N" "$limit" &
+train autodeeplab "$N" "$limit" --eval-every "$every" --eval-images 100 &
 p2=$!
 wait $p1; r1=$?
 wait $p2; r2=$?
-wait
 for m in add autodeeplab; do
     log "$m: rc $([[ $m == add ]] && echo $r1 || echo $r2), last row: $(tail -n 1 "$WORK/$m/train_log.csv" 2>/dev/null)"
+    log "$m: $(tail -n 1 "$LOGS/train_$m.txt")"
+    (cd pytorch && timeout 60 "$PY" -m add_torch eval --model "$WORK/$m/model.safetensors" --data "$WORK/data" \
+        --device "$DEVICE") >"$LOGS/eval_$m.json" 2>"$LOGS/eval_$m.err" &&
+        log "$m val mIoU per exit: $("$PY" -c "import json,sys; print([round(v, 2) for v in json.load(open(sys.argv[1]))['miou']])" "$LOGS/eval_$m.json")"
 done
-for d in "$WORK"/*/train_log.csv; do cp "$d" "$LOGS/log_$(basename "$(dirname "$d")").csv"; done
+for m in add autodeeplab; do
+    for f in train_log.csv val_log.csv class_weights.json; do cp "$WORK/$m/$f" "$LOGS/${m}_$f" 2>/dev/null; done
+done
+# images/s and seconds per step of each run (medians past its first tenth), for the README
+"$PY" - "$WORK" <<'PY' | tee -a "$OUT/steps.log"
+import csv, os, statistics, sys
+for m in ("add", "autodeeplab"):
+    try:
+        rows = list(csv.DictReader(open(os.path.join(sys.argv[1], m, "train_log.csv"))))
+    except OSError:
+        continue
+    rows = rows[len(rows) // 10:] or rows
+    ips = statistics.median(float(r["images_per_s"]) for r in rows)
+    print(f"{m}: {len(rows)} steps measured, median {ips:.1f} images/s with the other run sharing the device")
+PY
 tar -C "$BIN" -czf "$OUT/logs.tar.gz" logs
-tar -C "$WORK" -cf - add autodeeplab | split -b 15m -d - "$OUT/run.tar.part-"
+for m in add autodeeplab; do
+    model="$WORK/$m/model.safetensors"
+    [[ -f $model ]] || continue
+    if (($(stat -c %s "$model") > 15 * 1024 * 1024)); then
+        split -b 15m -d "$model" "$OUT/$m.safetensors.part-"
+    else
+        cp "$model" "$OUT/$m.safetensors"
+    fi
+done
 ls -la "$OUT" | tee -a "$OUT/steps.log"
-log "done: $N steps on $DEV"
+log "done: $N steps on $DEVICE"

@@ -48,6 +48,7 @@ def train_arguments(p):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (torchrun: one GPU per process)")
     p.add_argument("--workers", type=int, default=4, help="data loading processes per training process")
+    p.add_argument("--cache", action="store_true", help="decode the train set once into memory")
     p.add_argument("--fp32", action="store_true", help="no bf16 autocast on the GPU")
     p.add_argument("--compile", action="store_true", help="torch.compile the network (slow first steps)")
     p.add_argument("--checkpoint-every", type=int, default=500)

@@ -108,7 +108,8 @@ def reference_class_weights(counts):
 
 
 def augment(img, lab, crop, scale, jitter, rng):
-    """One random training view (PIL image, uint8 label) -> (uint8 HxWx3, uint8 HxW)."""
+    """One random training view (PIL image, uint8 label) -> (uint8 HxWx3, uint8 HxW, the
+    brightness / contrast / saturation factors that `color_jitter` applies on the device)."""
     f = rng.uniform(*scale) if scale[0] < scale[1] else scale[0]
     w, h = max(1, round(img.width * f)), max(1, round(img.height * f))
     img = img.resize((w, h), Image.BILINEAR)
@@ -123,31 +124,48 @@ def augment(img, lab, crop, scale, jitter, rng):
     out_lab[: src.shape[0], : src.shape[1]] = lab[y0:y0 + ch, x0:x0 + cw]
     if rng.random() < 0.5:
         out, out_lab = out[:, ::-1], out_lab[:, ::-1]
-    if jitter > 0:
-        b, c, s = (rng.uniform(1 - jitter, 1 + jitter) for _ in range(3))
-        px = out.astype(np.float32)
-        luma = px @ np.array([0.299, 0.587, 0.114], np.float32)
-        mean = luma.mean()
-        px = luma[..., None] + (px - luma[..., None]) * s
-        px = mean + (px - mean) * c
-        out = np.clip(np.rint(px * b), 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(out), np.ascontiguousarray(out_lab)
+    factors = [rng.uniform(1 - jitter, 1 + jitter) for _ in range(3)] if jitter > 0 else [1.0, 1.0, 1.0]
+    return np.ascontiguousarray(out), np.ascontiguousarray(out_lab), factors
 
 
 class TrainViews(torch.utils.data.Dataset):
-    """Item (index, seed): the augmented view of sample `index` drawn with `seed`."""
+    """Item (index, seed): the augmented view of sample `index` drawn with `seed`. With `cache`
+    every pair is decoded once, before the loader's workers fork and share it."""
 
-    def __init__(self, pairs, crop, scale, jitter=0.2):
+    def __init__(self, pairs, crop, scale, jitter=0.2, cache=False, threads=8):
         self.pairs, self.crop, self.scale, self.jitter = pairs, crop, scale, jitter
+        self.decoded = None
+        if cache:
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(threads) as ex:
+                self.decoded = [(np.asarray(i), l) for i, l in ex.map(read_pair, pairs)]
 
     def __len__(self):
         return len(self.pairs)
 
     def __getitem__(self, item):
         index, seed = item
-        img, lab = read_pair(self.pairs[index])
-        out, out_lab = augment(img, lab, self.crop, self.scale, self.jitter, random.Random(seed))
-        return torch.from_numpy(out).permute(2, 0, 1), torch.from_numpy(out_lab.astype(np.int64))
+        if self.decoded is not None:
+            arr, lab = self.decoded[index]
+            img = Image.fromarray(arr)
+        else:
+            img, lab = read_pair(self.pairs[index])
+        out, out_lab, factors = augment(img, lab, self.crop, self.scale, self.jitter, random.Random(seed))
+        return (torch.from_numpy(out).permute(2, 0, 1), torch.from_numpy(out_lab.astype(np.int64)),
+                torch.tensor(factors, dtype=torch.float32))
+
+
+def color_jitter(images_u8, factors):
+    """`add train`'s jitter on a batch, where the batch lives (the GPU): per image, saturation s
+    around each pixel's luma, contrast c around the image's mean luma, brightness b, rounded
+    back to bytes. `factors` (N,3) holds (b, c, s)."""
+    px = images_u8.float()
+    luma = (px * torch.tensor([0.299, 0.587, 0.114], device=px.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    b, c, s = (factors[:, i].view(-1, 1, 1, 1).to(px.device) for i in range(3))
+    mean = luma.mean((2, 3), keepdim=True)
+    px = luma + (px - luma) * s
+    px = mean + (px - mean) * c
+    return torch.round(px * b).clamp(0, 255)
 
 
 class StepBatches(torch.utils.data.Sampler):
@@ -173,7 +191,7 @@ class StepBatches(torch.utils.data.Sampler):
 
 
 def normalise(images_u8, card):
-    """uint8 (N,3,H,W) on any device -> the card's normalised float input."""
+    """Pixel values 0..255 (N,3,H,W, any dtype and device) -> the card's normalised input."""
     n = card.get("normalization", {"mean": [0.29866842, 0.30135223, 0.30561872],
                                     "std": [0.23925215, 0.23859318, 0.2385942]})
     mean = torch.tensor(n["mean"], device=images_u8.device).view(1, 3, 1, 1)

@@ -149,8 +149,8 @@ def train(args):
     model_fn = torch.compile(net) if args.compile else net
     if args.batch % run.world:
         raise SystemExit(f"--batch {args.batch} is the global batch: it must divide among {run.world} processes")
-    sampler = data.StepBatches(len(pairs), args.batch, args.seed, start, args.until or args.steps, run.rank, run.world)
-    views = data.TrainViews(pairs, tuple(args.crop), tuple(args.scale), args.jitter)
+    sampler = data.StepBatches(len(pairs), args.batch, args.seed, start, args.steps if args.until is None else min(args.until, args.steps), run.rank, run.world)
+    views = data.TrainViews(pairs, tuple(args.crop), tuple(args.scale), args.jitter, args.cache, max(1, args.workers))
     loader = torch.utils.data.DataLoader(views, batch_sampler=sampler, num_workers=args.workers,
                                          pin_memory=run.device.type == "cuda", persistent_workers=args.workers > 0,
                                          prefetch_factor=4 if args.workers > 0 else None,
@@ -178,7 +178,7 @@ def train(args):
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    def save(step, final=False):
+    def save(step):
         if not run.main:
             return
         module = net.module if hasattr(net, "module") else net
@@ -205,13 +205,13 @@ def train(args):
     t0 = time.perf_counter()
     t_prev = time.perf_counter()
     step = start
-    for images, labels in loader:
+    for images, labels, factors in loader:
         if stop["now"]:
             break
         t_data = time.perf_counter() - t_prev
         images = images.to(run.device, non_blocking=True)
         labels = labels.to(run.device, non_blocking=True)
-        x = data.normalise(images, card)
+        x = data.normalise(data.color_jitter(images, factors), card)
         if run.device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         lr = poly_lr(args.lr, step, args.steps)
@@ -234,7 +234,7 @@ def train(args):
             dt = t_all - t_prev
             log.writerow([step] + [f"{v:.5f}" for v in values] +
                          [f"{lr:.6f}", f"{args.batch / max(dt, 1e-9):.3f}", f"{t_data:.3f}", f"{t_fwd - ts:.3f}",
-                          f"{t_bwd - t_fwd:.3f}", f"{t_all - t_bwd:.3f}", f"{time.perf_counter() - t0:.1f}"])
+                          f"{t_bwd - t_fwd:.3f}", f"{t_all - t_bwd:.3f}", f"{time.perf_counter() - t0:.3f}"])
             if step % args.print_every == 0:
                 run.log(f"step {step}/{args.steps} loss {values[0]:.4f} lr {lr:.4f} {args.batch / max(dt, 1e-9):.1f} img/s")
         done = step + 1
@@ -244,7 +244,7 @@ def train(args):
             validate(done)
         t_prev = time.perf_counter()
         step = done
-    if stop["now"] or (args.until and step < args.steps):
+    if stop["now"] or (args.until is not None and step < args.steps):
         save(step)
         run.log(f"{'interrupted' if stop['now'] else 'paused'}: checkpoint at step {step} saved; --resume continues")
     else:

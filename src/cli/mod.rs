@@ -2,6 +2,7 @@
 //! this file only routes. Errors become `anyhow` here, at the binary's edge.
 
 pub mod bench;
+pub mod card;
 pub mod import;
 pub mod infer;
 pub mod info;
@@ -30,6 +31,8 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Run images under an exit policy; write masks, confidence maps and JSON records.
     Infer(infer::InferArgs),
+    /// Write the architecture card a training run builds (for pytorch/add_torch).
+    Card(card::CardArgs),
     /// Convert a reference PyTorch checkpoint into a safetensors model with its card.
     Import(import::ImportArgs),
     /// Time the full path and each exit (ms per image, GFLOP/s).
@@ -59,6 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::App(args)) => crate::ui::run_app(args),
         Some(Command::Info(args)) => info::run(args),
         Some(Command::Infer(args)) => infer::run(args),
+        Some(Command::Card(args)) => card::run(args),
         Some(Command::Import(args)) => import::run(args),
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Parity(args)) => parity::run(args),

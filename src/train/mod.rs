@@ -3,10 +3,12 @@
 //! (`add pipeline`).
 //!
 //! - [`trainer`]: the loop, checkpoints and resume; [`batches`]: seeded batches;
-//!   [`loss`]: cross-entropy ignoring 255, averaged over exits; [`optim`]: SGD + poly lr.
+//!   [`loss`]: cross-entropy ignoring 255, averaged over exits; [`optim`]: SGD + poly lr;
+//!   [`class_weights`]: the reference's class-balanced loss weights.
 
 pub mod batches;
 pub mod bn_calibrate;
+pub mod class_weights;
 pub mod edm;
 pub mod interrupt;
 pub mod loss;

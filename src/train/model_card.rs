@@ -84,15 +84,30 @@ pub fn write(dir: &Path, a: &PipelineArgs) -> anyhow::Result<()> {
         a.scenes, a.seed
     )?;
     writeln!(s, "## Training\n")?;
-    writeln!(
-        s,
-        "SGD (momentum 0.9, weight decay 4e-5), learning rate 0.05 with poly decay, batch 4, random-scale \
-         (0.5-1.5) crops of {} with flips and colour jitter, {} steps each, on this CPU ({} device).\n",
-        a.crop, a.steps, a.device
-    )?;
     for (name, run) in [("ADD", "add"), ("Auto-DeepLab baseline", "autodeeplab")] {
         let (steps, secs) = training_time(&a.out.join(run).join("train_log.csv"))?;
-        writeln!(s, "- {name}: {steps} steps, {:.1} min of compute (summed per step)", secs / 60.0)?;
+        match super::pipeline::trained_elsewhere(&a.out.join(run).join("model.safetensors"))? {
+            Some(t) => writeln!(
+                s,
+                "- {name}: {} steps by {} on {}, {} images seen, {:.1} min of compute (summed per step); recipe {}",
+                t.step,
+                t.trainer,
+                t.device,
+                t.images_seen,
+                secs / 60.0,
+                t.recipe
+            )?,
+            None => writeln!(
+                s,
+                "- {name}: {steps} steps of `add train` on this CPU ({} device), {:.1} min of compute (summed per \
+                 step); SGD with Nesterov momentum 0.9, weight decay 4e-5, learning rate 0.05 with poly decay, class \
+                 weights 1 / ln(1.02 + frequency), batch 4, random-scale (0.75-1.5) crops of {} with flips and \
+                 colour jitter",
+                a.device,
+                secs / 60.0,
+                a.crop
+            )?,
+        }
     }
     writeln!(
         s,

@@ -1,5 +1,6 @@
-//! SGD with momentum and weight decay (PyTorch semantics) under the reference's poly learning
-//! rate, with its momentum buffers saved in checkpoints so a resumed run continues exactly.
+//! SGD with momentum (plain or Nesterov's) and weight decay (PyTorch semantics) under the
+//! reference's poly learning rate, with its momentum buffers saved in checkpoints so a resumed
+//! run continues exactly.
 
 use std::collections::HashMap;
 
@@ -15,6 +16,8 @@ pub struct Sgd {
     vars: Vec<(String, Var)>,
     momentum: f64,
     weight_decay: f64,
+    /// Nesterov's momentum (the reference's distributed recipe): steps along g + mu * buf.
+    pub nesterov: bool,
     /// Momentum buffer per variable name (absent until the first step).
     pub buffers: HashMap<String, Tensor>,
 }
@@ -22,10 +25,10 @@ pub struct Sgd {
 impl Sgd {
     /// `vars` are the trainable variables (BatchNorm running statistics excluded).
     pub fn new(vars: Vec<(String, Var)>, momentum: f64, weight_decay: f64) -> Sgd {
-        Sgd { vars, momentum, weight_decay, buffers: HashMap::new() }
+        Sgd { vars, momentum, weight_decay, nesterov: false, buffers: HashMap::new() }
     }
 
-    /// One update: buf = mu * buf + (g + wd * w); w -= lr * buf.
+    /// One update: g += wd * w; buf = mu * buf + g; w -= lr * buf (Nesterov: lr * (g + mu * buf)).
     pub fn step(&mut self, grads: &GradStore, lr: f64) -> Result<()> {
         for (name, var) in &self.vars {
             let Some(g) = grads.get(var.as_tensor()) else { continue };
@@ -33,11 +36,12 @@ impl Sgd {
             // detached: a buffer that kept its graph would chain every past step's gradients
             // (the variable is in the graph through weight decay) and grow without bound
             let buf = match self.buffers.get(name) {
-                Some(b) => ((b * self.momentum)? + g)?,
-                None => g,
+                Some(b) => ((b * self.momentum)? + &g)?,
+                None => g.clone(),
             }
             .detach();
-            var.set(&(var.as_tensor() - (&buf * lr)?)?)?;
+            let update = if self.nesterov { (g + (&buf * self.momentum)?)?.detach() } else { buf.clone() };
+            var.set(&(var.as_tensor() - (&update * lr)?)?)?;
             self.buffers.insert(name.clone(), buf);
         }
         Ok(())
@@ -68,5 +72,21 @@ mod tests {
         // step 2: g = 3 - 0.055 = 2.945, buf = 0.9*3.1 + 2.945 = 5.735, w = -0.55 - 2.8675
         let v = w.as_tensor().to_vec1::<f32>().unwrap()[0];
         assert!((v - (-3.4175)).abs() < 1e-5, "{v}");
+    }
+
+    #[test]
+    fn nesterov_matches_pytorch_by_hand() {
+        let w = Var::new(&[1.0f32], &Device::Cpu).unwrap();
+        let mut opt = Sgd::new(vec![("w".into(), w.clone())], 0.9, 0.1);
+        opt.nesterov = true;
+        for _ in 0..2 {
+            let loss = (w.as_tensor() * 3.0).unwrap().sum_all().unwrap(); // grad 3
+            opt.step(&loss.backward().unwrap(), 0.5).unwrap();
+        }
+        // step 1: g = 3.1, buf = 3.1, w = 1 - 0.5 * (3.1 + 2.79) = -1.945
+        // step 2: g = 3 - 0.1945 = 2.8055, buf = 2.79 + 2.8055 = 5.5955,
+        //         w = -1.945 - 0.5 * (2.8055 + 5.03595) = -5.865725
+        let v = w.as_tensor().to_vec1::<f32>().unwrap()[0];
+        assert!((v - (-5.865725)).abs() < 1e-5, "{v}");
     }
 }

@@ -4,6 +4,8 @@
 //! baseline, recompute both models' BatchNorm statistics on full-size images, train the
 //! decision makers, evaluate (writing the presets), and optionally ship the models into models/.
 
+use anyhow::Context;
+
 use std::path::{Path, PathBuf};
 
 use super::bn_calibrate::CalibrateArgs;
@@ -43,7 +45,8 @@ pub struct PipelineArgs {
     pub stem_width: Option<usize>,
     #[arg(long, default_value_t = 800)]
     pub steps: usize,
-    #[arg(long, default_value = "129x257")]
+    /// Training crop: large enough for thin classes (poles, signs, people) to be whole.
+    #[arg(long, default_value = "257x513")]
     pub crop: String,
     #[arg(long, default_value_t = 30)]
     pub edm_epochs: usize,
@@ -76,16 +79,18 @@ impl PipelineArgs {
 
 fn train_args(a: &PipelineArgs, arch: &str, out: PathBuf) -> TrainArgs {
     TrainArgs {
-        arch: arch.to_string(),
-        filters: a.filters,
-        head_width: Some(a.head_width),
-        stem_width: Some(a.stem_width()),
+        shape: super::trainer::ShapeArgs {
+            arch: arch.to_string(),
+            filters: a.filters,
+            head_width: Some(a.head_width),
+            stem_width: Some(a.stem_width()),
+        },
         data: a.out.join("data"),
         out,
         steps: a.steps,
         batch: 4,
         crop: a.crop.clone(),
-        scale_min: 0.5,
+        scale_min: 0.75,
         scale_max: 1.5,
         lr: 0.05,
         momentum: 0.9,
@@ -94,15 +99,33 @@ fn train_args(a: &PipelineArgs, arch: &str, out: PathBuf) -> TrainArgs {
         checkpoint_every: 25,
         resume: false,
         until: a.until,
+        class_weights: true,
+        nesterov: true,
         skip_bad: false,
         device: a.device.clone(),
     }
 }
 
 /// Trains unless the run is complete; resumes when a checkpoint exists. True when complete.
+/// A run folder whose model was trained elsewhere (pytorch/add_torch writes its provenance into
+/// the model) counts as complete when that training finished; `add` takes over from there.
 fn train_stage(mut t: TrainArgs) -> anyhow::Result<bool> {
     let steps = t.steps;
     let ckpt = t.out.join("checkpoint.safetensors");
+    if !ckpt.exists() {
+        if let Some(trained) = trained_elsewhere(&t.out.join("model.safetensors"))? {
+            anyhow::ensure!(
+                trained.complete,
+                "{}: its training by {} stopped at step {} of {}; finish it there first",
+                t.out.join("model.safetensors").display(),
+                trained.trainer,
+                trained.step,
+                trained.steps
+            );
+            println!("    trained by {} ({} steps): using it as it is", trained.trainer, trained.step);
+            return Ok(true);
+        }
+    }
     if ckpt.exists() {
         if super::trainer::checkpoint_step(&ckpt)? >= steps {
             return Ok(true);
@@ -111,6 +134,38 @@ fn train_stage(mut t: TrainArgs) -> anyhow::Result<bool> {
     }
     super::trainer::run(t)?;
     Ok(super::trainer::checkpoint_step(&ckpt)? >= steps)
+}
+
+/// Provenance that pytorch/add_torch stores in the models it writes.
+#[derive(Debug, serde::Deserialize)]
+pub struct TrainedElsewhere {
+    pub trainer: String,
+    pub step: usize,
+    pub steps: usize,
+    pub complete: bool,
+    #[serde(default)]
+    pub images_seen: usize,
+    #[serde(default)]
+    pub device: String,
+    #[serde(default)]
+    pub recipe: serde_json::Value,
+}
+
+/// Metadata key of [`TrainedElsewhere`].
+pub const TRAINED_KEY: &str = "add_studio.trained";
+
+/// The provenance of a model trained outside `add train`, if `model` is one.
+pub fn trained_elsewhere(model: &Path) -> anyhow::Result<Option<TrainedElsewhere>> {
+    if !model.exists() {
+        return Ok(None);
+    }
+    let file = crate::network::checkpoint::TensorFile::read(model)?;
+    file.metadata
+        .get(TRAINED_KEY)
+        .map(|v| {
+            serde_json::from_str(v).with_context(|| format!("{}: unreadable `{TRAINED_KEY}` metadata", model.display()))
+        })
+        .transpose()
 }
 
 /// Searches the path (resuming an unfinished search), then writes the found card at the

@@ -1,5 +1,6 @@
 //! `add train`: trains ADD (every exit, loss averaged over exits) or the Auto-DeepLab baseline
-//! (one exit) with SGD + poly lr. Checkpoints are written atomically every N steps and on
+//! (one exit) with SGD + poly lr, optionally Nesterov's momentum and class-balanced weights (the
+//! reference's distributed recipe; `pytorch/add_torch` trains the same way on GPUs). Checkpoints are written atomically every N steps and on
 //! Ctrl-C; `--resume` continues exactly (weights, momentum, step, and the batches, which depend
 //! only on seed and step); a CSV log records every step.
 
@@ -14,7 +15,7 @@ use candle_nn::{VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
 
 use super::batches::batch;
-use super::loss::multi_exit_loss;
+use super::loss::weighted_multi_exit_loss;
 use super::optim::{Sgd, poly_lr};
 use crate::data::augment::AugmentParams;
 use crate::network::checkpoint::{self, TensorFile};
@@ -34,6 +35,11 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     pub seed: u64,
     pub checkpoint_every: usize,
+    /// Loss weight per class (empty: unweighted); computed once from the train labels.
+    #[serde(default)]
+    pub class_weights: Vec<f32>,
+    #[serde(default)]
+    pub nesterov: bool,
 }
 
 /// Where a run keeps its files.
@@ -130,6 +136,9 @@ pub fn train(
     };
     let trainee = Trainee::new(card, &init, device)?;
     let mut opt = Sgd::new(trainee.trainable(), cfg.momentum, cfg.weight_decay);
+    opt.nesterov = cfg.nesterov;
+    let class_weights =
+        (!cfg.class_weights.is_empty()).then(|| Tensor::new(cfg.class_weights.as_slice(), device)).transpose()?;
     opt.buffers =
         momentum.into_iter().map(|(n, t)| Ok((n, t.to_device(device)?))).collect::<candle_core::Result<_>>()?;
     crate::train::interrupt::install();
@@ -154,7 +163,7 @@ pub fn train(
         let b = batch(ds, cfg.batch, &aug, &card.normalization, cfg.seed, step, device)?;
         let t_data = ts.elapsed().as_secs_f64();
         let outs = trainee.net.forward_t(&b.images, true)?;
-        let (loss, per_exit) = multi_exit_loss(&outs, &b.labels)?;
+        let (loss, per_exit) = weighted_multi_exit_loss(&outs, &b.labels, class_weights.as_ref())?;
         let t_fwd = ts.elapsed().as_secs_f64();
         let lr = poly_lr(cfg.lr, step, cfg.steps);
         let grads = loss.backward()?;
@@ -263,9 +272,9 @@ fn load_state(files: &RunFiles, card: &ArchCard, cfg: &TrainConfig) -> anyhow::R
     Ok((weights, state.step, momentum))
 }
 
-/// Options of `add train`.
+/// The network a training run builds (`add train`, and `add card` for other trainers).
 #[derive(Debug, Clone, clap::Args)]
-pub struct TrainArgs {
+pub struct ShapeArgs {
     /// Architecture: a card file or a preset (add-2, add-3, add-4, autodeeplab, autodeeplab-dense).
     #[arg(long)]
     pub arch: String,
@@ -279,6 +288,30 @@ pub struct TrainArgs {
     /// most of a small model's cost).
     #[arg(long)]
     pub stem_width: Option<usize>,
+}
+
+impl ShapeArgs {
+    /// `arch` (file or preset) with the head and stem narrowed as asked.
+    pub fn card(&self) -> anyhow::Result<ArchCard> {
+        let mut card = card_arg(&self.arch, self.filters)?;
+        if let Some(w) = self.head_width {
+            card.head.width = w;
+            card.head.low_level_width = card.head.low_level_width.min(w);
+            card.validate()?;
+        }
+        if let Some(w) = self.stem_width {
+            card.stem = crate::network::card::StemSettings::scaled(w);
+            card.validate()?;
+        }
+        Ok(card)
+    }
+}
+
+/// Options of `add train`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub shape: ShapeArgs,
     /// Dataset root in the Cityscapes layout (`add synth` writes one).
     #[arg(long)]
     pub data: PathBuf,
@@ -312,12 +345,40 @@ pub struct TrainArgs {
     /// Pause at this step (checkpoint saved); `--resume` continues later.
     #[arg(long)]
     pub until: Option<usize>,
+    /// Weight each class's loss by 1 / ln(1.02 + its pixel frequency in the train labels).
+    #[arg(long)]
+    pub class_weights: bool,
+    /// Nesterov's momentum instead of plain momentum.
+    #[arg(long)]
+    pub nesterov: bool,
     /// Leave out (and report) unpaired or unreadable samples instead of stopping.
     #[arg(long)]
     pub skip_bad: bool,
     /// Device: cpu, cuda, cuda:N, metal or auto.
     #[arg(long, default_value = "auto")]
     pub device: String,
+}
+
+/// The class weights of a run: the ones its checkpoint was started with when resuming (counting
+/// again would give the same numbers, at the cost of reading every label), else counted now.
+fn run_class_weights(
+    files: &RunFiles,
+    ds: &crate::data::datasets::Dataset,
+    classes: usize,
+    resume: bool,
+) -> anyhow::Result<Vec<f32>> {
+    if resume && files.checkpoint().exists() {
+        let file = TensorFile::read(&files.checkpoint())?;
+        if let Some(state) = file.metadata.get(STATE_KEY) {
+            let state: TrainState = serde_json::from_str(state)
+                .with_context(|| format!("{}: unreadable training state", files.checkpoint().display()))?;
+            if !state.config.class_weights.is_empty() {
+                return Ok(state.config.class_weights);
+            }
+        }
+    }
+    let counts = super::class_weights::class_counts(ds, classes)?;
+    Ok(super::class_weights::reference_weights(&counts))
 }
 
 /// A card from a file or a preset name.
@@ -328,18 +389,9 @@ pub fn card_arg(arch: &str, filters: usize) -> anyhow::Result<ArchCard> {
 
 /// Runs `add train`.
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let mut card = card_arg(&args.arch, args.filters)?;
-    if let Some(w) = args.head_width {
-        card.head.width = w;
-        card.head.low_level_width = card.head.low_level_width.min(w);
-        card.validate()?;
-    }
-    if let Some(w) = args.stem_width {
-        card.stem = crate::network::card::StemSettings::scaled(w);
-        card.validate()?;
-    }
+    let card = args.shape.card()?;
     let (h, w) = crate::cli::info::parse_size(&args.crop)?;
-    let cfg = TrainConfig {
+    let mut cfg = TrainConfig {
         steps: args.steps,
         batch: args.batch,
         crop: (h as u32, w as u32),
@@ -349,9 +401,15 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         weight_decay: args.weight_decay,
         seed: args.seed,
         checkpoint_every: args.checkpoint_every.max(1),
+        class_weights: Vec::new(),
+        nesterov: args.nesterov,
     };
     anyhow::ensure!(cfg.batch >= 2, "--batch must be at least 2 (BatchNorm needs more than one value per channel)");
     let ds = crate::data::datasets::open_for_command(&args.data, "train", args.skip_bad)?;
+    if args.class_weights {
+        cfg.class_weights =
+            run_class_weights(&RunFiles { dir: args.out.clone() }, &ds, card.classes.len(), args.resume)?;
+    }
     let device = crate::engine::device::select(Some(&args.device)).map_err(anyhow::Error::msg)?;
     train(&card, &ds, &cfg, &RunFiles { dir: args.out }, args.resume, args.until, &device)
 }

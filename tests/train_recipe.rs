@@ -1,0 +1,125 @@
+//! `add train --class-weights --nesterov` (the reference's distributed recipe on our CPU
+//! trainer): the weights are counted from the train labels by the reference's formula and kept
+//! in the checkpoint, and a paused, resumed run equals an uninterrupted one.
+
+use std::path::Path;
+use std::process::Command;
+
+use add_studio::data::datasets::{OnBad, cityscapes};
+use add_studio::data::synth::writer::{DatasetPlan, write_dataset};
+use add_studio::network::checkpoint::TensorFile;
+
+fn add(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_add")).args(args).output().expect("run add");
+    assert!(out.status.success(), "add {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn train(data: &Path, out: &Path, extra: &[&str]) {
+    let base = [
+        "train",
+        "--arch",
+        "add-2",
+        "--filters",
+        "2",
+        "--head-width",
+        "16",
+        "--stem-width",
+        "8",
+        "--data",
+        data.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--steps",
+        "3",
+        "--batch",
+        "2",
+        "--crop",
+        "65x97",
+        "--checkpoint-every",
+        "1",
+        "--class-weights",
+        "--nesterov",
+        "--device",
+        "cpu",
+    ];
+    add(&[&base[..], extra].concat());
+}
+
+fn state(run: &Path) -> serde_json::Value {
+    let f = TensorFile::read(&run.join("checkpoint.safetensors")).unwrap();
+    serde_json::from_str(&f.metadata["add_studio.train_state"]).unwrap()
+}
+
+#[test]
+fn class_weights_follow_the_labels_and_resume_is_exact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let plan = DatasetPlan {
+        out: data.clone(),
+        count: 4,
+        width: 128,
+        height: 96,
+        seed: 5,
+        val_fraction: 0.0,
+        difficulty: (0.0, 1.0),
+    };
+    write_dataset(&plan, &indicatif::ProgressBar::hidden()).unwrap();
+
+    let (straight, paused) = (tmp.path().join("a"), tmp.path().join("b"));
+    train(&data, &straight, &[]);
+    train(&data, &paused, &["--until", "1"]);
+    train(&data, &paused, &["--resume"]);
+
+    // the weights in the checkpoint are 1 / ln(1.02 + frequency) of the train labels' pixels
+    let ds = cityscapes::open(&data, "train", OnBad::Fail).unwrap();
+    let mut counts = [0u64; 19];
+    for i in 0..ds.len() {
+        for &v in ds.load(i).unwrap().label.unwrap().as_raw() {
+            if v < 19 {
+                counts[v as usize] += 1;
+            }
+        }
+    }
+    let total = counts.iter().sum::<u64>() as f64;
+    let config = &state(&paused)["config"];
+    assert_eq!(config["nesterov"], true);
+    let weights: Vec<f64> = config["class_weights"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(weights.len(), 19);
+    for (k, w) in weights.iter().enumerate() {
+        let expected = 1.0 / (1.02 + counts[k] as f64 / total).ln();
+        assert!((w - expected).abs() < 1e-4 * expected, "class {k}: {w} against {expected}");
+    }
+    assert!(weights.iter().any(|&w| w > 40.0) && weights.iter().any(|&w| w < 10.0), "{weights:?}");
+    assert_eq!(state(&straight)["config"], *config);
+
+    let (a, b) = (
+        TensorFile::read(&straight.join("model.safetensors")).unwrap(),
+        TensorFile::read(&paused.join("model.safetensors")).unwrap(),
+    );
+    for (name, t) in &a.tensors {
+        let d = (t - &b.tensors[name]).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(d <= 1e-6, "{name}: resumed weights differ by {d}");
+    }
+}
+
+#[test]
+fn add_card_writes_the_card_training_builds_and_keeps_existing_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("card.json");
+    let o = out.to_str().unwrap();
+    add(&["card", "--arch", "add-3", "--filters", "8", "--stem-width", "24", "--head-width", "64", "-o", o]);
+    let card = add_studio::network::ArchCard::load(&out).unwrap();
+    assert_eq!((card.f, card.stem.width, card.stem.out, card.head.width), (8, 24, 48, 64));
+    assert_eq!(card.exits, vec![3, 7]);
+    let again =
+        Command::new(env!("CARGO_BIN_EXE_add")).args(["card", "--arch", "autodeeplab", "-o", o]).output().unwrap();
+    assert!(!again.status.success());
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("card.json exists: pass --force"), "{err}");
+    assert_eq!(add_studio::network::ArchCard::load(&out).unwrap(), card, "the existing card was replaced");
+    let bad =
+        Command::new(env!("CARGO_BIN_EXE_add")).args(["card", "--arch", "add-9", "-o", o, "--force"]).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("add-9"), "{}", String::from_utf8_lossy(&bad.stderr));
+}
