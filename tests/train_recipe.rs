@@ -7,7 +7,7 @@ use std::process::Command;
 
 use add_studio::data::datasets::{OnBad, cityscapes};
 use add_studio::data::synth::writer::{DatasetPlan, write_dataset};
-use add_studio::network::checkpoint::TensorFile;
+use add_studio::network::checkpoint::{self, TensorFile};
 
 fn add(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_add")).args(args).output().expect("run add");
@@ -122,4 +122,68 @@ fn add_card_writes_the_card_training_builds_and_keeps_existing_files() {
         Command::new(env!("CARGO_BIN_EXE_add")).args(["card", "--arch", "add-9", "-o", o, "--force"]).output().unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("add-9"), "{}", String::from_utf8_lossy(&bad.stderr));
+}
+
+/// A pipeline folder whose two models were trained by the PyTorch trainer: an unfinished one is
+/// refused by name, finished ones are taken as they are (no `add train` run, no checkpoint) and
+/// the rest of the pipeline runs on them; the model card names the trainer.
+#[test]
+fn the_pipeline_takes_over_from_models_trained_elsewhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, ship) = (tmp.path().join("pipe"), tmp.path().join("models"));
+    let trained = |complete: bool| {
+        for (run, arch) in [("add", "add-3"), ("autodeeplab", "autodeeplab")] {
+            let card = add_studio::train::trainer::ShapeArgs {
+                arch: arch.into(),
+                filters: 2,
+                head_width: Some(16),
+                stem_width: Some(8),
+            }
+            .card()
+            .unwrap();
+            let tensors = add_studio::network::init::random_tensors(&card, 7).unwrap();
+            std::fs::create_dir_all(out.join(run)).unwrap();
+            let meta = format!(
+                r#"{{"trainer":"add_torch (pytorch test)","step":{s},"steps":9,"complete":{complete},"images_seen":36,"device":"cpu","recipe":{{"batch":4}}}}"#,
+                s = if complete { 9 } else { 4 }
+            );
+            checkpoint::save_with_metadata(
+                &out.join(run).join("model.safetensors"),
+                &card,
+                &tensors,
+                std::collections::HashMap::from([("add_studio.trained".to_string(), meta)]),
+            )
+            .unwrap();
+            std::fs::copy(tmp.path().join("log.csv"), out.join(run).join("train_log.csv")).unwrap();
+        }
+    };
+    std::fs::write(
+        tmp.path().join("log.csv"),
+        "step,loss,lr,images_per_s,data_s,forward_s,backward_s,update_s,elapsed_s\n0,3.0,0.05,4.0,0.1,0.2,0.3,0.1,0.7\n",
+    )
+    .unwrap();
+    let pipeline = || {
+        Command::new(env!("CARGO_BIN_EXE_add"))
+            .args(["pipeline", "--seed", "4", "--scenes", "10", "--filters", "2", "--head-width", "16"])
+            .args(["--stem-width", "8", "--steps", "9", "--edm-epochs", "1", "--edm-channels", "16", "--device", "cpu"])
+            .arg("--out")
+            .arg(&out)
+            .arg("--ship")
+            .arg(&ship)
+            .output()
+            .unwrap()
+    };
+    trained(false);
+    let o = pipeline();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("stopped at step 4 of 9; finish it there first"), "{err}");
+    assert!(err.contains("add/model.safetensors"), "{err}");
+    trained(true);
+    let o = pipeline();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{text}");
+    assert_eq!(text.matches("trained by add_torch (pytorch test) (9 steps): using it as it is").count(), 2, "{text}");
+    assert!(!out.join("add/checkpoint.safetensors").exists(), "add train ran over the PyTorch model");
+    let card = std::fs::read_to_string(ship.join("MODEL_CARD.md")).unwrap();
+    assert!(card.contains("- ADD: 9 steps by add_torch (pytorch test) on cpu, 36 images seen"), "{card}");
 }
