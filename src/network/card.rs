@@ -241,7 +241,7 @@ pub enum CardError {
     Json { file: String, source: serde_json::Error },
     #[error("{file}: field `{field}`: {message}")]
     Invalid { file: String, field: String, message: String },
-    #[error("unknown preset `{0}` (known: add-2, add-3, add-4, autodeeplab, autodeeplab-dense)")]
+    #[error("unknown preset `{0}` (known: {known})", known = super::presets::PRESET_NAMES.join(", "))]
     UnknownPreset(String),
 }
 

@@ -12,6 +12,7 @@
 //! - [`cell_search`]: the optional cell-level search (alpha over every edge's candidate ops).
 //! - [`adam`]: Adam for beta (and alpha), with its state exposed for exact resumption.
 //! - [`result`]: exit placement, the architecture card, the history file.
+//! - [`reference`], [`npy`]: the reference search's numpy outputs as a card and a history.
 //!
 //! Outputs in `--out`: `arch.json` (the card; `add train --arch` reads it),
 //! `search_history.json` (beta, normalised weights and the decoded path per epoch, for the
@@ -19,6 +20,8 @@
 
 pub mod adam;
 pub mod cell_search;
+pub mod npy;
+pub mod reference;
 pub mod result;
 pub mod searcher;
 pub mod supernet;
