@@ -1,8 +1,13 @@
 //! Writing files so that nothing a user made is ever lost or half-written: write a temp file
-//! in the same folder, flush it to disk, then rename it over the final name.
+//! in the same folder, flush it to disk, then rename it over the final name. A writer killed
+//! mid-write (SIGKILL, power loss) leaves its temp file behind; the next process that writes
+//! into that folder removes it (once per folder and process, and only when its writer is gone).
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
+use std::path::PathBuf;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Writes `bytes` to `path` atomically (temp file + fsync + rename), creating the folder.
@@ -21,6 +26,7 @@ pub fn atomic_write_with(
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().ok_or_else(|| std::io::Error::other(format!("{}: not a file path", path.display())))?;
     std::fs::create_dir_all(dir)?;
+    sweep_once(dir);
     let unique = NEXT.fetch_add(1, Ordering::Relaxed);
     let tmp = dir.join(format!(".{}.tmp-{}-{unique}", name.to_string_lossy(), std::process::id()));
     let result = (|| {
@@ -52,6 +58,16 @@ pub fn remove_stale_temps(dir: &Path) -> usize {
         }
     }
     removed
+}
+
+/// Removes stale temp files from `dir` the first time this process writes there: one listing
+/// per folder, however many files go into it.
+fn sweep_once(dir: &Path) {
+    static SWEPT: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+    let first = SWEPT.lock().map(|mut s| s.insert(dir.to_path_buf())).unwrap_or(false);
+    if first {
+        remove_stale_temps(dir);
+    }
 }
 
 /// Creates a run's output folder and clears what a killed earlier run left half-written in it
@@ -113,6 +129,15 @@ mod tests {
         assert!(!dead.exists() && live.exists() && other.exists());
         assert_eq!(temp_writer(".a.b.tmp-12-7"), Some(12));
         assert_eq!(temp_writer(".a.tmp-x-7"), None);
+    }
+
+    #[test]
+    fn the_first_write_into_a_folder_removes_dead_writers_temps() {
+        let dir = tempfile::tempdir().unwrap();
+        let dead = dir.path().join(".eval.json.tmp-4194305-9");
+        std::fs::write(&dead, b"half").unwrap();
+        atomic_write(&dir.path().join("eval.md"), b"x").unwrap();
+        assert!(!dead.exists(), "the killed writer's temp file is still there");
     }
 
     #[test]

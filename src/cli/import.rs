@@ -28,6 +28,20 @@ pub struct ImportArgs {
     pub force: bool,
 }
 
+/// Why an imported reference EDM's scores mean something else here, and what to run instead.
+fn edm_warning(edm: &std::path::Path, out: &std::path::Path) -> String {
+    let out = out.display();
+    format!(
+        "warning: {}: a reference EDM's scores are not comparable with this model's exits. The reference \
+         trained it on features from `get_feature`, whose ASPP input is sized wrongly, with an L1 loss that \
+         broadcasts (N,1) against (N,) and so learns towards a batch-wide value; it does not predict the \
+         entropy our correctly sized heads produce, and reference thresholds will not give reference exit \
+         rates. Recalibrate the thresholds on your data: `add eval --model {out} --baseline BASELINE --data DIR \
+         --out EVAL_DIR` (writes the presets), or retrain it: `add train-edm --model {out} --data DIR --kind scalar --out NEW`.",
+        edm.display()
+    )
+}
+
 /// Runs `add import`.
 pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     let mut card = if std::path::Path::new(&args.arch).exists() {
@@ -46,6 +60,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
             );
             checkpoint::merge_edm(&mut file.tensors, TensorFile::read(edm)?, 0)?;
             card.edm.kind = EdmKind::Scalar;
+            eprintln!("{}", edm_warning(edm, &args.out));
         }
         None if card.edm.kind != EdmKind::None => {
             eprintln!(

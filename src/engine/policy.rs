@@ -38,7 +38,9 @@ pub struct ExitStats {
 pub enum PolicyError {
     #[error("policy `{0}` needs a decision maker, but the model has none of that kind")]
     NoEdm(String),
-    #[error("cannot parse policy `{text}`: {why} (expected edm:T, edm-map:T, entropy:T, confident:T[@P], exit:K)")]
+    #[error(
+        "cannot parse policy `{text}`: {why} (expected edm:T, edm-map:T, entropy:T, confident:T[@P], max:T, exit:K)"
+    )]
     Parse { text: String, why: String },
 }
 
@@ -112,7 +114,9 @@ impl fmt::Display for Policy {
 impl FromStr for Policy {
     type Err = PolicyError;
 
-    /// Parses `edm:0.3`, `edm-map:0.3`, `entropy:0.2`, `confident:0.8@0.9`, `exit:1`, `full`.
+    /// Parses `edm:0.3`, `edm-map:0.3`, `entropy:0.2`, `confident:0.8@0.9`, `max:0.9`, `exit:1`,
+    /// `full`. `max:T` is the reference's `max` policy, which uses T as both the pixel level and
+    /// the fraction: `confident:T@T`.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let err = |why: &str| PolicyError::Parse { text: text.to_string(), why: why.to_string() };
         if text == "full" {
@@ -138,6 +142,13 @@ impl FromStr for Policy {
                 }
                 Policy::ConfidentFraction { prob, threshold: num(t)? }
             }
+            "max" => {
+                let t = num(value)?;
+                if !(0.0..=1.0).contains(&t) {
+                    return Err(err("max:T needs T in [0, 1] (it is the pixel level and the fraction)"));
+                }
+                Policy::ConfidentFraction { prob: t, threshold: t }
+            }
             "exit" => Policy::FixedExit(value.parse().map_err(|_| err("exit is not a whole number"))?),
             _ => return Err(err("unknown policy name")),
         })
@@ -157,6 +168,14 @@ mod tests {
         assert!("edm:abc".parse::<Policy>().is_err());
         assert!("speed:1".parse::<Policy>().is_err());
         assert!("confident:0.5@2".parse::<Policy>().is_err());
+    }
+
+    #[test]
+    fn max_is_the_reference_policy_with_one_threshold_for_both() {
+        assert_eq!("max:0.8".parse::<Policy>().unwrap(), Policy::ConfidentFraction { prob: 0.8, threshold: 0.8 });
+        assert_eq!("max:0.8".parse::<Policy>().unwrap(), "confident:0.8@0.8".parse::<Policy>().unwrap());
+        let e = "max:1.5".parse::<Policy>().unwrap_err().to_string();
+        assert!(e.contains("max:T needs T in [0, 1]"), "{e}");
     }
 
     #[test]
