@@ -80,6 +80,10 @@ pub struct AppArgs {
     /// Open this dataset folder in the browser at start and run it.
     #[arg(long, value_name = "DIR")]
     pub dataset: Option<PathBuf>,
+    /// Open this search history folder in the Plots tab and the network view: the --out of
+    /// `add search`, or a reference search experiment folder (epoch folders of .npy files).
+    #[arg(long, value_name = "DIR")]
+    pub search_history: Option<PathBuf>,
     /// Exit policy: a card preset (`accurate`, `fast`) or a policy such as `edm:0.3`
     /// [default: the card's accurate preset, or what was chosen last time].
     #[arg(long, value_name = "POLICY")]
@@ -145,6 +149,9 @@ pub fn run_app(args: AppArgs) -> anyhow::Result<()> {
             app.view.tab =
                 view_state::Tab::ALL.into_iter().find(|t| t.name().eq_ignore_ascii_case(&args.tab)).unwrap_or_default();
             app.network.selected = args.cell.filter(|&c| c < crate::network::card::NUM_CELLS);
+            if let Some(d) = &args.search_history {
+                plots::open_history(&app, d.clone());
+            }
             if let Some(d) = &args.dataset {
                 browser::open_folder(&mut app, d.clone());
             }

@@ -11,6 +11,7 @@ pub mod search;
 
 use super::app::StudioApp;
 use super::files::IoMsg;
+use crate::search::reference::{HistoryFile, ReferenceRun, open_history_dir};
 use crate::search::result::History;
 use eframe::egui;
 use std::path::{Path, PathBuf};
@@ -33,11 +34,38 @@ pub struct SweepPoint {
 #[derive(Debug, Clone, Default)]
 pub struct ModelExtras {
     pub history: Option<Arc<History>>,
+    /// What a history imported from the reference search adds (mIoU per epoch).
+    pub reference: Option<Arc<ReferenceRun>>,
     /// The sweep of `eval.json`, with its presets: (name, mIoU, speed-up).
     pub sweep: Option<Arc<Vec<SweepPoint>>>,
     pub presets: Vec<(String, f64, f64)>,
     /// Problems reading files that were there.
     pub notes: Vec<String>,
+    /// Only a search history opened by hand: the model's evaluation stays.
+    pub history_only: bool,
+}
+
+impl ModelExtras {
+    fn set_history(&mut self, h: HistoryFile) {
+        self.history = Some(Arc::new(h.history));
+        self.reference = h.reference.map(Arc::new);
+    }
+}
+
+/// Opens a search history folder as it is (on a helper thread): one `add search` wrote, or a
+/// reference search experiment folder.
+pub fn open_history(app: &StudioApp, dir: PathBuf) {
+    app.io.spawn(move || Some(history_message(&dir)));
+}
+
+/// The message that brings the search history in `dir` (or why it cannot) to the app.
+pub fn history_message(dir: &Path) -> IoMsg {
+    let mut x = ModelExtras { history_only: true, ..Default::default() };
+    match open_history_dir(dir) {
+        Ok(h) => x.set_history(h),
+        Err(e) => x.notes.push(format!("not a search history: {e}")),
+    }
+    IoMsg::ModelExtras(Box::new(x))
 }
 
 /// The family of a policy text (`edm:0.1` -> `edm`).
@@ -79,9 +107,9 @@ pub fn read_extras(dir: &Path) -> ModelExtras {
     if hist.is_file() {
         match std::fs::read_to_string(&hist)
             .map_err(|e| e.to_string())
-            .and_then(|t| serde_json::from_str::<History>(&t).map_err(|e| e.to_string()))
+            .and_then(|t| serde_json::from_str::<HistoryFile>(&t).map_err(|e| e.to_string()))
         {
-            Ok(h) => x.history = Some(Arc::new(h)),
+            Ok(h) => x.set_history(h),
             Err(e) => x.notes.push(format!("{}: not a search history: {e}", hist.display())),
         }
     }
@@ -110,14 +138,21 @@ pub fn load_extras(app: &StudioApp, model: PathBuf) {
     });
 }
 
-/// Takes loaded extras in.
-pub fn extras_arrived(app: &mut StudioApp, x: ModelExtras) {
+/// Takes loaded extras in. A history opened by hand stays when a model without one loads.
+pub fn extras_arrived(app: &mut StudioApp, mut x: ModelExtras) {
     for n in &x.notes {
         app.say(n.clone(), true);
     }
     if x.history.is_some() {
         app.network.history = x.history.clone();
         app.network.show_beta = true;
+    } else {
+        x.history = app.extras.history.take();
+        x.reference = app.extras.reference.take();
+    }
+    if x.history_only {
+        x.sweep = app.extras.sweep.take();
+        x.presets = std::mem::take(&mut app.extras.presets);
     }
     app.extras = x;
 }

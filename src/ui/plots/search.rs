@@ -5,10 +5,10 @@
 //! says so.
 
 use crate::network::card::{OP_NAMES, branch_offset};
+use crate::search::reference::ReferenceRun;
 use crate::search::result::History;
 use crate::search::trellis::target;
 use crate::ui::app::StudioApp;
-use crate::ui::files::IoMsg;
 use eframe::egui;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
@@ -66,15 +66,30 @@ pub fn genotype_text(genotype: &[[usize; 2]]) -> Vec<String> {
         .collect()
 }
 
+/// (epoch, mIoU) of every epoch of a reference search that recorded one.
+pub fn miou_points(h: &History, r: &ReferenceRun) -> Vec<[f64; 2]> {
+    h.epochs.iter().zip(&r.epochs).filter_map(|(e, x)| Some([e.epoch as f64, x.miou?])).collect()
+}
+
+/// Where an imported history came from, and how far our decoding agrees with the reference's.
+fn reference_summary(ui: &mut egui::Ui, r: &ReferenceRun) {
+    let agree = r.epochs.iter().filter(|e| e.viterbi_agrees).count();
+    ui.label(format!("Imported from the reference search {}: paths as the reference decoded them.", r.folder));
+    ui.label(format!(
+        "Our Viterbi on the same betas gives the reference's path in {agree} of {} epochs (the reference may end at \
+         level 0, where a card cannot put the head). The reference records no losses: the second plot is its mIoU.",
+        r.epochs.len()
+    ));
+}
+
 pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
     ui.horizontal(|ui| {
-        if ui.button("Open search history...").clicked() {
+        let open = ui.button("Open search history...");
+        let open = open.on_hover_text("A folder: the --out of `add search`, or a reference search experiment folder");
+        if open.clicked() {
             app.io.spawn(|| {
-                let p = rfd::FileDialog::new().add_filter("search history", &["json"]).pick_file()?;
-                let dir = p.parent()?.to_path_buf();
-                let mut x = super::read_extras(&dir);
-                x.sweep = None;
-                Some(IoMsg::ModelExtras(Box::new(x)))
+                let dir = rfd::FileDialog::new().set_title("Search history folder").pick_folder()?;
+                Some(super::history_message(&dir))
             });
         }
     });
@@ -82,6 +97,10 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
         ui.label("No search_history.json next to the model (written by `add search`).");
         return;
     };
+    let reference = app.extras.reference.clone();
+    if let Some(r) = &reference {
+        reference_summary(ui, r);
+    }
     let lines = path_weights(&h);
     ui.label(format!(
         "{} epochs; final path {:?}",
@@ -123,6 +142,17 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
                     p.line(Line::new(format!("cell {i}"), PlotPoints::new(pts.clone())));
                 }
             });
+        if let Some(r) = &reference {
+            Plot::new("search_miou")
+                .height(240.0)
+                .legend(Legend::default())
+                .x_axis_label("epoch")
+                .y_axis_label("mIoU")
+                .show(&mut cols[1], |p| {
+                    p.line(Line::new("validation mIoU (miou.txt)", PlotPoints::new(miou_points(&h, r))))
+                });
+            return;
+        }
         Plot::new("search_loss")
             .height(240.0)
             .legend(Legend::default())
