@@ -22,13 +22,7 @@ pub fn atomic_write_with(
     durable: bool,
     fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| std::io::Error::other(format!("{}: not a file path", path.display())))?;
-    std::fs::create_dir_all(dir)?;
-    sweep_once(dir);
-    let unique = NEXT.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{}.tmp-{}-{unique}", name.to_string_lossy(), std::process::id()));
+    let tmp = temp_path(path)?;
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         fill(&mut f)?;
@@ -42,6 +36,18 @@ pub fn atomic_write_with(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// A fresh temp file name beside `path` (`.NAME.tmp-PID-N`), for writers that stream into a file
+/// and rename it when complete; creates the folder and clears dead writers' temps from it.
+pub fn temp_path(path: &Path) -> std::io::Result<PathBuf> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| std::io::Error::other(format!("{}: not a file path", path.display())))?;
+    std::fs::create_dir_all(dir)?;
+    sweep_once(dir);
+    let unique = NEXT.fetch_add(1, Ordering::Relaxed);
+    Ok(dir.join(format!(".{}.tmp-{}-{unique}", name.to_string_lossy(), std::process::id())))
 }
 
 /// Removes the temp files that [`atomic_write`] left in `dir` when its process was killed

@@ -6,7 +6,10 @@
 //! - [`kernels`]: our own CPU kernels where candle's are slow (depthwise conv, resizing).
 //! - [`engine`]: dynamic inference as a stream of events, the exit policies.
 //! - [`data`]: images, datasets, the procedural street-scene generator.
-//! - [`eval`]: metrics (confusion matrix, mIoU).
+//! - [`eval`]: metrics (confusion matrix, mIoU), policy sweeps, presets.
+//! - [`export`]: masks for annotation tools (CVAT zip, COCO RLE, Cityscapes files).
+//! - [`train`], [`search`]: training, decision makers, the pipeline; the network-path search.
+//! - [`fsutil`]: atomic writes, stale temp files.
 //! - [`ui`]: the desktop app (eframe).
 //! - [`cli`]: the headless `add ...` subcommands.
 
@@ -14,6 +17,7 @@ pub mod cli;
 pub mod data;
 pub mod engine;
 pub mod eval;
+pub mod export;
 pub mod fsutil;
 pub mod kernels;
 pub mod network;

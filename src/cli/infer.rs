@@ -1,5 +1,6 @@
 //! `add infer`: run images under a policy and write, per image, every computed exit's palette
-//! mask and confidence map, and a JSON record; bad images are reported and skipped.
+//! mask and confidence map, and a JSON record; bad images are reported and skipped. With
+//! `--export` the masks also go out in an annotation tool's format (`crate::export`).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -31,6 +32,42 @@ pub struct InferArgs {
     /// Images whose longer side exceeds this are scaled down first.
     #[arg(long, default_value_t = 2049)]
     pub max_side: u32,
+    /// Also export the masks for an annotation tool: cvat (masks_cvat.zip), coco
+    /// (masks_coco.json) or cityscapes (cityscapes/*_gtFine_*.png), into --out.
+    #[arg(long, value_enum)]
+    pub export: Option<crate::export::ExportFormat>,
+    /// Which mask to export: `chosen` (the policy's answer) or `exit:K` (computes every head).
+    #[arg(long, default_value = "chosen")]
+    pub export_source: String,
+    /// Export pixels whose max-probability is below this as unlabelled, for annotators to check first.
+    #[arg(long)]
+    pub unsure_below: Option<f32>,
+}
+
+/// Which exit's mask an export takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExportSource {
+    Chosen,
+    Exit(usize),
+}
+
+fn export_source(text: &str, exits: usize) -> anyhow::Result<ExportSource> {
+    if text == "chosen" {
+        return Ok(ExportSource::Chosen);
+    }
+    let k = text.strip_prefix("exit:").and_then(|k| k.parse::<usize>().ok());
+    match k {
+        Some(k) if k < exits => Ok(ExportSource::Exit(k)),
+        Some(k) => anyhow::bail!("--export-source exit:{k}: the model's exits are 0..{}", exits - 1),
+        None => anyhow::bail!("--export-source `{text}`: expected `chosen` or `exit:K`"),
+    }
+}
+
+/// What an export needs from each run.
+struct ExportJob {
+    exporter: crate::export::Exporter,
+    source: ExportSource,
+    unsure_below: Option<f32>,
 }
 
 const IMAGE_EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"];
@@ -66,7 +103,20 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
     anyhow::ensure!(!images.is_empty(), "no images found in {:?}", args.images);
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create output folder", args.out.display()))?;
-    let opts = RunOptions { policy, analysis: args.analysis, max_side: args.max_side, edm_maps: true };
+    let mut export = match args.export {
+        Some(format) => {
+            let source = export_source(&args.export_source, engine.card().num_exits())?;
+            if let Some(p) = args.unsure_below {
+                anyhow::ensure!((0.0..=1.0).contains(&p), "--unsure-below {p}: must be in [0, 1]");
+            }
+            let exporter = crate::export::Exporter::new(format, &args.out, &engine.card().classes)?;
+            Some(ExportJob { exporter, source, unsure_below: args.unsure_below })
+        }
+        None => None,
+    };
+    // a given exit's mask needs that exit's head, whatever the policy decides
+    let analysis = args.analysis || export.as_ref().is_some_and(|e| e.source != ExportSource::Chosen);
+    let opts = RunOptions { policy, analysis, max_side: args.max_side, edm_maps: true };
     // so that the first record's times are not the process's cold start (a header read: an
     // unreadable first image is reported by its own run below)
     if let Ok((w, h)) = image::image_dimensions(&images[0]) {
@@ -89,7 +139,7 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
         for (i, path) in images.iter().enumerate() {
             bar.set_message(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
             let stem = output_stem(path, i, &mut stems);
-            match infer_one(&engine, path, &stem, &opts, i as u64, &args.out) {
+            match infer_one(&engine, path, &stem, &opts, i as u64, &args.out, export.as_mut()) {
                 Ok(rec) => {
                     writeln!(file, "{rec}")?;
                     done += 1;
@@ -106,6 +156,9 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
     .with_context(|| format!("{}: cannot write", results.display()))?;
     bar.finish_and_clear();
     println!("{done} image(s) done, results in {}", args.out.display());
+    if let Some(e) = export {
+        println!("masks exported to {}", e.exporter.finish()?.display());
+    }
     if failed > 0 {
         anyhow::bail!("{failed} of {} image(s) failed (listed above)", images.len());
     }
@@ -133,6 +186,7 @@ fn infer_one(
     opts: &RunOptions,
     run_id: u64,
     out: &Path,
+    export: Option<&mut ExportJob>,
 ) -> anyhow::Result<serde_json::Value> {
     let image = crate::data::image_io::load_rgb(path)?;
     let mut events = Vec::new();
@@ -181,6 +235,32 @@ fn infer_one(
         "chosen_exit": summary.chosen_exit, "total_ms": summary.total_ms, "madds": summary.madds,
         "device": engine.device_name(), "cells": cells, "exits": exits,
     });
+    if let Some(job) = export {
+        let want = match job.source {
+            ExportSource::Chosen => summary.chosen_exit,
+            ExportSource::Exit(k) => k,
+        };
+        let maps = events
+            .iter()
+            .find_map(|e| match e {
+                RunEvent::Exit(r) if r.exit == want => r.maps.clone(),
+                _ => None,
+            })
+            .with_context(|| format!("{}: exit {want}'s head was not computed", path.display()))?;
+        let classes = match job.unsure_below {
+            Some(p) => crate::export::drop_unsure(&maps.classes, &maps.max_prob, p),
+            None => maps.classes.clone(),
+        };
+        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| stem.into());
+        let mask = crate::export::Mask {
+            name: stem,
+            file_name: &file_name,
+            width: maps.width,
+            height: maps.height,
+            classes: &classes,
+        };
+        job.exporter.add(&mask)?;
+    }
     let json = out.join(format!("{stem}.json"));
     crate::fsutil::atomic_write(&json, serde_json::to_string_pretty(&record)?.as_bytes())
         .with_context(|| format!("{}: cannot write", json.display()))?;
