@@ -270,8 +270,9 @@ fn the_worker_streams_a_dataset_and_cancels_it() {
     assert!(more < N - 1, "stopped early: {more} more rows after the first");
 }
 
-#[test]
-fn five_thousand_rows_stay_responsive() {
+/// 5,000 rows, sorted by a new column (the "ms" header clicked at frame 5) and scrolled: the
+/// time of each of 20 frames, each a full UI pass, and the app afterwards.
+fn five_thousand_rows_sorted_and_scrolled() -> (Vec<f64>, StudioApp) {
     let dir = tempfile::tempdir().unwrap();
     write_set(dir.path());
     let mut app = app_with_rows(dir.path());
@@ -285,7 +286,6 @@ fn five_thousand_rows_stay_responsive() {
         .collect();
     let mut h = harness(app);
     h.run();
-    // Frames while sorting by a new column, then while scrolling: each is a full UI pass.
     let mut times = Vec::new();
     for k in 0..20 {
         if k == 5 {
@@ -302,18 +302,34 @@ fn five_thousand_rows_stay_responsive() {
             source: eframe::egui::MouseWheelSource::Unknown,
         });
     }
+    (times, h.into_state())
+}
+
+#[test]
+fn five_thousand_rows_sort_and_scroll() {
+    let (_, app) = five_thousand_rows_sorted_and_scrolled();
+    let view = &app.browser.view;
+    assert_eq!(view.sort, add_studio::ui::browser::table::SortKey::Time, "the header click sorted by time");
+    assert_eq!(view.order.len(), 5000);
+}
+
+/// A frame-time limit: a load measurement for a quiet machine, not a unit test.
+#[test]
+#[ignore = "frame time depends on the machine's load; run by hand"]
+fn five_thousand_rows_stay_responsive() {
+    let (mut times, _) = five_thousand_rows_sorted_and_scrolled();
     times.sort_by(f64::total_cmp);
     let (median, worst) = (times[times.len() / 2], times[times.len() - 1]);
-    eprintln!("5000 rows: median frame {median:.1} ms, worst {worst:.1} ms");
+    println!("5000 rows: median frame {median:.1} ms, worst {worst:.1} ms");
     assert!(median < 50.0, "median frame {median:.1} ms");
-    assert_eq!(h.state().browser.view.order.len(), 5000);
 }
 
 fn snap(app: StudioApp, name: &str) {
     let mut h = harness(app);
     h.run();
     h.run();
-    h.snapshot_options(name, &egui_kittest::SnapshotOptions::new().max_failed_pixels(800));
+    // no pixel allowance: reruns on the CI machine render identically (4 runs measured)
+    h.snapshot_options(name, &egui_kittest::SnapshotOptions::new().max_failed_pixels(0));
 }
 
 #[test]
@@ -321,8 +337,15 @@ fn snapshot_dataset_table() {
     let dir = tempfile::tempdir().unwrap();
     write_set(dir.path());
     let mut app = app_with_rows(dir.path());
-    // The temporary folder's name changes every run: show a fixed one.
+    // The temporary folder's name and the measured times change every run: show fixed ones.
     app.browser.root = Some("datasets/street".into());
+    for (i, r) in app.browser.rows.iter_mut().enumerate() {
+        r.record.cell_ms.iter_mut().for_each(|t| *t = 0.25 + 0.1 * i as f64);
+        for e in &mut r.record.exits {
+            (e.edm_ms, e.edm_map_ms, e.head_ms) = (0.1, 0.1, 0.5);
+        }
+    }
+    app.browser.view.invalidate();
     app.browser.view.sort_by(add_studio::ui::browser::table::SortKey::Iou(0));
     snap(app, "ui_dataset_table");
 }
