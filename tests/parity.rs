@@ -4,7 +4,9 @@
 //! (HankKung/Auto-Dynamic-DeepLab, `modeling/ADD.py`, `modeling/baseline_model.py`) with random
 //! weights and randomised BatchNorm statistics, all rounded to f16 and saved as reference-style
 //! `torch.save` checkpoints; `<name>_io.safetensors` holds the input and every exit's logits
-//! (and the EDM score) that PyTorch computed in float32.
+//! (and the EDM score) that PyTorch computed in float32. `scripts/make_parity_fixtures.py
+//! CHECKOUT` makes fixtures of this form from a checkout of the reference (a reconstruction:
+//! the code that made these was not kept, so it makes the same files, not the same bytes).
 
 use std::path::PathBuf;
 
