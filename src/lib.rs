@@ -7,6 +7,7 @@
 //! - [`engine`]: dynamic inference as a stream of events, the exit policies.
 //! - [`data`]: images, datasets, the procedural street-scene generator.
 //! - [`eval`]: metrics (confusion matrix, mIoU), policy sweeps, presets.
+//! - [`report`]: the failure report (HTML) a researcher hands to colleagues.
 //! - [`export`]: masks for annotation tools (CVAT zip, COCO RLE, Cityscapes files).
 //! - [`train`], [`search`]: training, decision makers, the pipeline; the network-path search.
 //! - [`fsutil`]: atomic writes, stale temp files.
@@ -21,6 +22,7 @@ pub mod export;
 pub mod fsutil;
 pub mod kernels;
 pub mod network;
+pub mod report;
 pub mod search;
 pub mod train;
 pub mod ui;

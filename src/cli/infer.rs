@@ -6,11 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
-use image::{GrayImage, RgbImage};
 
 use super::model_arg::ModelArgs;
 use crate::engine::{Decision, Engine, ExitMaps, Policy, RunEvent, RunOptions};
-use crate::network::ArchCard;
+use crate::export::render::{gray_image, palette_image};
 
 /// Options of `add infer`.
 #[derive(Debug, Clone, clap::Args)]
@@ -269,21 +268,4 @@ fn infer_one(
 
 fn save(img: &image::DynamicImage, path: &Path) -> anyhow::Result<()> {
     crate::data::image_io::save_png_atomic(img, path).with_context(|| format!("{}: cannot write", path.display()))
-}
-
-/// A class map in the card's palette.
-pub fn palette_image(m: &ExitMaps, card: &ArchCard) -> image::DynamicImage {
-    let img = RgbImage::from_fn(m.width as u32, m.height as u32, |x, y| {
-        let c = m.classes[y as usize * m.width + x as usize] as usize;
-        image::Rgb(card.classes.get(c).map_or([0, 0, 0], |ci| ci.color))
-    });
-    image::DynamicImage::ImageRgb8(img)
-}
-
-/// A [0,1] map as 8-bit grey.
-pub fn gray_image(w: usize, h: usize, v: &[f32]) -> image::DynamicImage {
-    let img = GrayImage::from_fn(w as u32, h as u32, |x, y| {
-        image::Luma([(v[y as usize * w + x as usize].clamp(0.0, 1.0) * 255.0).round() as u8])
-    });
-    image::DynamicImage::ImageLuma8(img)
 }

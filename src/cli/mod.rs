@@ -47,6 +47,8 @@ pub enum Command {
     TrainEdm(crate::train::edm::TrainEdmArgs),
     /// mIoU per exit and a speed/accuracy sweep per policy; writes presets into the card.
     Eval(crate::eval::run::EvalArgs),
+    /// A failure report (HTML): the worst images by four criteria, per-class IoU, confusion.
+    Report(crate::report::ReportArgs),
     /// Every stage from a fixed seed: scenes, ADD, baseline, decision makers, evaluation.
     Pipeline(crate::train::pipeline::PipelineArgs),
     /// Generate a synthetic street-scene dataset in the Cityscapes layout.
@@ -70,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::TrainEdm(args)) => crate::train::edm::run(args),
         Some(Command::CalibrateBn(args)) => crate::train::bn_calibrate::run(args),
         Some(Command::Eval(args)) => crate::eval::run::run(args),
+        Some(Command::Report(args)) => crate::report::run(args),
         Some(Command::Pipeline(args)) => crate::train::pipeline::run(args),
         Some(Command::Synth(args)) => crate::data::run_synth(args),
         Some(Command::Search(args)) => crate::search::run(args),

@@ -19,6 +19,8 @@ pub struct ExitRecord {
     pub edm_ms: f64,
     pub edm_map_ms: f64,
     pub head_ms: f64,
+    /// Share of pixels where this exit and the baseline answer the same class (with a baseline).
+    pub baseline_agreement: Option<f64>,
     #[serde(skip)]
     pub confusion: ConfusionMatrix,
 }
@@ -93,6 +95,7 @@ pub fn collect(
         let label = d.label.ok_or_else(|| anyhow::anyhow!("{name}: evaluation needs a label"))?;
         let mut cell_ms = Vec::new();
         let mut exits = Vec::new();
+        let mut answers = Vec::new();
         for ev in run_events(model, &d.image, &analysis)? {
             match ev {
                 RunEvent::CellDone { cell_ms: ms, .. } => cell_ms.push(ms),
@@ -113,8 +116,10 @@ pub fn collect(
                         edm_ms: r.edm_ms,
                         edm_map_ms: r.edm_map_ms,
                         head_ms: r.head_ms.unwrap_or(0.0),
+                        baseline_agreement: None,
                         confusion,
                     });
+                    answers.push(maps.clone());
                 }
                 _ => {}
             }
@@ -130,6 +135,10 @@ pub fn collect(
                     let mut c = ConfusionMatrix::new(k);
                     c.add(label.as_raw(), &maps.classes).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
                     baseline_confusion = Some(c);
+                    for (x, a) in exits.iter_mut().zip(&answers) {
+                        let same = a.classes.iter().zip(&maps.classes).filter(|(p, q)| p == q).count();
+                        x.baseline_agreement = Some(same as f64 / maps.classes.len().max(1) as f64);
+                    }
                 }
             }
         }

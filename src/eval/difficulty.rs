@@ -103,6 +103,7 @@ mod tests {
             edm_ms: 0.0,
             edm_map_ms: 0.0,
             head_ms: 0.0,
+            baseline_agreement: None,
             confusion: ConfusionMatrix::new(2),
         };
         ImageRecord {

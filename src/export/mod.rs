@@ -11,6 +11,7 @@
 pub mod cityscapes;
 pub mod coco;
 pub mod cvat;
+pub mod render;
 pub mod rle;
 
 use std::path::{Path, PathBuf};

@@ -138,7 +138,7 @@ pub fn run_sample(
                     confident_fraction: r.confident_fraction,
                 };
                 let (edm_ms, edm_map_ms, head_ms) = (r.edm_ms, r.edm_map_ms, r.head_ms.unwrap_or(0.0));
-                exits.push(ExitRecord { stats, edm_ms, edm_map_ms, head_ms, confusion });
+                exits.push(ExitRecord { stats, edm_ms, edm_map_ms, head_ms, baseline_agreement: None, confusion });
                 maps.push(m);
             }
             RunEvent::Failed { message, .. } => anyhow::bail!("{name}: {message}"),

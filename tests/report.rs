@@ -1,0 +1,78 @@
+//! `add report`: a self-contained page whose numbers are `add eval`'s on the same images, every
+//! criterion's section, and every thumbnail it links present; an existing folder is kept.
+
+use std::path::Path;
+use std::process::Command;
+
+use add_studio::data::synth::writer::{DatasetPlan, write_dataset};
+
+fn add(args: &[&str], paths: &[(&str, &Path)]) -> std::process::Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_add"));
+    c.args(args);
+    for (flag, p) in paths {
+        c.arg(flag).arg(p);
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn the_report_shows_evals_numbers_every_section_and_its_images() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let plan = DatasetPlan {
+        out: data.clone(),
+        count: 6,
+        width: 160,
+        height: 96,
+        seed: 11,
+        val_fraction: 1.0,
+        difficulty: (0.0, 1.0),
+    };
+    write_dataset(&plan, &indicatif::ProgressBar::hidden()).unwrap();
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let (model, baseline) = (models.join("add.safetensors"), models.join("autodeeplab.safetensors"));
+    let (report, eval) = (tmp.path().join("report"), tmp.path().join("eval"));
+    let common = [("--model", model.as_path()), ("--baseline", baseline.as_path()), ("--data", data.as_path())];
+    let o = add(
+        &["report", "--policy", "edm:0.3", "--worst", "2", "--device", "cpu"],
+        &[&common[..], &[("-o", report.as_path())]].concat(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = add(&["eval", "--device", "cpu"], &[&common[..], &[("-o", eval.as_path())]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let page = std::fs::read_to_string(report.join("index.html")).unwrap();
+    let ev: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(eval.join("eval.json")).unwrap()).unwrap();
+    for (k, e) in ev["exits"].as_array().unwrap().iter().enumerate() {
+        let shown = format!("<th>exit {k} (cell {})<br>{:.2}</th>", e["cell"], e["miou"].as_f64().unwrap());
+        assert!(page.contains(&shown), "{shown} not in the page");
+    }
+    let base = format!(
+        "<td class=\"l\">full Auto-DeepLab</td><td></td><td>{:.2}</td>",
+        ev["baseline"]["miou"].as_f64().unwrap()
+    );
+    assert!(page.contains(&base), "{base}");
+    for title in [
+        "Exited early, but wrong",
+        "Lowest mIoU at the chosen exit",
+        "Largest disagreement with full Auto-DeepLab",
+        "Decision maker most wrong",
+    ] {
+        assert!(page.contains(title), "{title}");
+    }
+    assert!(page.contains("<svg") && page.contains("Confusion matrix"));
+    // every linked image exists; the lowest-mIoU section always has its 2 images, each with
+    // photo, label, 3 exits, the baseline and 2 EDM-maps
+    let links: Vec<&str> = page.split("src=\"images/").skip(1).map(|s| &s[..s.find('"').unwrap()]).collect();
+    assert!(links.len() >= 16, "{} thumbnails", links.len());
+    for l in &links {
+        assert!(report.join("images").join(l).is_file(), "{l} missing");
+    }
+    for kind in ["photo", "label", "exit0", "exit1", "exit2", "baseline", "edm0", "edm1"] {
+        assert!(links.iter().any(|l| l.ends_with(&format!("_{kind}.png"))), "no {kind} thumbnail");
+    }
+    // a folder in use is not written over
+    let o = add(&["report", "--device", "cpu"], &[&common[..], &[("-o", report.as_path())]].concat());
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("not empty; pass --force"));
+}
