@@ -29,8 +29,11 @@ fn the_report_shows_evals_numbers_every_section_and_its_images() {
         difficulty: (0.0, 1.0),
     };
     write_dataset(&plan, &indicatif::ProgressBar::hidden()).unwrap();
+    // copies: `add eval` writes its presets into the model it evaluates
     let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
-    let (model, baseline) = (models.join("add.safetensors"), models.join("autodeeplab.safetensors"));
+    let (model, baseline) = (tmp.path().join("add.safetensors"), tmp.path().join("autodeeplab.safetensors"));
+    std::fs::copy(models.join("add.safetensors"), &model).unwrap();
+    std::fs::copy(models.join("autodeeplab.safetensors"), &baseline).unwrap();
     let (report, eval) = (tmp.path().join("report"), tmp.path().join("eval"));
     let common = [("--model", model.as_path()), ("--baseline", baseline.as_path()), ("--data", data.as_path())];
     let o = add(
