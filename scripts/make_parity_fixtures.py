@@ -52,6 +52,10 @@ CLASSES = [
 # The reference's searched cell (searched_arch/autodeeplab/genotype.npy): (edge, op) per op.
 GENOTYPE = [[0, 7], [1, 4], [2, 4], [3, 6], [5, 4], [8, 4], [11, 5], [13, 5], [19, 7], [18, 5]]
 
+# A genotype with every op that the searched cell lacks: none (a zero), max and avg pooling,
+# skip, next to separable and dilated convolutions.
+OPS_GENOTYPE = [[0, 1], [1, 3], [2, 2], [3, 0], [5, 1], [8, 4], [11, 2], [13, 3], [19, 6], [18, 0]]
+
 # name: (kind, F, path, early exits, low-level cell, EDM, input (H, W), `module.` prefix)
 FIXTURES = {
     # the reference's C=2 searched-dense path, with its scalar EDM
@@ -60,7 +64,16 @@ FIXTURES = {
     "add3_reduce": ("add", 2, [0, 1, 1, 2, 3, 3, 2, 3, 3, 3, 2, 3], [2, 3], 0, False, (97, 65), False),
     # the plain Auto-DeepLab path (train.py's autodeeplab-baseline)
     "autodeeplab": ("autodeeplab", 2, [0, 0, 0, 1, 2, 1, 2, 2, 3, 3, 2, 1], [5], 2, False, (65, 129), False),
+    # add-4: every early exit one level above the last cell (upsample, then ReLU-1x1-BN)
+    "add4": ("add", 2, [1, 2, 3, 3, 2, 3, 3, 3, 3, 3, 2, 2], [2, 5, 8], 0, False, (65, 97), False),
+    # dense cells on Auto-DeepLab's path with 3 exits (cells 3 and 7 above the last level)
+    "dense3": ("add", 2, [0, 0, 0, 1, 2, 1, 2, 2, 3, 3, 2, 1], [3, 7], 2, False, (65, 97), False),
+    # the searched path with none / pool / skip ops; its checkpoint as train.py saves it
+    "ops_mix": ("add", 2, [1, 2, 2, 2, 3, 2, 2, 1, 1, 1, 1, 2], [5], 0, False, (65, 97), True),
 }
+# fixtures whose checkpoint carries train.py's SGD state (momentum buffers) and a numpy best_pred
+TRAIN_PY_CHECKPOINT = {"ops_mix"}
+GENOTYPES = {"ops_mix": OPS_GENOTYPE}
 B = 5
 
 
@@ -84,14 +97,22 @@ def randomise(model, gen):
                 t.copy_(t.half().float())
 
 
-def checkpoint(state_dict, prefix):
+def checkpoint(state_dict, prefix, model=None):
+    """A reference-style checkpoint; with `model`, as train.py saves it: the optimizer's state
+    dict after a few SGD steps (momentum buffers) and `best_pred` a numpy float64."""
     sd = OrderedDict((prefix + k, v.half() if v.is_floating_point() else v) for k, v in state_dict.items())
-    return {
-        "epoch": 3,
-        "state_dict": sd,
-        "optimizer": {"state": {}, "param_groups": [{"lr": 0.05, "momentum": 0.9, "params": [0, 1]}]},
-        "best_pred": 0.42,
-    }
+    optimizer = {"state": {}, "param_groups": [{"lr": 0.05, "momentum": 0.9, "params": [0, 1]}]}
+    best = 0.42
+    if model is not None:
+        import numpy as np
+        params = [p for p in model.parameters() if p.requires_grad]
+        sgd = torch.optim.SGD(params, lr=0.0, momentum=0.9, nesterov=True, weight_decay=4e-5)
+        for p in params:
+            p.grad = torch.randn_like(p) * 1e-3
+        sgd.step()  # lr 0: buffers filled, weights unchanged
+        optimizer = sgd.state_dict()
+        best = np.float64(0.4213)
+    return {"epoch": 3, "state_dict": sd, "optimizer": optimizer, "best_pred": best}
 
 
 def make(name, out, seed):
@@ -109,7 +130,7 @@ def make(name, out, seed):
         classes=[{"name": n, "color": c} for n, c in CLASSES],
         path=path,
         exits=exits,
-        genotype=GENOTYPE,
+        genotype=GENOTYPES.get(name, GENOTYPE),
         low_level_cell=low,
         edm={"kind": "scalar" if with_edm else "none"},
     )
@@ -120,14 +141,15 @@ def make(name, out, seed):
     gen = torch.Generator().manual_seed(seed)
     args = SimpleNamespace(F=f, B=B, sync_bn=False)
     net = ADD if kind == "add" else Baselin_Model
-    model = net(path, exits, np.array(GENOTYPE), len(CLASSES), args, low).eval()
+    model = net(path, exits, np.array(GENOTYPES.get(name, GENOTYPE)), len(CLASSES), args, low).eval()
     randomise(model, gen)
     x = torch.randn(1, 3, h, w, generator=gen)
     with torch.no_grad():
         io = {"input": x.contiguous()}
         for k, y in enumerate(model(x)):
             io[f"exit{k}"] = y.contiguous()
-    torch.save(checkpoint(model.state_dict(), "module." if module_prefix else ""), os.path.join(out, name + ".pth"))
+    with_sgd = model if name in TRAIN_PY_CHECKPOINT else None
+    torch.save(checkpoint(model.state_dict(), "module." if module_prefix else "", with_sgd), os.path.join(out, name + ".pth"))
 
     if with_edm:
         edm = EDM()

@@ -65,6 +65,27 @@ fn dense_with_reduce_adapters_matches_reference() {
 }
 
 #[test]
+fn add4_upsampling_adapters_match_reference() {
+    check_fixture("add4", false);
+}
+
+#[test]
+fn dense_autodeeplab_with_three_exits_matches_reference() {
+    check_fixture("dense3", false);
+}
+
+/// none, max and avg pooling and skip next to the convolutions; the checkpoint is as train.py
+/// saves it, with SGD's momentum buffers under `optimizer` and a numpy float64 `best_pred`,
+/// which load without being used.
+#[test]
+fn none_pool_and_skip_ops_and_a_train_py_checkpoint_match_reference() {
+    let card = ArchCard::load(&fixture("ops_mix.json")).unwrap();
+    let ops: std::collections::BTreeSet<usize> = card.genotype.iter().map(|r| r[1] as usize).collect();
+    assert!([0, 1, 2, 3].iter().all(|o| ops.contains(o)), "{ops:?}");
+    check_fixture("ops_mix", false);
+}
+
+#[test]
 fn plain_autodeeplab_matches_reference() {
     check_fixture("autodeeplab", false);
 }

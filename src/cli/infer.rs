@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Context;
 
 use super::model_arg::ModelArgs;
-use crate::engine::{Decision, Engine, ExitMaps, Policy, RunEvent, RunOptions};
+use crate::engine::{Decision, Engine, Policy, RunEvent, RunOptions};
 use crate::export::render::{gray_image, palette_image};
 
 /// Options of `add infer`.
