@@ -1,8 +1,9 @@
 //! `add train`: trains ADD (every exit, loss averaged over exits) or the Auto-DeepLab baseline
 //! (one exit) with SGD + poly lr, optionally Nesterov's momentum and class-balanced weights (the
-//! reference's distributed recipe; `pytorch/add_torch` trains the same way on GPUs). Checkpoints are written atomically every N steps and on
-//! Ctrl-C; `--resume` continues exactly (weights, momentum, step, and the batches, which depend
-//! only on seed and step); a CSV log records every step.
+//! reference's distributed recipe; `pytorch/add_torch` trains the same way on GPUs).
+//! Checkpoints are written atomically every N steps and on Ctrl-C; `--resume` continues exactly
+//! (weights, momentum, step, and the batches, which depend only on seed and step); a CSV log
+//! records every step.
 
 use std::collections::HashMap;
 use std::io::Write;
