@@ -7,13 +7,12 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::collect::{ImageRecord, collect};
-use super::metrics::ConfusionMatrix;
+use super::collect::collect;
 use super::sweep::{SweepRow, candidate_thresholds, evaluate, fastest_within};
 use crate::engine::{Engine, Policy, device};
 use crate::network::card::PolicyPreset;
 use crate::network::checkpoint::{self, TensorFile};
-use crate::network::{ArchCard, CostTable};
+use crate::network::ArchCard;
 
 /// Options of `add eval`.
 #[derive(Debug, Clone, clap::Args)]
@@ -58,12 +57,6 @@ struct ExitQuality {
     iou: Vec<Option<f64>>,
 }
 
-fn quality(recs: &[ImageRecord], exit: usize, classes: usize) -> (f64, Vec<Option<f64>>) {
-    let mut c = ConfusionMatrix::new(classes);
-    recs.iter().for_each(|r| c.merge(&r.exits[exit].confusion));
-    (100.0 * c.miou(), c.iou())
-}
-
 /// The policies `card`'s model supports, with the score each thresholds (the app's speed/mIoU
 /// plot sweeps the same ones).
 #[allow(clippy::type_complexity)]
@@ -99,28 +92,16 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     anyhow::ensure!(!recs.is_empty(), "no images evaluated");
     let k = card.classes.len();
     let exit_cells = card.exit_cells();
-    // Multi-Adds at the size the images ran at (the first image's; sets are one size)
-    let first = ds.load(0)?.image;
-    let (w, h) = crate::engine::prepare::scaled_dims(first.width(), first.height(), args.max_side);
-    let table = CostTable::of(
-        model.net(),
-        crate::engine::prepare::padded_dim(h as usize),
-        crate::engine::prepare::padded_dim(w as usize),
-    );
+    let table = super::summary::cost_table(&model, &ds, args.max_side)?;
 
     let exits: Vec<ExitQuality> = (0..card.num_exits())
         .map(|e| {
-            let (miou, iou) = quality(&recs, e, k);
+            let (miou, iou) = super::summary::exit_quality(&recs, e, k);
             ExitQuality { exit: e, cell: exit_cells[e], miou, iou }
         })
         .collect();
-    let base_ms: Option<f64> =
-        baseline.as_ref().map(|_| recs.iter().filter_map(|r| r.baseline_ms).sum::<f64>() / recs.len() as f64);
-    let base_miou = baseline.as_ref().map(|_| {
-        let mut c = ConfusionMatrix::new(k);
-        recs.iter().filter_map(|r| r.baseline_confusion.as_ref()).for_each(|m| c.merge(m));
-        100.0 * c.miou()
-    });
+    let base = super::summary::baseline_quality(&recs, k);
+    let (base_ms, base_miou) = (base.map(|b| b.0), base.map(|b| b.1));
     // the reference for "accurate"/"fast": the baseline when given, else this model's last exit
     let reference = base_miou.unwrap_or(exits[exits.len() - 1].miou);
 

@@ -14,11 +14,14 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Context;
 
 use crate::engine::{Engine, Policy, RunEvent, RunOptions, device};
-use crate::eval::collect::{ImageRecord, collect};
+use crate::eval::collect::collect;
 use crate::eval::metrics::ConfusionMatrix;
+use crate::eval::summary;
 use crate::eval::sweep::{SweepRow, chosen_exit, evaluate};
 use crate::export::render::{classes_image, gray_image, palette_image, thumbnail};
-use crate::network::CostTable;
+
+/// Images whose longer side exceeds this are scaled down first, as `add eval`'s default.
+const MAX_SIDE: u32 = 2049;
 
 /// Options of `add report`.
 #[derive(Debug, Clone, clap::Args)]
@@ -98,37 +101,26 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&images_dir).with_context(|| format!("{}: cannot create", images_dir.display()))?;
     let ds = crate::data::datasets::open_for_command(&args.data, &args.split, false)?;
-    let recs = collect(&model, baseline.as_ref(), &ds, args.max_images, 2049)?;
+    let recs = collect(&model, baseline.as_ref(), &ds, args.max_images, MAX_SIDE)?;
     anyhow::ensure!(!recs.is_empty(), "no images evaluated");
 
     let k = card.classes.len();
     let exit_cells = card.exit_cells();
-    let first = ds.load(0)?.image;
-    let (w, h) = crate::engine::prepare::scaled_dims(first.width(), first.height(), 2049);
-    let table = CostTable::of(
-        model.net(),
-        crate::engine::prepare::padded_dim(h as usize),
-        crate::engine::prepare::padded_dim(w as usize),
-    );
-    let baseline_ms =
-        baseline.as_ref().map(|_| recs.iter().filter_map(|r| r.baseline_ms).sum::<f64>() / recs.len() as f64);
-    let merged = |f: &dyn Fn(&ImageRecord) -> Option<&ConfusionMatrix>| {
-        let mut c = ConfusionMatrix::new(k);
-        recs.iter().filter_map(f).for_each(|m| c.merge(m));
-        c
-    };
+    let table = summary::cost_table(&model, &ds, MAX_SIDE)?;
+    let base = summary::baseline_quality(&recs, k);
+    let (baseline_ms, baseline_miou) = (base.map(|b| b.0), base.map(|b| b.1));
     let exits = (0..card.num_exits())
         .map(|e| {
-            let c = merged(&|r| Some(&r.exits[e].confusion));
-            (exit_cells[e], 100.0 * c.miou(), c.iou())
+            let (miou, iou) = summary::exit_quality(&recs, e, k);
+            (exit_cells[e], miou, iou)
         })
         .collect();
-    let baseline_miou = baseline.as_ref().map(|_| 100.0 * merged(&|r| r.baseline_confusion.as_ref()).miou());
     let mut rows = vec![evaluate(policy, &recs, &table, &exit_cells, baseline_ms)];
     for e in 0..card.num_exits() {
         rows.push(evaluate(Policy::FixedExit(e), &recs, &table, &exit_cells, baseline_ms));
     }
-    let confusion = merged(&|r| Some(&r.exits[chosen_exit(&policy, r)].confusion));
+    let mut confusion = ConfusionMatrix::new(k);
+    recs.iter().for_each(|r| confusion.merge(&r.exits[chosen_exit(&policy, r)].confusion));
 
     let mut sections = Vec::new();
     let mut drawn = std::collections::HashMap::new();
@@ -188,7 +180,7 @@ fn thumbnails(
     if let Some(label) = &d.label {
         save(classes_image(w, h, label.as_raw(), card), "label", "label".into())?;
     }
-    let opts = RunOptions { policy: Policy::FixedExit(usize::MAX), analysis: true, max_side: 2049, edm_maps: true };
+    let opts = RunOptions { policy: Policy::FixedExit(usize::MAX), analysis: true, max_side: MAX_SIDE, edm_maps: true };
     let mut events = Vec::new();
     model.run(&d.image, &opts, 0, &AtomicBool::new(false), &mut |e| events.push(e))?;
     let exits: Vec<_> = events
