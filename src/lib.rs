@@ -20,6 +20,7 @@ pub mod engine;
 pub mod eval;
 pub mod export;
 pub mod fsutil;
+pub mod jobs;
 pub mod kernels;
 pub mod network;
 pub mod report;

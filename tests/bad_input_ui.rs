@@ -6,7 +6,7 @@ mod support;
 
 use add_studio::ui::StudioApp;
 use add_studio::ui::settings::Settings;
-use add_studio::ui::worker::{ModelSpec, Role, Worker};
+use add_studio::jobs::{ModelSpec, Role, Worker};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 fn app() -> Harness<'static, StudioApp> {
     let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(|| {});
     let spec = ModelSpec { device: "cpu".into(), ..Default::default() };
-    let worker = Worker::spawn(add_studio::ui::engine_glue::loader(false), spec, None, repaint.clone());
+    let worker = Worker::spawn(add_studio::jobs::models::loader(false), spec, None, repaint.clone());
     let app = StudioApp::new(Settings::default(), Some(worker), repaint);
     // the worker's messages arrive on their own schedule and each asks for a repaint, so a
     // frame may need a few more steps to settle than kittest's default of 4
@@ -84,9 +84,9 @@ fn a_bomb_under_the_old_app_limits_is_refused_before_decoding() {
 }
 
 /// A model that panics on every run.
-struct Panicky(add_studio::ui::demo::DemoSegmenter);
+struct Panicky(add_studio::jobs::demo::DemoSegmenter);
 
-impl add_studio::ui::worker::Segmenter for Panicky {
+impl add_studio::jobs::Segmenter for Panicky {
     fn card(&self) -> &add_studio::network::ArchCard {
         self.0.card()
     }
@@ -96,7 +96,7 @@ impl add_studio::ui::worker::Segmenter for Panicky {
     fn run(
         &self,
         _: &image::RgbImage,
-        _: &add_studio::ui::worker::SegmentOptions,
+        _: &add_studio::jobs::SegmentOptions,
         _: u64,
         _: &std::sync::atomic::AtomicBool,
         _: &mut dyn FnMut(add_studio::engine::RunEvent),
@@ -110,16 +110,16 @@ fn a_model_panic_is_a_message_and_the_model_is_loaded_again() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let loads = Arc::new(AtomicUsize::new(0));
     let l = loads.clone();
-    let loader: add_studio::ui::worker::Loader = Arc::new(move |_, _| {
+    let loader: add_studio::jobs::Loader = Arc::new(move |_, _| {
         l.fetch_add(1, Ordering::SeqCst);
-        let segmenter = Box::new(Panicky(add_studio::ui::demo::DemoSegmenter::add(Duration::ZERO)));
-        Ok(Some(add_studio::ui::worker::Loaded { segmenter, banner: None }))
+        let segmenter = Box::new(Panicky(add_studio::jobs::demo::DemoSegmenter::add(Duration::ZERO)));
+        Ok(Some(add_studio::jobs::Loaded { segmenter, banner: None }))
     });
     let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(|| {});
     let worker = Worker::spawn(loader, ModelSpec::default(), None, repaint.clone());
     let app = StudioApp::new(Settings::default(), Some(worker), repaint);
     let mut h = Harness::builder().with_size([1280.0, 820.0]).build_ui_state(|ui, app: &mut StudioApp| app.ui(ui), app);
-    let (img, _) = add_studio::ui::demo::street_scene(128, 64);
+    let (img, _) = add_studio::jobs::demo::street_scene(128, 64);
     h.state_mut().show_image("street.png".into(), None, img, None);
     let m = error_about(&mut h, "kernel exploded");
     assert!(m.contains("panicked"), "{m}");

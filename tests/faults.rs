@@ -6,8 +6,8 @@ mod support;
 
 use add_studio::engine::{Engine, Policy, RunEvent, RunOptions};
 use add_studio::network::ArchCard;
-use add_studio::ui::demo::{DemoSegmenter, street_scene};
-use add_studio::ui::worker::{Loaded, Loader, ModelSpec, SegmentOptions, Worker, WorkerMsg};
+use add_studio::jobs::demo::{DemoSegmenter, street_scene};
+use add_studio::jobs::{Loaded, Loader, ModelSpec, SegmentOptions, Worker, WorkerMsg};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

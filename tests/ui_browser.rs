@@ -7,13 +7,13 @@
 use add_studio::engine::Policy;
 use add_studio::network::ArchCard;
 use add_studio::ui::StudioApp;
-use add_studio::ui::browser::rows::{self, BrowserRow};
+use add_studio::jobs::dataset::{self as rows, DatasetRow};
 use add_studio::ui::browser::table::Outcome;
 use add_studio::ui::browser::{confusion, csv, open};
-use add_studio::ui::demo::{DemoSegmenter, street_scene};
+use add_studio::jobs::demo::{DemoSegmenter, street_scene};
 use add_studio::ui::settings::Settings;
 use add_studio::ui::view_state::Tab;
-use add_studio::ui::worker::{DatasetJob, ModelSpec, Role, Segmenter, Worker, WorkerMsg};
+use add_studio::jobs::{DatasetJob, ModelSpec, Role, Segmenter, Worker, WorkerMsg};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::collections::HashMap;
@@ -39,7 +39,7 @@ fn card() -> ArchCard {
 }
 
 /// Every image of the set run as the worker runs it.
-fn run_rows(dir: &Path) -> (open::OpenedSet, Vec<BrowserRow>) {
+fn run_rows(dir: &Path) -> (open::OpenedSet, Vec<DatasetRow>) {
     let set = open::open_dataset(dir, &card().classes).unwrap();
     let add = DemoSegmenter::add(Duration::ZERO);
     let mut tables = HashMap::new();
@@ -228,7 +228,7 @@ fn the_worker_streams_a_dataset_and_cancels_it() {
     let ds = Arc::new(set.dataset);
     let full = Some(ModelSpec::default());
     let mut w =
-        Worker::spawn(add_studio::ui::demo::loader(Duration::ZERO), ModelSpec::default(), full, Arc::new(|| {}));
+        Worker::spawn(add_studio::jobs::demo::loader(Duration::ZERO), ModelSpec::default(), full, Arc::new(|| {}));
     let job = |id, cancel| DatasetJob {
         job_id: id,
         dataset: ds.clone(),
@@ -239,7 +239,7 @@ fn the_worker_streams_a_dataset_and_cancels_it() {
     };
     w.run_dataset(job(1, Arc::default()));
     let seen = poll_done(&mut w, 1);
-    let rows: Vec<&BrowserRow> = seen
+    let rows: Vec<&DatasetRow> = seen
         .iter()
         .filter_map(|m| match m {
             WorkerMsg::DatasetRow { job_id: 1, row } => Some(&**row),
@@ -251,7 +251,7 @@ fn the_worker_streams_a_dataset_and_cancels_it() {
     assert!(rows.iter().all(|r| r.record.baseline_confusion.is_some()));
     // A slow run, cancelled after the first row.
     let mut w = Worker::spawn(
-        add_studio::ui::demo::loader(Duration::from_millis(15)),
+        add_studio::jobs::demo::loader(Duration::from_millis(15)),
         ModelSpec::default(),
         None,
         Arc::new(|| {}),
@@ -357,7 +357,7 @@ fn snapshot_plots() {
     let mut app = app_with_rows(dir.path());
     let (img, label) = street_scene(256, 128);
     let run_id = app.show_image("street.png".into(), None, img.clone(), Some(label));
-    let opts = add_studio::ui::worker::SegmentOptions { policy: app.settings.policy, analysis: true, max_side: 1024 };
+    let opts = add_studio::jobs::SegmentOptions { policy: app.settings.policy, analysis: true, max_side: 1024 };
     for event in DemoSegmenter::add(Duration::ZERO).events(&img, &opts, run_id) {
         app.apply(WorkerMsg::Event { role: Role::Add, event });
     }
@@ -377,6 +377,7 @@ fn the_speed_plot_reads_eval_json_and_sweeps_rows() {
         ],
         "presets": { "fast": { "policy": "edm:0.2", "miou": 68.0, "speedup": 1.6 } }
     });
+    let v: add_studio::eval::eval_file::EvalFile = serde_json::from_value(v).unwrap();
     let (points, presets) = add_studio::ui::plots::parse_eval(&v);
     assert_eq!(points.len(), 3);
     let edm = points.iter().find(|p| p.family == "edm").unwrap();

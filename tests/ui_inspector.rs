@@ -4,10 +4,10 @@
 
 use add_studio::engine::{Policy, RunEvent};
 use add_studio::ui::StudioApp;
-use add_studio::ui::demo::{DemoSegmenter, street_scene};
+use add_studio::jobs::demo::{DemoSegmenter, street_scene};
 use add_studio::ui::settings::{Overlay, Settings};
 use add_studio::ui::view_state::Selection;
-use add_studio::ui::worker::{Role, SegmentOptions, Segmenter, WorkerMsg};
+use add_studio::jobs::{Role, SegmentOptions, Segmenter, WorkerMsg};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::sync::Arc;

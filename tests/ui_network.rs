@@ -5,13 +5,13 @@
 
 use add_studio::engine::Policy;
 use add_studio::ui::StudioApp;
-use add_studio::ui::demo::{DemoSegmenter, street_scene};
+use add_studio::jobs::demo::{DemoSegmenter, street_scene};
 use add_studio::ui::network_view::diagram::{Palette, Prim};
 use add_studio::ui::network_view::trellis::{self, DenseMode, TrellisOpts};
 use add_studio::ui::network_view::{self, svg_export};
 use add_studio::ui::settings::Settings;
 use add_studio::ui::view_state::Tab;
-use add_studio::ui::worker::{Role, SegmentOptions, Segmenter, WorkerMsg};
+use add_studio::jobs::{Role, SegmentOptions, Segmenter, WorkerMsg};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::sync::Arc;

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use add_studio::ui::StudioApp;
-use add_studio::ui::demo::DemoSegmenter;
+use add_studio::jobs::demo::DemoSegmenter;
 use add_studio::ui::network_view::diagram::{Palette, Prim};
 use add_studio::ui::network_view::{self, trellis};
 use add_studio::ui::settings::Settings;
 use add_studio::ui::view_state::Tab;
-use add_studio::ui::worker::{Role, Segmenter, WorkerMsg};
+use add_studio::jobs::{Role, Segmenter, WorkerMsg};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 

@@ -37,7 +37,7 @@ fn screenshot_of_the_real_window() {
     let (mut x, display) = xvfb().unwrap_or_else(|e| panic!("the real-window test needs Xvfb: {e}"));
     let dir = tempfile::tempdir().unwrap();
     let img = dir.path().join("street.png");
-    add_studio::ui::demo::street_scene(512, 256).0.save(&img).unwrap();
+    add_studio::jobs::demo::street_scene(512, 256).0.save(&img).unwrap();
     let shot = dir.path().join("shot.png");
     let out = Command::new(env!("CARGO_BIN_EXE_add"))
         .args(["app", "--device", "cpu", "--image"])

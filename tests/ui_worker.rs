@@ -4,8 +4,8 @@
 
 use add_studio::engine::{Policy, RunEvent};
 use add_studio::network::ArchCard;
-use add_studio::ui::demo::{DemoSegmenter, street_scene};
-use add_studio::ui::worker::{Loaded, Loader, ModelSpec, Role, SegmentOptions, Segmenter, Worker, WorkerMsg};
+use add_studio::jobs::demo::{DemoSegmenter, street_scene};
+use add_studio::jobs::{Loaded, Loader, ModelSpec, Role, SegmentOptions, Segmenter, Worker, WorkerMsg};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -169,10 +169,10 @@ fn a_model_that_fails_to_load_is_a_message() {
 fn the_real_engine_streams_through_the_worker() {
     // The shipped model (found from the crate when no model is given) on the CPU: checks the
     // `Segmenter` glue, not the masks.
-    let shipped = add_studio::ui::engine_glue::default_file(add_studio::ui::engine_glue::DEFAULT_ADD)
+    let shipped = add_studio::jobs::models::default_file(add_studio::jobs::models::DEFAULT_ADD)
         .expect("models/ is in the repo");
     let shipped = add_studio::network::checkpoint::TensorFile::read(&shipped).unwrap().card.unwrap();
-    let loader = add_studio::ui::engine_glue::loader(false);
+    let loader = add_studio::jobs::models::loader(false);
     let spec = ModelSpec { device: "cpu".into(), ..Default::default() };
     let mut w = Worker::spawn(loader, spec, None, Arc::new(|| {}));
     let run = w.run(Arc::new(street_scene(256, 128).0), SegmentOptions { analysis: true, ..opts() }, false);

@@ -69,8 +69,6 @@ struct ExportJob {
     unsure_below: Option<f32>,
 }
 
-const IMAGE_EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"];
-
 /// Expands folders into their image files (sorted), keeping files as given.
 pub fn expand_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
@@ -79,11 +77,7 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             let mut files: Vec<PathBuf> = std::fs::read_dir(p)
                 .with_context(|| format!("{}: cannot list folder", p.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| {
-                    f.extension()
-                        .and_then(|e| e.to_str())
-                        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-                })
+                .filter(|f| crate::data::image_io::has_image_extension(f))
                 .collect();
             files.sort();
             out.extend(files);

@@ -13,6 +13,15 @@ use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 /// Largest accepted side, in pixels. Cityscapes frames are 2048 wide; 16384 leaves room for
 /// panoramas while refusing headers that claim absurd sizes.
 pub const MAX_SIDE: u32 = 16384;
+
+/// The file extensions taken for images wherever a folder is listed or a file dialog filters
+/// (lower case, no dot). The decoder itself goes by content, not by name.
+pub const IMAGE_EXTENSIONS: [&str; 10] = ["png", "jpg", "jpeg", "jfif", "webp", "bmp", "tif", "tiff", "gif", "ppm"];
+
+/// Whether `p`'s extension is one of [`IMAGE_EXTENSIONS`] (any case).
+pub fn has_image_extension(p: &Path) -> bool {
+    p.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
 /// Largest accepted pixel count (100 Mpx): about 300 MB as RGB8, the most we agree to allocate.
 pub const MAX_PIXELS: u64 = 100_000_000;
 

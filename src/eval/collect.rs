@@ -7,6 +7,8 @@ use std::sync::atomic::AtomicBool;
 
 use serde::Serialize;
 
+use super::image_record::{ImageMeta, image_record};
+use super::label::LabelMap;
 use super::metrics::ConfusionMatrix;
 use crate::data::datasets::Dataset;
 use crate::engine::{Engine, ExitStats, Policy, RunEvent, RunOptions};
@@ -93,56 +95,13 @@ pub fn collect(
         }
         let name = ds.samples[i].image.display().to_string();
         let label = d.label.ok_or_else(|| anyhow::anyhow!("{name}: evaluation needs a label"))?;
-        let mut cell_ms = Vec::new();
-        let mut exits = Vec::new();
-        let mut answers = Vec::new();
-        for ev in run_events(model, &d.image, &analysis)? {
-            match ev {
-                RunEvent::CellDone { cell_ms: ms, .. } => cell_ms.push(ms),
-                RunEvent::Exit(r) => {
-                    let maps = r
-                        .maps
-                        .as_ref()
-                        .ok_or_else(|| anyhow::anyhow!("analysis mode ran no head at exit {}", r.exit))?;
-                    let mut confusion = ConfusionMatrix::new(k);
-                    confusion.add(label.as_raw(), &maps.classes).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-                    exits.push(ExitRecord {
-                        stats: ExitStats {
-                            edm_score: r.edm_score,
-                            edm_map_score: r.edm_map_score,
-                            mean_entropy: r.mean_entropy,
-                            confident_fraction: r.confident_fraction,
-                        },
-                        edm_ms: r.edm_ms,
-                        edm_map_ms: r.edm_map_ms,
-                        head_ms: r.head_ms.unwrap_or(0.0),
-                        baseline_agreement: None,
-                        confusion,
-                    });
-                    answers.push(maps.clone());
-                }
-                _ => {}
-            }
-        }
-        let (mut baseline_ms, mut baseline_confusion) = (None, None);
-        if let Some(b) = baseline {
-            let events = run_events(b, &d.image, &full)?;
-            baseline_ms = network_ms(&events);
-            for ev in events {
-                if let RunEvent::Exit(r) = ev
-                    && let Some(maps) = &r.maps
-                {
-                    let mut c = ConfusionMatrix::new(k);
-                    c.add(label.as_raw(), &maps.classes).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-                    baseline_confusion = Some(c);
-                    for (x, a) in exits.iter_mut().zip(&answers) {
-                        let same = a.classes.iter().zip(&maps.classes).filter(|(p, q)| p == q).count();
-                        x.baseline_agreement = Some(same as f64 / maps.classes.len().max(1) as f64);
-                    }
-                }
-            }
-        }
-        out.push(ImageRecord { image: name, cell_ms, exits, baseline_ms, baseline_confusion, difficulty: None });
+        let events = run_events(model, &d.image, &analysis)?;
+        let full_events = match baseline {
+            Some(b) => run_events(b, &d.image, &full)?,
+            None => Vec::new(),
+        };
+        let meta = ImageMeta { name: &name, classes: k, difficulty: None };
+        out.push(image_record(meta, events, full_events, Some(&LabelMap::from_gray(label)))?.record);
         bar.inc(1);
     }
     bar.finish_and_clear();

@@ -46,7 +46,7 @@ pub fn attach(recs: &mut [ImageRecord], table: &HashMap<PathBuf, f32>) {
 }
 
 /// One difficulty bin: its range, how many images fell in it, and the share answered at each exit.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Bin {
     pub from: f32,
     pub to: f32,

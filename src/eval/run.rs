@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::collect::collect;
+use super::eval_file::{BaselineQuality, EvalFile, ExitQuality};
 use super::sweep::{SweepRow, candidate_thresholds, evaluate, fastest_within};
 use crate::engine::{Engine, Policy, device};
 use crate::network::card::PolicyPreset;
@@ -23,7 +24,7 @@ pub struct EvalArgs {
     /// The Auto-DeepLab baseline to compare with (speed-ups and mIoU reference).
     #[arg(long)]
     pub baseline: Option<PathBuf>,
-    /// Dataset root in the Cityscapes layout.
+    /// Dataset root: Cityscapes layout, PASCAL VOC, images/ + masks/, or images with _label masks.
     #[arg(long)]
     pub data: PathBuf,
     #[arg(long, default_value = "val")]
@@ -46,15 +47,6 @@ pub struct EvalArgs {
     pub skip_bad: bool,
     #[arg(long, default_value = "auto")]
     pub device: String,
-}
-
-/// Per-exit quality.
-#[derive(Debug, serde::Serialize)]
-struct ExitQuality {
-    exit: usize,
-    cell: usize,
-    miou: f64,
-    iou: Vec<Option<f64>>,
 }
 
 /// The policies `card`'s model supports, with the score each thresholds (the app's speed/mIoU
@@ -85,7 +77,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let model = Engine::load(&args.model, None, &dev)?;
     let baseline = args.baseline.as_ref().map(|b| Engine::load(b, None, &dev)).transpose()?;
     let card = model.card().clone();
-    let ds = crate::data::datasets::open_for_command(&args.data, &args.split, args.skip_bad)?;
+    let ds = crate::data::datasets::open_for_command(&args.data, &args.split, args.skip_bad, &card.palette())?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("{}: cannot create", args.out.display()))?;
     let mut recs = collect(&model, baseline.as_ref(), &ds, args.max_images, args.max_side)?;
     super::difficulty::attach(&mut recs, &super::difficulty::load(&args.data)?);
@@ -158,8 +150,17 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     }
     crate::fsutil::atomic_write(&args.out.join("eval.md"), md.as_bytes())?;
     crate::fsutil::atomic_write(&args.out.join("eval.csv"), csv(&rows).as_bytes())?;
-    let json = serde_json::json!({ "model": args.model, "images": recs.len(), "exits": exits, "baseline": { "miou": base_miou, "mean_ms": base_ms }, "sweep": rows, "exit_rate_by_difficulty": by_difficulty, "presets": presets.iter().map(|(n, p)| (n.clone(), p.clone())).collect::<std::collections::BTreeMap<_, _>>(), "per_image": recs });
-    crate::fsutil::atomic_write(&args.out.join("eval.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
+    let file = EvalFile {
+        model: args.model.clone(),
+        images: recs.len(),
+        exits,
+        baseline: BaselineQuality { miou: base_miou, mean_ms: base_ms },
+        sweep: rows,
+        exit_rate_by_difficulty: by_difficulty,
+        presets: presets.iter().cloned().collect(),
+        per_image: recs,
+    };
+    file.write(&args.out.join("eval.json"))?;
     print!("{md}");
 
     if !args.no_presets && !presets.is_empty() {

@@ -11,16 +11,20 @@ use crate::engine::Policy;
 use crate::network::CostTable;
 
 /// One (policy, threshold) setting.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct SweepRow {
     pub policy: String,
+    #[serde(default)]
     pub threshold: Option<f32>,
     /// Share of images answered at each exit.
+    #[serde(default)]
     pub exit_rate: Vec<f64>,
     /// mIoU in points (0-100).
     pub miou: f64,
     pub mean_ms: f64,
+    #[serde(default)]
     pub p95_ms: f64,
+    #[serde(default)]
     pub mean_madds: f64,
     /// Baseline mean time / this setting's mean time, when a baseline was measured.
     pub speedup: Option<f64>,

@@ -276,6 +276,11 @@ impl ArchCard {
         serde_json::to_string_pretty(self).expect("a card always serialises")
     }
 
+    /// Each class's colour, by class id (to read colour masks).
+    pub fn palette(&self) -> Vec<[u8; 3]> {
+        self.classes.iter().map(|c| c.color).collect()
+    }
+
     /// Number of exits, the last cell included.
     pub fn num_exits(&self) -> usize {
         self.exits.len() + 1

@@ -104,6 +104,15 @@ pub struct CostTable {
 }
 
 impl CostTable {
+    /// The table of `card`'s network, built on fresh variables (never run) for an input of
+    /// `h x w` (the padded size the network runs at): for callers that hold a card, not a net.
+    pub fn for_card(card: &super::ArchCard, h: usize, w: usize) -> candle_core::Result<CostTable> {
+        let vm = candle_nn::VarMap::new();
+        let vb = candle_nn::VarBuilder::from_varmap(&vm, candle_core::DType::F32, &candle_core::Device::Cpu);
+        let net = AddNet::load(card, vb, super::BuildMode::Folded)?;
+        Ok(CostTable::of(&net, h, w))
+    }
+
     /// Walks `net` for an input of `h x w`.
     pub fn of(net: &AddNet, h: usize, w: usize) -> CostTable {
         let (stem, cells, head, edms, maps) = net.parts();

@@ -100,7 +100,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         anyhow::ensure!(!used, "{}: not empty; pass --force to write the report into it", args.out.display());
     }
     std::fs::create_dir_all(&images_dir).with_context(|| format!("{}: cannot create", images_dir.display()))?;
-    let ds = crate::data::datasets::open_for_command(&args.data, &args.split, false)?;
+    let ds = crate::data::datasets::open_for_command(&args.data, &args.split, false, &model.card().palette())?;
     let recs = collect(&model, baseline.as_ref(), &ds, args.max_images, MAX_SIDE)?;
     anyhow::ensure!(!recs.is_empty(), "no images evaluated");
 

@@ -92,7 +92,7 @@ pub fn run(args: CalibrateArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.batches >= 1, "--batches must be at least 1");
     let weights = TensorFile::read(&args.model)?;
     let card = checkpoint::resolve_card(&weights, None)?;
-    let ds = crate::data::datasets::open_for_command(&args.data, "train", false)?;
+    let ds = crate::data::datasets::open_for_command(&args.data, "train", false, &card.palette())?;
     let device = crate::engine::device::select(Some(&args.device)).map_err(anyhow::Error::msg)?;
     let stats = weights.tensors.keys().filter(|n| is_running_stat(n)).count();
     anyhow::ensure!(stats > 0, "{}: no BatchNorm running statistics to calibrate", args.model.display());

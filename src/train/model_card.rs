@@ -138,9 +138,8 @@ pub fn write(dir: &Path, a: &PipelineArgs) -> anyhow::Result<()> {
     let body = text.lines().skip_while(|l| l.starts_with("# ")).collect::<Vec<_>>().join("\n");
     writeln!(s, "## Evaluation (`add eval`, val split, this CPU, times measured in one run)\n{body}\n")?;
     writeln!(s, "## Reading these numbers\n")?;
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(a.out.join("eval").join("eval.json"))?)?;
-    let mious: Vec<f64> = json["exits"].as_array().into_iter().flatten().filter_map(|e| e["miou"].as_f64()).collect();
+    let json = crate::eval::eval_file::EvalFile::read(&a.out.join("eval").join("eval.json"))?;
+    let mious: Vec<f64> = json.exits.iter().map(|e| e.miou).collect();
     if let (Some(first), Some(last)) = (mious.first(), mious.last()) {
         if last < first {
             writeln!(
@@ -153,7 +152,7 @@ pub fn write(dir: &Path, a: &PipelineArgs) -> anyhow::Result<()> {
     }
     let presets = &add_card.presets;
     for (name, target_speed, target_drop) in [("accurate", 1.6, 0.3), ("fast", 2.15, 1.5)] {
-        if let (Some(p), Some(base)) = (presets.get(name), json["baseline"]["miou"].as_f64()) {
+        if let (Some(p), Some(base)) = (presets.get(name), json.baseline.miou) {
             let (miou, speed) = (p.miou.unwrap_or(f64::NAN), p.speedup.unwrap_or(f64::NAN));
             let met = speed >= target_speed && miou >= base - target_drop;
             writeln!(

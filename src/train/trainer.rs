@@ -406,7 +406,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         nesterov: args.nesterov,
     };
     anyhow::ensure!(cfg.batch >= 2, "--batch must be at least 2 (BatchNorm needs more than one value per channel)");
-    let ds = crate::data::datasets::open_for_command(&args.data, "train", args.skip_bad)?;
+    let ds = crate::data::datasets::open_for_command(&args.data, "train", args.skip_bad, &card.palette())?;
     if args.class_weights {
         cfg.class_weights =
             run_class_weights(&RunFiles { dir: args.out.clone() }, &ds, card.classes.len(), args.resume)?;

@@ -5,11 +5,12 @@
 use super::decision::{self, Decided};
 use super::files::{FolderNav, Io, IoMsg, Sample};
 pub use super::frame_times::FrameTimes;
-use super::results::{ImageResults, LabelMap};
+use super::results::ImageResults;
+use crate::eval::label::LabelMap;
 use super::settings::Settings;
 use super::textures::Textures;
 use super::view_state::{Selection, Tab, ViewState};
-use super::worker::{ModelSpec, Role, SegmentOptions, Worker, WorkerMsg};
+use crate::jobs::{ModelSpec, Role, SegmentOptions, Worker, WorkerMsg};
 use super::{exit_strip, export, hover, legend, policy_panel, screenshot, shortcuts, toolbar};
 use crate::engine::Policy;
 use crate::network::{ArchCard, ClassInfo};

@@ -5,7 +5,7 @@
 
 use super::app::StudioApp;
 use super::decision::{self, Verdict};
-use super::metrics::ExitDerived;
+use crate::eval::exit_numbers::ExitDerived;
 use super::render;
 use super::results::ModelRun;
 use super::textures;

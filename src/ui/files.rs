@@ -2,7 +2,9 @@
 //! short-lived threads and post their result back over a channel the UI drains each frame.
 //! Also the folder navigation (arrow keys) and the sample gallery.
 
-use super::results::LabelMap;
+use crate::data::datasets::cityscapes;
+use crate::data::image_io::{IMAGE_EXTENSIONS, has_image_extension};
+use crate::eval::label::LabelMap;
 use crossbeam_channel::{Receiver, Sender};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,7 +14,6 @@ pub const MAX_SIDE: u32 = 4096;
 /// Width of gallery previews.
 pub const THUMB_W: u32 = 200;
 /// File extensions the app opens as images.
-pub const IMAGE_EXTS: [&str; 8] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp", "ppm"];
 
 /// A decoded image and its label, ready to show.
 #[derive(Debug)]
@@ -29,7 +30,7 @@ pub struct Opened {
 pub enum IoMsg {
     PickedImage(PathBuf),
     PickedFolder(PathBuf),
-    PickedModel(super::worker::Role, PathBuf),
+    PickedModel(crate::jobs::Role, PathBuf),
     PickedExportDir(PathBuf),
     Opened(Box<Opened>),
     Failed {
@@ -109,7 +110,7 @@ impl Io {
     /// The native "open image" dialog, off the UI thread.
     pub fn pick_image(&self, start: Option<PathBuf>) {
         self.spawn(move || {
-            let mut d = rfd::FileDialog::new().add_filter("images", &IMAGE_EXTS);
+            let mut d = rfd::FileDialog::new().add_filter("images", &IMAGE_EXTENSIONS);
             if let Some(dir) = start {
                 d = d.set_directory(dir);
             }
@@ -127,7 +128,7 @@ impl Io {
         });
     }
 
-    pub fn pick_model(&self, role: super::worker::Role) {
+    pub fn pick_model(&self, role: crate::jobs::Role) {
         self.spawn(move || {
             rfd::FileDialog::new()
                 .add_filter("model weights", &["safetensors", "pth", "pt"])
@@ -173,25 +174,16 @@ impl Io {
     }
 }
 
-fn has_image_ext(p: &Path) -> bool {
-    p.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTS.contains(&e.to_ascii_lowercase().as_str()))
-}
-
 fn is_label_file(p: &Path) -> bool {
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    name.ends_with("_label.png") || name.contains("_gtFine_") || name.contains("_labelTrainIds")
+    name.ends_with("_label.png") || cityscapes::is_label_name(name)
 }
 
 /// The label file next to an image, by the conventions we know.
 pub fn label_path_for(path: &Path) -> Option<PathBuf> {
     let stem = path.file_stem()?.to_str()?;
     let mut candidates = vec![path.with_file_name(format!("{stem}_label.png"))];
-    if let Some(base) = stem.strip_suffix("_leftImg8bit") {
-        let name = format!("{base}_gtFine_labelTrainIds.png");
-        candidates.push(path.with_file_name(&name));
-        let s = path.to_string_lossy().replace("leftImg8bit/", "gtFine/");
-        candidates.push(Path::new(&s).with_file_name(&name));
-    }
+    candidates.extend(cityscapes::train_id_labels_for(path));
     candidates.into_iter().find(|p| p.is_file())
 }
 
@@ -242,7 +234,7 @@ pub fn list_folder(dir: &Path) -> Vec<PathBuf> {
         .flatten()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.is_file() && has_image_ext(p) && !is_label_file(p))
+        .filter(|p| p.is_file() && has_image_extension(p) && !is_label_file(p))
         .collect();
     files.sort();
     files

@@ -3,7 +3,7 @@
 //! where along the network a pixel's answer settled.
 
 use super::app::StudioApp;
-use super::metrics::resample;
+use crate::eval::label::resample;
 use crate::engine::ExitMaps;
 use eframe::egui::{self, Color32, RichText, vec2};
 

@@ -13,8 +13,6 @@
 pub mod app;
 pub mod browser;
 pub mod decision;
-pub mod demo;
-pub mod engine_glue;
 pub mod exit_strip;
 pub mod export;
 pub mod files;
@@ -23,7 +21,6 @@ pub mod hover;
 pub mod image_view;
 pub mod legend;
 pub mod main_view;
-pub mod metrics;
 pub mod net_summary;
 pub mod network_view;
 pub mod overlay;
@@ -38,7 +35,6 @@ pub mod textures;
 pub mod toolbar;
 pub mod view_state;
 pub mod welcome;
-pub mod worker;
 
 pub use app::StudioApp;
 pub use settings::Settings;
@@ -135,12 +131,12 @@ pub fn run_app(args: AppArgs) -> anyhow::Result<()> {
                 apply_policy_arg(&mut settings, p).expect("checked before the window opened");
             }
             let add =
-                worker::ModelSpec { model: args.model.clone(), card: args.card.clone(), device: args.device.clone() };
-            let full = worker::ModelSpec { model: args.baseline.clone(), card: None, device: args.device.clone() };
-            let w = worker::Worker::spawn(engine_glue::loader(args.demo), add, Some(full), repaint.clone());
+                crate::jobs::ModelSpec { model: args.model.clone(), card: args.card.clone(), device: args.device.clone() };
+            let full = crate::jobs::ModelSpec { model: args.baseline.clone(), card: None, device: args.device.clone() };
+            let w = crate::jobs::Worker::spawn(crate::jobs::models::loader(args.demo), add, Some(full), repaint.clone());
             let mut app = StudioApp::new(settings, Some(w), repaint);
             app.device = args.device.clone();
-            app.model_path = args.model.clone().or_else(|| engine_glue::default_file(engine_glue::DEFAULT_ADD));
+            app.model_path = args.model.clone().or_else(|| crate::jobs::models::default_file(crate::jobs::models::DEFAULT_ADD));
             if let Some(p) = &args.screenshot {
                 let job = screenshot::ScreenshotJob::new(p.clone());
                 *outcome2.lock().unwrap() = Some(job.outcome.clone());

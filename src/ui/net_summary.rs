@@ -2,7 +2,7 @@
 //! card alone (the network is built on fresh variables, never run). Building takes a moment, so
 //! the app computes it on a helper thread and the network view and dataset browser read it.
 
-use crate::network::{AddNet, ArchCard, BuildMode, CostTable, ParamTable};
+use crate::network::{ArchCard, CostTable, ParamTable};
 use std::sync::Arc;
 
 /// What the cell properties panel and the dataset table need to know about the model's cost.
@@ -23,20 +23,12 @@ impl NetSummary {
     }
 }
 
-/// Multi-Adds of `card`'s network for an input of `h x w` (the padded size the network runs at).
-pub fn cost_table(card: &ArchCard, h: usize, w: usize) -> anyhow::Result<CostTable> {
-    let vm = candle_nn::VarMap::new();
-    let vb = candle_nn::VarBuilder::from_varmap(&vm, candle_core::DType::F32, &candle_core::Device::Cpu);
-    let net = AddNet::load(card, vb, BuildMode::Folded)?;
-    Ok(CostTable::of(&net, h, w))
-}
-
 /// Counts parameters per cell and Multi-Adds at `h x w`.
 pub fn summarize(card: &ArchCard, h: usize, w: usize) -> anyhow::Result<NetSummary> {
     let params = ParamTable::of(card)?;
     Ok(NetSummary {
         card_name: card.name.clone(),
         cell_params: (0..card.path.len()).map(|i| params.cell(i)).collect(),
-        table: Arc::new(cost_table(card, h, w)?),
+        table: Arc::new(CostTable::for_card(card, h, w)?),
     })
 }

@@ -2,7 +2,7 @@
 //! baked in (the view applies it as a tint), so these run only when the content changes.
 //! Also the CPU composite used for export, so the exported figure matches the screen.
 
-use super::metrics::resample;
+use crate::eval::label::resample;
 use eframe::egui::{Color32, ColorImage};
 
 /// Colour of a wrong pixel in difference maps.

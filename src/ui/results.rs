@@ -1,8 +1,9 @@
 //! Results: what the models produced for the current image, filled in event by event as the
 //! worker streams them. Nothing here is persisted or drawn; panels read it.
 
-use super::metrics::{self, ExitDerived};
-use super::worker::Role;
+use crate::eval::exit_numbers::{self as metrics, ExitDerived};
+pub use crate::eval::label::LabelMap;
+use crate::jobs::Role;
 use crate::engine::{ExitMaps, ExitReport, RunEvent};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -98,14 +99,6 @@ impl ModelRun {
             _ => None,
         }
     }
-}
-
-/// The ground truth of an image: class ids (255 = ignore) at image resolution.
-#[derive(Debug, Clone)]
-pub struct LabelMap {
-    pub width: usize,
-    pub height: usize,
-    pub classes: Vec<u8>,
 }
 
 /// Everything known about the image on screen.
@@ -216,7 +209,7 @@ impl ImageResults {
                 let Some(maps) = run.exits[k].as_ref().and_then(|e| e.maps.clone()) else { continue };
                 let Some(d) = run.derived[k].as_mut() else { continue };
                 if d.agree_full.is_none() {
-                    d.agree_full = full.as_ref().map(|f| metrics::agreement(&maps, f));
+                    d.agree_full = full.as_ref().map(|f| metrics::agreement(&maps, f) as f32);
                 }
                 if d.iou_label.is_none() {
                     d.iou_label = label.as_ref().map(|l| metrics::miou(&maps, l));

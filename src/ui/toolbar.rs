@@ -5,7 +5,7 @@
 use super::app::{ModelSlot, StudioApp};
 use super::settings::{ConfKind, Overlay};
 use super::shortcuts;
-use super::worker::Role;
+use crate::jobs::Role;
 use eframe::egui::{self, Color32, RichText};
 
 pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {

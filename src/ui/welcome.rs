@@ -25,7 +25,7 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
             if app.gallery.is_empty() {
                 ui.label(RichText::new("No sample gallery found (assets/samples).").weak());
                 if ui.button("Try a generated street scene").clicked() {
-                    let (image, label) = super::demo::street_scene(1024, 512);
+                    let (image, label) = crate::jobs::demo::street_scene(1024, 512);
                     app.show_image("generated street scene".into(), None, image, Some(label));
                 }
                 return;

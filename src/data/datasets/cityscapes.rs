@@ -7,9 +7,27 @@ use std::path::{Path, PathBuf};
 
 use super::{Dataset, DatasetError, LabelKind, OnBad, Sample, files_with_suffix};
 
-const IMAGE_SUFFIX: &str = "_leftImg8bit.png";
-const TRAIN_IDS: &str = "_gtFine_labelTrainIds.png";
-const LABEL_IDS: &str = "_gtFine_labelIds.png";
+/// How image and label files are named; the app's single-image opening uses the same rule.
+pub const IMAGE_SUFFIX: &str = "_leftImg8bit.png";
+pub const TRAIN_IDS: &str = "_gtFine_labelTrainIds.png";
+pub const LABEL_IDS: &str = "_gtFine_labelIds.png";
+
+/// Where the train-id label of one Cityscapes image can be: beside it, or in the `gtFine/` tree
+/// that mirrors its `leftImg8bit/` folder. Empty for a name without the Cityscapes suffix.
+pub fn train_id_labels_for(image: &Path) -> Vec<PathBuf> {
+    let stem_suffix = IMAGE_SUFFIX.trim_end_matches(".png");
+    let Some(base) = image.file_stem().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(stem_suffix)) else {
+        return Vec::new();
+    };
+    let name = format!("{base}{TRAIN_IDS}");
+    let mirrored = image.to_string_lossy().replace("leftImg8bit/", "gtFine/");
+    vec![image.with_file_name(&name), Path::new(&mirrored).with_file_name(&name)]
+}
+
+/// Whether a file name is a Cityscapes label (train ids or label ids).
+pub fn is_label_name(name: &str) -> bool {
+    name.contains("_gtFine_") || name.contains("_labelTrainIds")
+}
 
 /// Lists split `split` (`train`, `val`, `test`, ...) of a Cityscapes tree at `root`.
 /// Labels are required except for `test`, whose public labels are empty.

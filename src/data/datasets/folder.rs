@@ -7,8 +7,12 @@ use std::path::{Path, PathBuf};
 
 use super::{Dataset, DatasetError, LabelKind, OnBad, Sample, files_with_suffix};
 
-/// Extensions taken as images when listing (decoding itself goes by content).
-pub const IMAGE_EXTENSIONS: [&str; 8] = [".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".jfif"];
+use crate::data::image_io::IMAGE_EXTENSIONS;
+
+/// [`IMAGE_EXTENSIONS`] as the name endings a folder listing matches.
+fn image_suffixes() -> Vec<String> {
+    IMAGE_EXTENSIONS.iter().map(|e| format!(".{e}")).collect()
+}
 /// Stem endings that mark a mask when images and masks share a folder.
 pub const MASK_SUFFIXES: [&str; 5] = ["_label", "_mask", "_labeltrainids", "_gt", "_seg"];
 
@@ -34,7 +38,9 @@ pub fn open(
     if !images.is_dir() {
         return Err(DatasetError::NotFound { path: images.into(), expected: "a folder of images".into() });
     }
-    let files = files_with_suffix(images, &IMAGE_EXTENSIONS)?;
+    let owned = image_suffixes();
+    let suffixes: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let files = files_with_suffix(images, &suffixes)?;
     let (mut image_files, mut mask_files): (Vec<PathBuf>, Vec<PathBuf>) = (Vec::new(), Vec::new());
     match masks {
         Some(m) if m != images => {
@@ -42,7 +48,7 @@ pub fn open(
                 return Err(DatasetError::NotFound { path: m.into(), expected: "a folder of masks".into() });
             }
             image_files = files;
-            mask_files = files_with_suffix(m, &IMAGE_EXTENSIONS)?;
+            mask_files = files_with_suffix(m, &suffixes)?;
         }
         _ => {
             for f in files {

@@ -6,6 +6,7 @@
 
 pub mod cityscapes;
 pub mod decode;
+pub mod detect;
 pub mod folder;
 pub mod voc;
 
@@ -198,12 +199,18 @@ impl Dataset {
     }
 }
 
-/// Opens split `split` of the Cityscapes-layout tree at `root` for a command: with `skip_bad`,
-/// unpaired and undecodable samples are left out and reported on stderr; without, they are an
-/// error listing the files.
-pub fn open_for_command(root: &Path, split: &str, skip_bad: bool) -> Result<Dataset, DatasetError> {
+/// Opens the dataset at `root` for a command, whatever its layout ([`detect`]; `split` picks a
+/// Cityscapes split or a VOC list; `palette` decodes colour masks): with `skip_bad`, unpaired
+/// and undecodable samples are left out and reported on stderr; without, they are an error
+/// listing the files.
+pub fn open_for_command(
+    root: &Path,
+    split: &str,
+    skip_bad: bool,
+    palette: &[[u8; 3]],
+) -> Result<Dataset, DatasetError> {
     let on_bad = if skip_bad { OnBad::Skip } else { OnBad::Fail };
-    let mut ds = cityscapes::open(root, split, on_bad)?;
+    let mut ds = detect::open_detected(root, Some(split), palette, on_bad)?.dataset;
     if skip_bad {
         ds.check(OnBad::Skip)?;
         eprint!("{}", ds.skip_report());

@@ -8,7 +8,7 @@ use crate::ui::app::StudioApp;
 use eframe::egui::{self, Color32, Sense, pos2, vec2};
 
 /// The exit's matrix over all rows, or None before any labelled row arrived.
-pub fn merged(rows: &[super::rows::BrowserRow], exit: usize) -> Option<ConfusionMatrix> {
+pub fn merged(rows: &[crate::jobs::DatasetRow], exit: usize) -> Option<ConfusionMatrix> {
     let mut out: Option<ConfusionMatrix> = None;
     for r in rows.iter().filter(|r| r.labelled) {
         let Some(x) = r.record.exits.get(exit) else { continue };

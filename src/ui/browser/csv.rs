@@ -1,7 +1,7 @@
 //! The dataset table as CSV: the rows shown, in the order shown, with the same numbers as the
 //! screen (under the current policy). Written atomically so a crash never leaves half a file.
 
-use super::rows::BrowserRow;
+use crate::jobs::DatasetRow;
 use super::table::{RowView, TableView, cells};
 use crate::ui::app::StudioApp;
 use crate::ui::files::IoMsg;
@@ -11,7 +11,7 @@ fn quote(s: &str) -> String {
 }
 
 /// The CSV text of `view`'s rows.
-pub fn table_csv(rows: &[BrowserRow], view: &TableView, exits: usize, class_names: &[String]) -> String {
+pub fn table_csv(rows: &[DatasetRow], view: &TableView, exits: usize, class_names: &[String]) -> String {
     let with_difficulty = rows.iter().any(|r| r.difficulty.is_some());
     let mut head =
         vec!["image".to_string(), "exit_taken".into(), "edm_score".into(), "time_ms".into(), "multi_adds".into()];

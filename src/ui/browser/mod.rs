@@ -10,14 +10,13 @@
 pub mod confusion;
 pub mod csv;
 pub mod open;
-pub mod rows;
 pub mod table;
 
 use super::app::StudioApp;
 use super::files::IoMsg;
-use super::worker::DatasetJob;
+use crate::jobs::DatasetJob;
 use crate::data::datasets::Dataset;
-use rows::BrowserRow;
+use crate::jobs::DatasetRow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,7 +34,7 @@ pub struct Browser {
     /// A folder is being listed.
     pub opening: bool,
     /// Results, in arrival order.
-    pub rows: Vec<BrowserRow>,
+    pub rows: Vec<DatasetRow>,
     /// Images that failed: (sample index, message).
     pub errors: Vec<(usize, String)>,
     pub view: table::TableView,
@@ -114,8 +113,8 @@ impl Browser {
     }
 
     /// Applies a worker message about the dataset run; false if it belongs to an older job.
-    pub fn apply(&mut self, msg: super::worker::WorkerMsg) -> bool {
-        use super::worker::WorkerMsg as M;
+    pub fn apply(&mut self, msg: crate::jobs::WorkerMsg) -> bool {
+        use crate::jobs::WorkerMsg as M;
         match msg {
             M::DatasetRow { job_id, row } if job_id == self.job_id => self.rows.push(*row),
             M::DatasetError { job_id, index, message } if job_id == self.job_id => self.errors.push((index, message)),

@@ -1,9 +1,9 @@
-//! Opening a dataset folder for the browser: recognise the layout (Cityscapes tree, which is
-//! also what `add synth` writes; PASCAL VOC; images/ + masks/; or images with `_label` masks
-//! side by side), list it with the project's loaders, and read the difficulty of generated
-//! scenes when their manifest is there. Runs on a helper thread; errors name the folder.
+//! Opening a dataset folder for the browser: the layout is recognised by
+//! [`crate::data::datasets::detect`] (as for every command), the difficulty of generated scenes
+//! is read from their manifest. Runs on a helper thread; errors name the folder.
 
-use crate::data::datasets::{Dataset, OnBad, cityscapes, folder, voc};
+use crate::data::datasets::detect::{self, Detected};
+use crate::data::datasets::{Dataset, DatasetError, OnBad};
 use crate::network::ClassInfo;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -21,35 +21,14 @@ pub struct OpenedSet {
 /// Lists the dataset at `root`. Unreadable or unpaired files are left out and counted in
 /// `dataset.skipped`; a folder with no images is an error naming it.
 pub fn open_dataset(root: &Path, classes: &[ClassInfo]) -> Result<OpenedSet, String> {
-    if !root.is_dir() {
-        return Err(format!("{}: not a folder", root.display()));
-    }
-    let (dataset, kind) = if root.join("leftImg8bit").is_dir() {
-        let split = ["val", "test", "train"]
-            .into_iter()
-            .find(|s| root.join("leftImg8bit").join(s).is_dir())
-            .ok_or_else(|| format!("{}: leftImg8bit/ has no val, test or train folder", root.display()))?;
-        let ds = cityscapes::open(root, split, OnBad::Skip).map_err(|e| e.to_string())?;
-        let what = if root.join("manifest.jsonl").is_file() { "generated scenes" } else { "Cityscapes" };
-        (ds, format!("{what}, split {split}"))
-    } else if root.join("JPEGImages").is_dir() {
-        (voc::open(root, None, OnBad::Skip).map_err(|e| e.to_string())?, "PASCAL VOC".to_string())
-    } else {
-        let palette: Vec<[u8; 3]> = classes.iter().map(|c| c.color).collect();
-        let (images, masks) = (root.join("images"), root.join("masks"));
-        let ds = if images.is_dir() && masks.is_dir() {
-            folder::open(&images, Some(&masks), &palette, false, OnBad::Skip)
-        } else {
-            folder::open(root, None, &palette, false, OnBad::Skip)
-        };
-        let ds = ds.map_err(|e| match e {
-            crate::data::datasets::DatasetError::Empty { .. } => {
-                format!("{}: no images found (expected PNG, JPEG, WebP, BMP or TIFF files)", root.display())
-            }
-            e => e.to_string(),
-        })?;
-        (ds, "images and masks".to_string())
-    };
+    let palette: Vec<[u8; 3]> = classes.iter().map(|c| c.color).collect();
+    let Detected { dataset, kind } = detect::open_detected(root, None, &palette, OnBad::Skip).map_err(|e| match e {
+        DatasetError::Empty { .. } => {
+            format!("{}: no images found (expected PNG, JPEG, WebP, BMP or TIFF files)", root.display())
+        }
+        DatasetError::NotFound { path, .. } if path == root => format!("{}: not a folder", root.display()),
+        e => e.to_string(),
+    })?;
     if dataset.is_empty() {
         return Err(format!("{}: no images found", root.display()));
     }

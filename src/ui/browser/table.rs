@@ -3,7 +3,7 @@
 //! laid out, so 5,000 images scroll as smoothly as 50). The exit taken, time and Multi-Adds
 //! follow the policy panel: moving the threshold re-decides every row without a rerun.
 
-use super::rows::BrowserRow;
+use crate::jobs::DatasetRow;
 use crate::engine::Policy;
 use crate::ui::app::StudioApp;
 use crate::ui::network_view::properties::si;
@@ -120,7 +120,7 @@ impl TableView {
     }
 
     /// Recomputes the views and the order when the rows, the policy or the view changed.
-    pub fn refresh(&mut self, rows: &[BrowserRow], policy: &Policy, exit_cells: &[usize]) {
+    pub fn refresh(&mut self, rows: &[DatasetRow], policy: &Policy, exit_cells: &[usize]) {
         let key = format!(
             "{}|{policy:?}|{:?}|{}|{:?}|{}|{}|{:?}",
             rows.len(),
@@ -211,7 +211,7 @@ fn columns(exits: usize, with_difficulty: bool) -> Vec<(String, SortKey, f32)> {
 }
 
 /// The text of every cell of row `i` (the CSV writes the same).
-pub fn cells(row: &BrowserRow, v: &RowView, class_names: &[String], with_difficulty: bool) -> Vec<String> {
+pub fn cells(row: &DatasetRow, v: &RowView, class_names: &[String], with_difficulty: bool) -> Vec<String> {
     let opt = |x: Option<f32>| x.map_or("-".into(), |x| format!("{x:.3}"));
     let mut c = vec![
         row.name.clone(),

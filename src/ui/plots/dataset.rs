@@ -10,7 +10,7 @@ use crate::eval::metrics::ConfusionMatrix;
 use crate::eval::sweep::{candidate_thresholds, evaluate};
 use crate::network::ArchCard;
 use crate::ui::app::StudioApp;
-use crate::ui::browser::rows::BrowserRow;
+use crate::jobs::DatasetRow;
 use eframe::egui::{self, Color32};
 use egui_plot::{Bar, BarChart, Legend, Line, MarkerShape, Plot, PlotPoints, Points};
 use std::sync::Arc;
@@ -21,8 +21,8 @@ const STEPS: usize = 12;
 /// Sweeps every policy over the labelled rows: fixed exits, then each policy's thresholds.
 /// Speed-up is against the baseline when it ran, else against this model's last exit. Also
 /// returns the reference point (baseline or last exit) and the presets of `card`, evaluated.
-pub fn sweep_rows(rows: &[BrowserRow], card: &ArchCard) -> (Vec<SweepPoint>, Option<SweepPoint>, Vec<SweepPoint>) {
-    let labelled: Vec<&BrowserRow> = rows.iter().filter(|r| r.labelled).collect();
+pub fn sweep_rows(rows: &[DatasetRow], card: &ArchCard) -> (Vec<SweepPoint>, Option<SweepPoint>, Vec<SweepPoint>) {
+    let labelled: Vec<&DatasetRow> = rows.iter().filter(|r| r.labelled).collect();
     let Some(first) = labelled.first() else { return (Vec::new(), None, Vec::new()) };
     let recs: Vec<ImageRecord> = labelled.iter().map(|r| r.record.clone()).collect();
     let exit_cells = card.exit_cells();
@@ -93,7 +93,7 @@ fn group(d: Option<f32>) -> usize {
 }
 
 /// Images per exit taken, per difficulty group (easy, medium, hard, unknown).
-pub fn exit_histogram(rows: &[BrowserRow], policy: &Policy, exits: usize) -> [Vec<usize>; 4] {
+pub fn exit_histogram(rows: &[DatasetRow], policy: &Policy, exits: usize) -> [Vec<usize>; 4] {
     let mut h: [Vec<usize>; 4] = std::array::from_fn(|_| vec![0; exits]);
     for r in rows {
         let e = r.exit_taken(policy).min(exits - 1);

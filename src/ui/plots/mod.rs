@@ -11,6 +11,7 @@ pub mod search;
 
 use super::app::StudioApp;
 use super::files::IoMsg;
+use crate::eval::eval_file::EvalFile;
 use crate::search::reference::{HistoryFile, ReferenceRun, open_history_dir};
 use crate::search::result::History;
 use eframe::egui;
@@ -78,25 +79,21 @@ pub fn is_last_exit(policy: &str) -> bool {
     policy == "exit:last" || policy.strip_prefix("exit:").and_then(|k| k.parse::<usize>().ok()) == Some(usize::MAX)
 }
 
-/// Parses the sweep and presets of an `eval.json` written by `add eval`.
-pub fn parse_eval(v: &serde_json::Value) -> (Vec<SweepPoint>, Vec<(String, f64, f64)>) {
-    let rows = v["sweep"].as_array().cloned().unwrap_or_default();
-    let last_ms =
-        rows.iter().find(|r| r["policy"].as_str().is_some_and(is_last_exit)).and_then(|r| r["mean_ms"].as_f64());
-    let base = v["baseline"]["mean_ms"].as_f64().or(last_ms);
-    let points = rows
+/// The sweep and presets of an `eval.json` written by `add eval`: points whose speed-up is
+/// unknown (no baseline, no last-exit row) are left out, and so are presets without numbers.
+pub fn parse_eval(v: &EvalFile) -> (Vec<SweepPoint>, Vec<(String, f64, f64)>) {
+    let last_ms = v.sweep.iter().find(|r| is_last_exit(&r.policy)).map(|r| r.mean_ms);
+    let base = v.baseline.mean_ms.or(last_ms);
+    let points = v
+        .sweep
         .iter()
         .filter_map(|r| {
-            let policy = r["policy"].as_str()?.to_string();
-            let mean_ms = r["mean_ms"].as_f64()?;
-            let speedup = r["speedup"].as_f64().or_else(|| base.map(|b| b / mean_ms))?;
-            Some(SweepPoint { family: family(&policy), policy, miou: r["miou"].as_f64()?, mean_ms, speedup })
+            let speedup = r.speedup.or_else(|| base.map(|b| b / r.mean_ms))?;
+            let policy = r.policy.clone();
+            Some(SweepPoint { family: family(&policy), policy, miou: r.miou, mean_ms: r.mean_ms, speedup })
         })
         .collect();
-    let presets = v["presets"]
-        .as_object()
-        .map(|o| o.iter().filter_map(|(n, p)| Some((n.clone(), p["miou"].as_f64()?, p["speedup"].as_f64()?))).collect())
-        .unwrap_or_default();
+    let presets = v.presets.iter().filter_map(|(n, p)| Some((n.clone(), p.miou?, p.speedup?))).collect();
     (points, presets)
 }
 
@@ -115,16 +112,13 @@ pub fn read_extras(dir: &Path) -> ModelExtras {
     }
     let eval = dir.join("eval.json");
     if eval.is_file() {
-        match std::fs::read_to_string(&eval)
-            .map_err(|e| e.to_string())
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).map_err(|e| e.to_string()))
-        {
+        match EvalFile::read(&eval) {
             Ok(v) => {
                 let (points, presets) = parse_eval(&v);
                 x.sweep = Some(Arc::new(points));
                 x.presets = presets;
             }
-            Err(e) => x.notes.push(format!("{}: not an evaluation: {e}", eval.display())),
+            Err(e) => x.notes.push(format!("{e:#}")),
         }
     }
     x

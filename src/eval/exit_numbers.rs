@@ -1,9 +1,11 @@
-//! Per-exit numbers the panels show: mean confidence, class shares, agreement with the full
-//! output, IoU against the label. Computed once when an exit arrives (O(pixels)), never per frame.
+//! The numbers of one exit: mean confidence, class shares, the confident fraction at any level,
+//! agreement with the full output, IoU against the label. Computed once per exit (O(pixels)):
+//! by [`super::image_record`] for `add eval` and dataset runs, and by the inspector as each exit
+//! streams in.
 
-use super::results::LabelMap;
+use super::label::{LabelMap, resample};
+use super::metrics::{ConfusionMatrix, IGNORE};
 use crate::engine::ExitMaps;
-use crate::eval::metrics::{ConfusionMatrix, IGNORE};
 
 /// Bins of the max-prob histogram (confident fraction at any level to 1%).
 const PROB_BINS: usize = 100;
@@ -61,16 +63,8 @@ pub fn derive(m: &ExitMaps) -> ExitDerived {
     }
 }
 
-/// Index into a `w x h` map of the point at (x, y) of a `src_w x src_h` grid (nearest).
-#[inline]
-pub fn resample(x: usize, y: usize, src: (usize, usize), dst: (usize, usize)) -> usize {
-    let xx = if src.0 == dst.0 { x } else { (x * dst.0 / src.0.max(1)).min(dst.0 - 1) };
-    let yy = if src.1 == dst.1 { y } else { (y * dst.1 / src.1.max(1)).min(dst.1 - 1) };
-    yy * dst.0 + xx
-}
-
 /// Fraction of `a`'s pixels with the same class in `b` (maps may differ in size).
-pub fn agreement(a: &ExitMaps, b: &ExitMaps) -> f32 {
+pub fn agreement(a: &ExitMaps, b: &ExitMaps) -> f64 {
     let (sa, sb) = ((a.width, a.height), (b.width, b.height));
     let mut same = 0usize;
     for y in 0..a.height {
@@ -78,15 +72,13 @@ pub fn agreement(a: &ExitMaps, b: &ExitMaps) -> f32 {
             same += (a.classes[y * a.width + x] == b.classes[resample(x, y, sa, sb)]) as usize;
         }
     }
-    same as f32 / (a.width * a.height).max(1) as f32
+    same as f64 / (a.width * a.height).max(1) as f64
 }
 
 /// Mean IoU of `pred` against `label` over the classes present in either (255 ignored), from
 /// the evaluation's own confusion matrix so the inspector and `add eval` count alike.
 pub fn miou(pred: &ExitMaps, label: &LabelMap) -> f32 {
-    let (sp, sl) = ((pred.width, pred.height), (label.width, label.height));
-    let labels: Vec<u8> =
-        (0..pred.height).flat_map(|y| (0..pred.width).map(move |x| label.classes[resample(x, y, sp, sl)])).collect();
+    let labels = label.at(pred.width, pred.height);
     let top = labels.iter().filter(|&&l| l != IGNORE).chain(&pred.classes).copied().max().unwrap_or(0);
     let mut c = ConfusionMatrix::new(top as usize + 1);
     c.add(&labels, &pred.classes).expect("sizes match and every value is below the class count");

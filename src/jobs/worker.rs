@@ -4,69 +4,17 @@
 //! running one (between cells); a panic inside a model is caught, reported, and the models
 //! are loaded again so the next image works.
 
-use super::browser::rows::{self, BrowserRow};
-use crate::data::datasets::Dataset;
+use super::dataset::{self, DatasetJob, DatasetRow};
+use super::segmenter::{Loader, ModelSpec, Role, SegmentOptions, Segmenter};
 use crate::engine::{Policy, RunEvent};
 use crate::network::ArchCard;
 use crate::network::CostTable;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-
-/// How one image is run (the UI's view of the engine's run options).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SegmentOptions {
-    pub policy: Policy,
-    /// Compute every head, still report the policy's decision.
-    pub analysis: bool,
-    pub max_side: usize,
-}
-
-/// A model the worker can run: the ADD engine, the Auto-DeepLab baseline, or the demo.
-pub trait Segmenter: Send {
-    fn card(&self) -> &ArchCard;
-    fn device_name(&self) -> String;
-    /// Runs one image; calls `sink` with each event in order; checks `cancel` between cells.
-    fn run(
-        &self,
-        image: &image::RgbImage,
-        opts: &SegmentOptions,
-        run_id: u64,
-        cancel: &AtomicBool,
-        sink: &mut dyn FnMut(RunEvent),
-    ) -> anyhow::Result<()>;
-}
-
-/// Which of the two model slots a message is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// The early-exit ADD model.
-    Add,
-    /// The full Auto-DeepLab baseline used for comparison.
-    Full,
-}
-
-/// Where a model comes from; the loader turns it into a [`Segmenter`].
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ModelSpec {
-    pub model: Option<PathBuf>,
-    pub card: Option<PathBuf>,
-    pub device: String,
-}
-
-/// A loaded model and what the UI must say about it.
-pub struct Loaded {
-    pub segmenter: Box<dyn Segmenter>,
-    /// A warning to show permanently (demo data, untrained weights).
-    pub banner: Option<String>,
-}
-
-/// Builds models; runs on the worker thread (loading can be slow).
-pub type Loader = Arc<dyn Fn(Role, &ModelSpec) -> anyhow::Result<Option<Loaded>> + Send + Sync>;
 
 /// Replies from the worker.
 #[derive(Debug, Clone)]
@@ -96,7 +44,7 @@ pub enum WorkerMsg {
     /// One image of a dataset run is done.
     DatasetRow {
         job_id: u64,
-        row: Box<BrowserRow>,
+        row: Box<DatasetRow>,
     },
     /// One image of a dataset run failed (the run goes on).
     DatasetError {
@@ -109,21 +57,6 @@ pub enum WorkerMsg {
         job_id: u64,
         cancelled: bool,
     },
-}
-
-/// A dataset to run image by image, between the inspector's requests (which go first, so
-/// clicking a row while a folder runs still answers at once).
-#[derive(Debug, Clone)]
-pub struct DatasetJob {
-    pub job_id: u64,
-    pub dataset: Arc<Dataset>,
-    /// Known difficulty of each sample (generated sets), by index.
-    pub difficulty: Arc<Vec<Option<f32>>>,
-    pub max_side: usize,
-    /// Also run the full baseline, for agreement and the speed-up.
-    pub with_full: bool,
-    /// Set to stop the run (checked between cells and between images).
-    pub cancel: Arc<AtomicBool>,
 }
 
 struct RunRequest {
@@ -344,7 +277,7 @@ fn worker_loop(
             let difficulty = j.difficulty.get(index).copied().flatten();
             let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 let add = add.expect("checked above");
-                rows::run_sample(add, full, &j.dataset, index, difficulty, j.max_side, &j.cancel, &mut tables)
+                dataset::run_sample(add, full, &j.dataset, index, difficulty, j.max_side, &j.cancel, &mut tables)
             }));
             let job_id = j.job_id;
             match result {

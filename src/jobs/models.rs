@@ -2,46 +2,17 @@
 //! model files, and the fallbacks (random weights, demo data), each announced by a banner so
 //! nobody mistakes noise for a result.
 
-use super::worker::{Loaded, Loader, ModelSpec, Role, SegmentOptions, Segmenter};
-use crate::engine::{Engine, RunEvent, RunOptions, device};
+use super::segmenter::{Loaded, Loader, ModelSpec, Role};
+use crate::engine::{Engine, device};
 use crate::network::ArchCard;
 use anyhow::anyhow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 /// Default ADD weights (the card is `<model>.json` or embedded).
 pub const DEFAULT_ADD: &str = "models/add.safetensors";
 /// Default full Auto-DeepLab baseline weights.
 pub const DEFAULT_BASELINE: &str = "models/autodeeplab.safetensors";
-
-impl Segmenter for Engine {
-    fn card(&self) -> &ArchCard {
-        Engine::card(self)
-    }
-
-    fn device_name(&self) -> String {
-        Engine::device_name(self)
-    }
-
-    fn run(
-        &self,
-        image: &image::RgbImage,
-        opts: &SegmentOptions,
-        run_id: u64,
-        cancel: &AtomicBool,
-        sink: &mut dyn FnMut(RunEvent),
-    ) -> anyhow::Result<()> {
-        let o = RunOptions {
-            policy: opts.policy,
-            analysis: opts.analysis,
-            max_side: opts.max_side.min(u32::MAX as usize) as u32,
-            edm_maps: true,
-        };
-        Engine::run(self, image, &o, run_id, cancel, sink)?;
-        Ok(())
-    }
-}
 
 /// A default model file, looked up under the working directory, then the crate.
 pub fn default_file(rel: &str) -> Option<PathBuf> {

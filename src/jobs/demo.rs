@@ -3,7 +3,8 @@
 //! work on coarser blocks and are less sure, as real early exits are. Always announced in the
 //! UI with a "demo data" banner: these masks come from no network.
 
-use super::worker::{Loaded, Loader, Role, SegmentOptions, Segmenter};
+use super::segmenter::{Loaded, Loader, Role, SegmentOptions, Segmenter};
+use crate::eval::label::LabelMap;
 use crate::engine::{Decision, ExitMaps, ExitReport, ExitStats, RunEvent};
 use crate::network::card::{ArchCard, PolicyPreset};
 use std::sync::Arc;
@@ -249,7 +250,7 @@ pub fn loader(cell_delay: Duration) -> Loader {
 
 /// A small street scene with an exact label (Cityscapes train ids), drawn by code: for tests
 /// and for trying the app without any image at hand. Deterministic.
-pub fn street_scene(w: u32, h: u32) -> (image::RgbImage, super::results::LabelMap) {
+pub fn street_scene(w: u32, h: u32) -> (image::RgbImage, LabelMap) {
     let mut img = image::RgbImage::new(w, h);
     let mut label = vec![0u8; (w * h) as usize];
     let noise = |x: u32, y: u32| -> i32 {
@@ -287,5 +288,5 @@ pub fn street_scene(w: u32, h: u32) -> (image::RgbImage, super::results::LabelMa
             label[(y * w + x) as usize] = c;
         }
     }
-    (img, super::results::LabelMap { width: w as usize, height: h as usize, classes: label })
+    (img, LabelMap { width: w as usize, height: h as usize, classes: label })
 }
