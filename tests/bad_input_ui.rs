@@ -4,9 +4,9 @@
 
 mod support;
 
+use add_studio::jobs::{ModelSpec, Role, Worker};
 use add_studio::ui::StudioApp;
 use add_studio::ui::settings::Settings;
-use add_studio::jobs::{ModelSpec, Role, Worker};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::sync::Arc;
@@ -30,7 +30,7 @@ fn error_about(h: &mut Harness<'_, StudioApp>, file: &str) -> String {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(30) {
         h.step();
-        if let Some(m) = h.state().messages.iter().find(|m| m.error && m.text.contains(file)) {
+        if let Some(m) = h.state().messages().iter().find(|m| m.error && m.text.contains(file)) {
             let text = m.text.clone();
             h.run();
             assert!(h.query_all_by_label_contains(file).next().is_some(), "the message is on screen: {text}");
@@ -40,7 +40,7 @@ fn error_about(h: &mut Harness<'_, StudioApp>, file: &str) -> String {
     }
     panic!(
         "no error message about {file}; messages: {:?}",
-        h.state().messages.iter().map(|m| &m.text).collect::<Vec<_>>()
+        h.state().messages().iter().map(|m| &m.text).collect::<Vec<_>>()
     );
 }
 

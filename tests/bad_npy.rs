@@ -62,8 +62,7 @@ fn a_bad_experiment_folder_is_refused_by_the_binary_and_the_app_naming_the_file(
     let e = import_search(tmp.path(), &[5, 11]).unwrap_err().to_string();
     assert!(e.contains("0_eval") && e.contains("betas.npy") && e.contains("needs 576 bytes"), "{e}");
     // the app's open-history path says the same, as a note
-    let x = add_studio::ui::plots::history_message(tmp.path());
-    let add_studio::ui::files::IoMsg::ModelExtras(x) = x else { panic!("not extras") };
+    let x = add_studio::ui::extras::history_extras(tmp.path());
     assert!(x.history.is_none() && x.notes.iter().any(|n| n.contains("betas.npy")), "{:?}", x.notes);
     // the binary: exit status 1, no panic
     let out = tmp.path().join("arch.json");

@@ -5,9 +5,9 @@
 mod support;
 
 use add_studio::engine::{Engine, Policy, RunEvent, RunOptions};
-use add_studio::network::ArchCard;
 use add_studio::jobs::demo::{DemoSegmenter, street_scene};
 use add_studio::jobs::{Loaded, Loader, ModelSpec, SegmentOptions, Worker, WorkerMsg};
+use add_studio::network::ArchCard;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -5,15 +5,17 @@
 //! and cancels a dataset job. Also the frame time with 5,000 rows.
 
 use add_studio::engine::Policy;
+use add_studio::jobs::dataset::{self as rows, DatasetRow};
+use add_studio::jobs::demo::{DemoSegmenter, street_scene};
+use add_studio::jobs::open_set as open;
+use add_studio::jobs::{DatasetJob, ModelSpec, Role, Segmenter, Worker, WorkerMsg};
 use add_studio::network::ArchCard;
 use add_studio::ui::StudioApp;
-use add_studio::jobs::dataset::{self as rows, DatasetRow};
 use add_studio::ui::browser::table::Outcome;
-use add_studio::ui::browser::{confusion, csv, open};
-use add_studio::jobs::demo::{DemoSegmenter, street_scene};
+use add_studio::ui::browser::{BrowserState, confusion, csv};
+use add_studio::ui::dataset_run::DatasetRun;
 use add_studio::ui::settings::Settings;
 use add_studio::ui::view_state::Tab;
-use add_studio::jobs::{DatasetJob, ModelSpec, Role, Segmenter, Worker, WorkerMsg};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::collections::HashMap;
@@ -52,15 +54,15 @@ fn run_rows(dir: &Path) -> (open::OpenedSet, Vec<DatasetRow>) {
 
 fn app_with_rows(dir: &Path) -> StudioApp {
     let mut app = StudioApp::new(Settings::default(), None, Arc::new(|| {}));
-    app.gallery.clear();
+    app.gallery_mut().clear();
     app.apply(WorkerMsg::ModelReady { role: Role::Add, card: card(), device: "demo".into(), banner: None });
     let (set, rows) = run_rows(dir);
-    let job = app.browser.start(dir.to_path_buf(), set, 1024, false);
+    let job = app.dataset_mut().start(dir.to_path_buf(), set, 1024, false);
     for row in rows {
         app.apply(WorkerMsg::DatasetRow { job_id: job.job_id, row: Box::new(row) });
     }
     app.apply(WorkerMsg::DatasetDone { job_id: job.job_id, cancelled: false });
-    app.view.tab = Tab::Dataset;
+    app.view_mut().tab = Tab::Dataset;
     app
 }
 
@@ -112,8 +114,8 @@ fn header_click_sorts_the_table() {
     h.get_by_label("IoU E1").click();
     h.run();
     let ious = |h: &Harness<'_, StudioApp>| -> Vec<f32> {
-        let b = &h.state().browser;
-        b.view.order.iter().map(|&i| b.rows[i].iou[0].unwrap()).collect()
+        let (b, run) = (h.state().browser(), h.state().dataset());
+        b.view.order.iter().map(|&i| run.rows[i].iou[0].unwrap()).collect()
     };
     let desc = ious(&h);
     assert_eq!(desc.len(), N);
@@ -123,7 +125,7 @@ fn header_click_sorts_the_table() {
     let asc = ious(&h);
     assert!(asc.windows(2).all(|w| w[0] <= w[1]), "ascending after a second click: {asc:?}");
     // The first row on screen is the worst image.
-    let first = &h.state().browser.rows[h.state().browser.view.order[0]].name;
+    let first = &h.state().dataset().rows[h.state().browser().view.order[0]].name;
     assert!(h.query_by_label(first).is_some());
 }
 
@@ -132,24 +134,24 @@ fn filters_follow_the_policy_without_a_rerun() {
     let dir = tempfile::tempdir().unwrap();
     write_set(dir.path());
     let mut app = app_with_rows(dir.path());
-    app.settings.policy = Policy::FixedExit(0);
-    app.browser.view.outcome = Outcome::ExitedEarly;
+    app.settings_mut().policy = Policy::FixedExit(0);
+    app.browser_mut().view.outcome = Outcome::ExitedEarly;
     let mut h = harness(app);
     h.run();
-    assert_eq!(h.state().browser.view.order.len(), N, "exit 1 for everyone: all exited early");
-    h.state_mut().settings.policy = Policy::FixedExit(usize::MAX);
+    assert_eq!(h.state().browser().view.order.len(), N, "exit 1 for everyone: all exited early");
+    h.state_mut().settings_mut().policy = Policy::FixedExit(usize::MAX);
     h.run();
-    assert_eq!(h.state().browser.view.order.len(), 0, "nobody exits early");
-    h.state_mut().browser.view.outcome = Outcome::WentDeep;
+    assert_eq!(h.state().browser().view.order.len(), 0, "nobody exits early");
+    h.state_mut().browser_mut().view.outcome = Outcome::WentDeep;
     h.run();
-    assert_eq!(h.state().browser.view.order.len(), N);
+    assert_eq!(h.state().browser().view.order.len(), N);
     // Early but wrong: at exit 1 with no margin, exactly the rows whose exit 1 is below exit 3.
-    h.state_mut().settings.policy = Policy::FixedExit(0);
-    h.state_mut().browser.view.outcome = Outcome::EarlyButWrong;
-    h.state_mut().browser.view.margin = 0.0;
+    h.state_mut().settings_mut().policy = Policy::FixedExit(0);
+    h.state_mut().browser_mut().view.outcome = Outcome::EarlyButWrong;
+    h.state_mut().browser_mut().view.margin = 0.0;
     h.run();
-    let b = &h.state().browser;
-    let expected: usize = b.rows.iter().filter(|r| r.iou[0].unwrap() < r.iou[2].unwrap()).count();
+    let (b, run) = (h.state().browser(), h.state().dataset());
+    let expected: usize = run.rows.iter().filter(|r| r.iou[0].unwrap() < r.iou[2].unwrap()).count();
     assert_eq!(b.view.order.len(), expected);
     assert!(expected > 0, "coarse exit 1 is worse than exit 3 somewhere");
 }
@@ -162,20 +164,20 @@ fn clicking_a_row_opens_it_in_the_inspector() {
     h.run();
     h.get_by_label("scene_3.png").click();
     h.run();
-    assert_eq!(h.state().view.tab, Tab::Inspector);
+    assert_eq!(h.state().view().tab, Tab::Inspector);
     for _ in 0..300 {
         h.step();
-        if h.state().results.is_some() {
+        if h.state().results().is_some() {
             break;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
     h.run();
-    let r = h.state().results.as_ref().expect("the image opened");
+    let r = h.state().results().expect("the image opened");
     assert_eq!(r.name, "scene_3.png");
     assert_eq!(r.size(), (96 + 32 * 3, 64));
     assert!(r.label.is_some(), "with its label");
-    assert_eq!(h.state().browser.opened, Some(3));
+    assert_eq!(h.state().browser().opened, Some(3));
 }
 
 #[test]
@@ -184,7 +186,7 @@ fn confusion_cell_filters_and_csv_matches_the_table() {
     write_set(dir.path());
     let mut h = harness(app_with_rows(dir.path()));
     h.run();
-    let m = confusion::merged(&h.state().browser.rows, 0).unwrap();
+    let m = confusion::merged(&h.state().dataset().rows, 0).unwrap();
     let names: Vec<String> = card().classes.iter().map(|c| c.name.clone()).collect();
     let (l, p) = (0..m.classes)
         .flat_map(|l| (0..m.classes).map(move |p| (l, p)))
@@ -192,18 +194,18 @@ fn confusion_cell_filters_and_csv_matches_the_table() {
         .expect("exit 1 confuses something");
     h.get_by_label(&format!("{} predicted as {}", names[l], names[p])).click();
     h.run();
-    let b = &h.state().browser;
+    let (b, run) = (h.state().browser(), h.state().dataset());
     assert_eq!(b.view.confusion, Some((0, l, p)));
     assert!(!b.view.order.is_empty());
-    assert!(b.view.order.iter().all(|&i| b.rows[i].record.exits[0].confusion.get(l, p) > 0));
+    assert!(b.view.order.iter().all(|&i| run.rows[i].record.exits[0].confusion.get(l, p) > 0));
     let shown = b.view.order.len();
-    let text = csv::table_csv(&b.rows, &b.view, 3, &names);
+    let text = csv::table_csv(&run.rows, &b.view, 3, &names);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), shown + 1);
     assert!(lines[0].starts_with("image,exit_taken,edm_score,time_ms,multi_adds,iou_exit1,iou_exit2,iou_exit3"));
-    assert!(lines[1].starts_with(&b.rows[b.view.order[0]].name));
+    assert!(lines[1].starts_with(&run.rows[b.view.order[0]].name));
     let out = dir.path().join("out").join("table.csv");
-    add_studio::ui::network_view::write_file(&out, text.as_bytes()).unwrap();
+    add_studio::ui::files::write_file(&out, text.as_bytes()).unwrap();
     assert_eq!(std::fs::read_to_string(&out).unwrap(), text);
 }
 
@@ -276,8 +278,8 @@ fn five_thousand_rows_sorted_and_scrolled() -> (Vec<f64>, StudioApp) {
     let dir = tempfile::tempdir().unwrap();
     write_set(dir.path());
     let mut app = app_with_rows(dir.path());
-    let base = app.browser.rows.clone();
-    app.browser.rows = (0..5000)
+    let base = app.dataset_mut().rows.clone();
+    app.dataset_mut().rows = (0..5000)
         .map(|i| {
             let mut r = base[i % N].clone();
             r.name = format!("img_{i:05}.png");
@@ -308,7 +310,7 @@ fn five_thousand_rows_sorted_and_scrolled() -> (Vec<f64>, StudioApp) {
 #[test]
 fn five_thousand_rows_sort_and_scroll() {
     let (_, app) = five_thousand_rows_sorted_and_scrolled();
-    let view = &app.browser.view;
+    let view = &app.browser().view;
     assert_eq!(view.sort, add_studio::ui::browser::table::SortKey::Time, "the header click sorted by time");
     assert_eq!(view.order.len(), 5000);
 }
@@ -338,15 +340,15 @@ fn snapshot_dataset_table() {
     write_set(dir.path());
     let mut app = app_with_rows(dir.path());
     // The temporary folder's name and the measured times change every run: show fixed ones.
-    app.browser.root = Some("datasets/street".into());
-    for (i, r) in app.browser.rows.iter_mut().enumerate() {
+    app.dataset_mut().root = Some("datasets/street".into());
+    for (i, r) in app.dataset_mut().rows.iter_mut().enumerate() {
         r.record.cell_ms.iter_mut().for_each(|t| *t = 0.25 + 0.1 * i as f64);
         for e in &mut r.record.exits {
             (e.edm_ms, e.edm_map_ms, e.head_ms) = (0.1, 0.1, 0.5);
         }
     }
-    app.browser.view.invalidate();
-    app.browser.view.sort_by(add_studio::ui::browser::table::SortKey::Iou(0));
+    app.browser_mut().view.invalidate();
+    app.browser_mut().view.sort_by(add_studio::ui::browser::table::SortKey::Iou(0));
     snap(app, "ui_dataset_table");
 }
 
@@ -357,11 +359,11 @@ fn snapshot_plots() {
     let mut app = app_with_rows(dir.path());
     let (img, label) = street_scene(256, 128);
     let run_id = app.show_image("street.png".into(), None, img.clone(), Some(label));
-    let opts = add_studio::jobs::SegmentOptions { policy: app.settings.policy, analysis: true, max_side: 1024 };
+    let opts = add_studio::jobs::SegmentOptions { policy: app.settings_mut().policy, analysis: true, max_side: 1024 };
     for event in DemoSegmenter::add(Duration::ZERO).events(&img, &opts, run_id) {
         app.apply(WorkerMsg::Event { role: Role::Add, event });
     }
-    app.view.tab = Tab::Plots;
+    app.view_mut().tab = Tab::Plots;
     snap(app, "ui_plots");
 }
 
@@ -378,7 +380,7 @@ fn the_speed_plot_reads_eval_json_and_sweeps_rows() {
         "presets": { "fast": { "policy": "edm:0.2", "miou": 68.0, "speedup": 1.6 } }
     });
     let v: add_studio::eval::eval_file::EvalFile = serde_json::from_value(v).unwrap();
-    let (points, presets) = add_studio::ui::plots::parse_eval(&v);
+    let (points, presets) = add_studio::ui::extras::parse_eval(&v);
     assert_eq!(points.len(), 3);
     let edm = points.iter().find(|p| p.family == "edm").unwrap();
     assert!((edm.speedup - 100.0 / 60.0).abs() < 1e-9, "speed-up against the last exit when no baseline");
@@ -403,27 +405,21 @@ fn the_speed_plot_reads_eval_json_and_sweeps_rows() {
 fn the_kept_confusion_matrix_is_the_full_merge() {
     let dir = tempfile::tempdir().unwrap();
     write_set(dir.path());
-    let mut app = StudioApp::new(Settings::default(), None, Arc::new(|| {}));
-    app.apply(WorkerMsg::ModelReady { role: Role::Add, card: card(), device: "demo".into(), banner: None });
+    let (mut run, mut state) = (DatasetRun::default(), BrowserState::default());
     let (set, rows) = run_rows(dir.path());
-    let job = app.browser.start(dir.path().to_path_buf(), set, 1024, false);
-    assert_eq!(confusion::merged_cached(&mut app.browser), None, "no row yet");
+    let job = run.start(dir.path().to_path_buf(), set, 1024, false);
+    assert_eq!(confusion::merged_cached(&mut state, &run), None, "no row yet");
     for row in rows {
-        app.apply(WorkerMsg::DatasetRow { job_id: job.job_id, row: Box::new(row) });
+        run.apply(WorkerMsg::DatasetRow { job_id: job.job_id, row: Box::new(row) });
         for exit in [0, 1] {
-            app.browser.confusion_exit = exit;
-            let kept = confusion::merged_cached(&mut app.browser);
-            assert_eq!(
-                kept,
-                confusion::merged(&app.browser.rows, exit),
-                "exit {exit}, {} rows",
-                app.browser.rows.len()
-            );
+            state.confusion_exit = exit;
+            let kept = confusion::merged_cached(&mut state, &run);
+            assert_eq!(kept, confusion::merged(&run.rows, exit), "exit {exit}, {} rows", run.rows.len());
         }
     }
     let (set, _) = run_rows(dir.path());
-    app.browser.start(dir.path().to_path_buf(), set, 1024, false);
-    assert_eq!(confusion::merged_cached(&mut app.browser), None, "a new job starts empty");
+    run.start(dir.path().to_path_buf(), set, 1024, false);
+    assert_eq!(confusion::merged_cached(&mut state, &run), None, "a new job starts empty");
 }
 
 /// A search history as `add search` writes it: two epochs, with alpha when `cell_search`.
@@ -477,8 +473,11 @@ fn the_search_plots_show_a_searched_cell_in_words_or_say_it_was_fixed() {
         // the history survives its file format
         let h: add_studio::search::result::History = serde_json::from_str(&serde_json::to_string(&h).unwrap()).unwrap();
         let mut app = StudioApp::new(Settings::default(), None, Arc::new(|| {}));
-        app.network.history = Some(Arc::new(h.clone()));
-        app.view.tab = Tab::Plots;
+        app.merge_extras(add_studio::ui::extras::ModelExtras {
+            history: Some(Arc::new(h.clone())),
+            ..Default::default()
+        });
+        app.view_mut().tab = Tab::Plots;
         let mut harness =
             Harness::builder().with_size([1400.0, 2400.0]).build_ui_state(|ui, app: &mut StudioApp| app.ui(ui), app);
         harness.run();

@@ -3,11 +3,11 @@
 //! rerun), hover a pixel, drop a bad file. Events are fed directly from the demo segmenter.
 
 use add_studio::engine::{Policy, RunEvent};
-use add_studio::ui::StudioApp;
 use add_studio::jobs::demo::{DemoSegmenter, street_scene};
+use add_studio::jobs::{Role, SegmentOptions, Segmenter, WorkerMsg};
+use add_studio::ui::StudioApp;
 use add_studio::ui::settings::{Overlay, Settings};
 use add_studio::ui::view_state::Selection;
-use add_studio::jobs::{Role, SegmentOptions, Segmenter, WorkerMsg};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::sync::Arc;
@@ -31,7 +31,7 @@ fn app_with_models(with_full: bool) -> StudioApp {
 
 /// Opens the street scene and returns the run id and every event of its run.
 fn open_scene(app: &mut StudioApp, policy: Policy, analysis: bool) -> (u64, Vec<RunEvent>, Vec<RunEvent>) {
-    app.settings.policy = policy;
+    app.settings_mut().policy = policy;
     let (img, label) = street_scene(256, 128);
     let run_id = app.show_image("street.png".into(), None, img.clone(), Some(label));
     let opts = SegmentOptions { policy, analysis, max_side: 1024 };
@@ -77,7 +77,7 @@ fn exits_appear_as_they_stream_in() {
     h.run();
     assert!(h.query_by_label("Exit 3 mask").is_some());
     assert!(h.query_by_label("Full Auto-DeepLab mask").is_some());
-    assert!(h.state().results.as_ref().unwrap().is_done());
+    assert!(h.state().results().unwrap().is_done());
 }
 
 #[test]
@@ -88,21 +88,21 @@ fn policy_threshold_changes_decision_without_rerun() {
     feed(&mut h, Role::Add, add);
     h.run();
     let scores: Vec<f32> = {
-        let r = h.state().results.as_ref().unwrap();
+        let r = h.state().results().unwrap();
         (0..2).map(|k| r.add.exit(k).unwrap().edm_score.unwrap()).collect()
     };
     // A threshold above exit 1's score stops there; one below every score goes to the end.
-    h.state_mut().settings.policy = Policy::Edm { threshold: scores[0] + 0.01 };
+    h.state_mut().settings_mut().policy = Policy::Edm { threshold: scores[0] + 0.01 };
     h.run();
     assert!(h.query_by_label("Decision: exit 1 (cell 3)").is_some());
     let low = scores.iter().cloned().fold(f32::MAX, f32::min) - 0.01;
     // Move the slider itself, as a user would.
     h.get_by_role_and_label(eframe::egui::Role::Slider, "Threshold").set_value_accesskit(low as f64);
     h.run();
-    let p = h.state().settings.policy;
+    let p = h.state().settings().policy;
     assert!(matches!(p, Policy::Edm { threshold } if (threshold - low).abs() < 0.01), "slider moved the policy: {p:?}");
     assert!(h.query_by_label("Decision: exit 3 (cell 11)").is_some(), "decision moved to the last exit");
-    let r = h.state().results.as_ref().unwrap();
+    let r = h.state().results().unwrap();
     assert_eq!(r.add.run_id, run_id, "no rerun happened");
 }
 
@@ -116,12 +116,12 @@ fn opacity_is_a_tint_not_a_reupload() {
     h.run();
     let before = h.state().texture_uploads();
     for opacity in [0.2, 0.9, 0.45] {
-        h.state_mut().settings.opacity = opacity;
+        h.state_mut().settings_mut().opacity = opacity;
         h.run();
     }
     assert_eq!(h.state().texture_uploads(), before, "opacity is a tint: no upload");
     // Changing what is shown updates the existing overlay texture in place.
-    h.state_mut().settings.overlay = Overlay::Confidence;
+    h.state_mut().settings_mut().overlay = Overlay::Confidence;
     h.run();
     let after = h.state().texture_uploads();
     assert_eq!(after, (before.0, before.1 + 1), "one texture updated in place, none created");
@@ -137,9 +137,9 @@ fn skipped_exits_are_marked_not_computed_with_a_compute_button() {
     h.run();
     assert!(h.query_by_label("Exit 1 mask").is_some());
     assert!(h.query_by_label("Compute exit 2").is_some());
-    let before = h.state().results.as_ref().unwrap().add.run_id;
+    let before = h.state().results().unwrap().add.run_id;
     click(&mut h, "Compute exit 2");
-    let r = h.state().results.as_ref().unwrap();
+    let r = h.state().results().unwrap();
     assert_ne!(r.add.run_id, before, "compute starts an analysis rerun");
 }
 
@@ -152,24 +152,24 @@ fn select_exit_by_click_and_keys() {
     feed(&mut h, Role::Full, full);
     h.run();
     click(&mut h, "Exit 2 mask");
-    assert_eq!(h.state().view.selection, Selection::Exit(1));
+    assert_eq!(h.state().view().selection, Selection::Exit(1));
     h.key_press(eframe::egui::Key::Num3);
     h.run();
-    assert_eq!(h.state().view.selection, Selection::Exit(2));
+    assert_eq!(h.state().view().selection, Selection::Exit(2));
     assert_eq!(h.state().shown_exit(), Some(2));
     h.key_press(eframe::egui::Key::F);
     h.run();
-    assert_eq!(h.state().settings.overlay, Overlay::Full);
+    assert_eq!(h.state().settings().overlay, Overlay::Full);
     h.key_press(eframe::egui::Key::C);
     h.run();
-    assert_eq!(h.state().settings.overlay, Overlay::Confidence);
+    assert_eq!(h.state().settings().overlay, Overlay::Confidence);
     h.key_press(eframe::egui::Key::S);
     h.run();
-    assert!(h.state().settings.compare);
+    assert!(h.state().settings().compare);
     assert!(h.query_by_label_contains("B: full Auto-DeepLab").is_some(), "compare shows the full model as B");
     h.key_press(eframe::egui::Key::B);
     h.run();
-    assert!(h.state().view.flip);
+    assert!(h.state().view().flip);
 }
 
 #[test]
@@ -183,7 +183,7 @@ fn hover_reads_every_exit_at_the_pixel() {
     let pane = h.get_by_label_contains("A: exit").rect();
     h.hover_at(pane.center());
     h.run();
-    let (x, y) = h.state().view.hover.expect("a pixel under the pointer");
+    let (x, y) = h.state().view().hover.expect("a pixel under the pointer");
     assert!((100..156).contains(&x) && (40..88).contains(&y), "centre of the image: {x},{y}");
     assert!(h.query_by_label(&format!("x {x}, y {y}")).is_some());
     for row in ["label", "exit 1", "exit 2", "exit 3", "full"] {
@@ -215,16 +215,16 @@ fn a_bad_dropped_file_gives_a_message_not_a_crash() {
     h.input_mut().dropped_files.push(Arc::new(Dropped(bad.clone())));
     for _ in 0..200 {
         h.step();
-        if h.state().messages.iter().any(|m| m.error) {
+        if h.state().messages().iter().any(|m| m.error) {
             break;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
     h.run();
-    let m = h.state().messages.iter().find(|m| m.error).expect("an error message");
+    let m = h.state().messages().iter().find(|m| m.error).expect("an error message");
     assert!(m.text.contains("broken.png"), "{}", m.text);
     assert!(h.query_by_label_contains("broken.png").is_some(), "the message is on screen");
-    assert!(h.state().results.is_none());
+    assert!(h.state().results().is_none());
 }
 
 #[test]
@@ -238,7 +238,7 @@ fn export_writes_view_masks_and_stats() {
         app.apply(WorkerMsg::Event { role: Role::Full, event: e });
     }
     let dir = tempfile::tempdir().unwrap();
-    let job = add_studio::ui::export::job(&app).unwrap();
+    let job = add_studio::ui::export::job(&app.ctx()).unwrap();
     let files = add_studio::ui::export::write(dir.path(), &job).unwrap();
     let names: Vec<String> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into()).collect();
     for n in [
@@ -277,25 +277,25 @@ fn settings_survive_a_round_trip() {
 #[test]
 fn the_app_opens_on_the_cards_accurate_preset_until_the_user_sets_a_policy() {
     let app = app_with_models(false);
-    assert_eq!(app.settings.policy, Policy::Edm { threshold: 0.12 }, "the demo card's accurate preset");
+    assert_eq!(app.settings().policy, Policy::Edm { threshold: 0.12 }, "the demo card's accurate preset");
     let mut h = harness(app);
     h.run();
     // the fast preset, clicked: followed on the next model too
     h.get_by_label("fast").click();
     h.run();
-    assert_eq!(h.state().settings.policy, Policy::Edm { threshold: 0.35 });
-    assert_eq!(h.state().settings.preset.as_deref(), Some("fast"));
+    assert_eq!(h.state().settings().policy, Policy::Edm { threshold: 0.35 });
+    assert_eq!(h.state().settings().preset.as_deref(), Some("fast"));
     let mut card = DemoSegmenter::add(Duration::ZERO).card().clone();
     card.presets.get_mut("fast").unwrap().policy = "edm:0.4".into();
     let ready = |card| WorkerMsg::ModelReady { role: Role::Add, card, device: "test".into(), banner: None };
     h.state_mut().apply(ready(card.clone()));
-    assert_eq!(h.state().settings.policy, Policy::Edm { threshold: 0.4 });
+    assert_eq!(h.state().settings().policy, Policy::Edm { threshold: 0.4 });
     // moving the slider by hand ends following presets: a new model keeps the user's policy
     h.get_by_role_and_label(eframe::egui::Role::Slider, "Threshold").set_value_accesskit(0.5);
     h.run();
-    assert_eq!(h.state().settings.preset, None);
+    assert_eq!(h.state().settings().preset, None);
     h.state_mut().apply(ready(card));
-    assert!(matches!(h.state().settings.policy, Policy::Edm { threshold } if (threshold - 0.5).abs() < 0.01));
+    assert!(matches!(h.state().settings().policy, Policy::Edm { threshold } if (threshold - 0.5).abs() < 0.01));
 }
 
 #[test]
@@ -317,6 +317,6 @@ fn showing_the_panel_keeps_a_preset_threshold_of_many_decimals() {
     app.apply(WorkerMsg::ModelReady { role: Role::Add, card, device: "test".into(), banner: None });
     let mut h = harness(app);
     h.run();
-    assert_eq!(h.state().settings.policy, Policy::Edm { threshold: 0.357_265_53 });
-    assert_eq!(h.state().settings.preset.as_deref(), Some("accurate"));
+    assert_eq!(h.state().settings().policy, Policy::Edm { threshold: 0.357_265_53 });
+    assert_eq!(h.state().settings().preset.as_deref(), Some("accurate"));
 }

@@ -4,14 +4,14 @@
 //! cell DAG live in tests/snapshots/ (refresh with UPDATE_SNAPSHOTS=1).
 
 use add_studio::engine::Policy;
-use add_studio::ui::StudioApp;
 use add_studio::jobs::demo::{DemoSegmenter, street_scene};
+use add_studio::jobs::{Role, SegmentOptions, Segmenter, WorkerMsg};
+use add_studio::ui::StudioApp;
 use add_studio::ui::network_view::diagram::{Palette, Prim};
 use add_studio::ui::network_view::trellis::{self, DenseMode, TrellisOpts};
 use add_studio::ui::network_view::{self, svg_export};
 use add_studio::ui::settings::Settings;
 use add_studio::ui::view_state::Tab;
-use add_studio::jobs::{Role, SegmentOptions, Segmenter, WorkerMsg};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::sync::Arc;
@@ -20,10 +20,10 @@ use std::time::Duration;
 /// The app with the demo ADD model and the street scene run under `policy`; `upto` events fed.
 fn scene(policy: Policy, analysis: bool, upto: Option<usize>) -> StudioApp {
     let mut app = StudioApp::new(Settings::default(), None, Arc::new(|| {}));
-    app.gallery.clear();
+    app.gallery_mut().clear();
     let add = DemoSegmenter::add(Duration::ZERO);
     app.apply(WorkerMsg::ModelReady { role: Role::Add, card: add.card().clone(), device: "demo".into(), banner: None });
-    app.settings.policy = policy;
+    app.settings_mut().policy = policy;
     let (img, label) = street_scene(512, 256);
     let run_id = app.show_image("street.png".into(), None, img.clone(), Some(label));
     let events = add.events(&img, &SegmentOptions { policy, analysis, max_side: 1024 }, run_id);
@@ -31,7 +31,7 @@ fn scene(policy: Policy, analysis: bool, upto: Option<usize>) -> StudioApp {
     for event in events.into_iter().take(n) {
         app.apply(WorkerMsg::Event { role: Role::Add, event });
     }
-    app.view.tab = Tab::Network;
+    app.view_mut().tab = Tab::Network;
     app
 }
 
@@ -43,7 +43,7 @@ fn harness(app: StudioApp) -> Harness<'static, StudioApp> {
 fn wait_for_summary(h: &mut Harness<'_, StudioApp>) {
     for _ in 0..500 {
         h.step();
-        if h.state().network.summary.is_some() {
+        if h.state().network().summary.is_some() {
             h.run();
             return;
         }
@@ -60,22 +60,22 @@ fn click_a_cell_shows_its_properties_and_dag() {
     assert!(h.query_by_label("Cell 0 of 12").is_none(), "no properties before a click");
     h.get_by_label("Cell 5").click();
     h.run();
-    assert_eq!(h.state().network.selected, Some(5));
+    assert_eq!(h.state().network().selected, Some(5));
     // add-3 path [1,2,3,2,2,3,...]: cell 5 is at level 3, stride 32, B=5 blocks of F*8 = 64.
     assert!(h.query_by_label("5 of 12").is_some());
     assert!(h.query_by_label("3 (stride 32)").is_some());
     assert!(h.query_by_label("320 out = 5 blocks x 64").is_some());
-    let summary = h.state().network.summary.clone().unwrap();
+    let summary = h.state().network().summary.clone().unwrap();
     let params = network_view::properties::si(summary.cell_params[5] as f64);
     assert!(summary.cell_params[5] > 0);
     assert!(h.query_by_label(&params).is_some(), "params {params} shown");
-    let ms = h.state().results.as_ref().unwrap().add.cells[5].cell_ms;
+    let ms = h.state().results().unwrap().add.cells[5].cell_ms;
     assert!(h.query_by_label(&format!("{ms:.2} ms")).is_some(), "this image's time of the cell");
     assert!(h.query_by_label_contains("dense: cells 0, 1, 2, 3 fused").is_some(), "its dense inputs");
     // Clicking again closes it.
     h.get_by_label("Cell 5").click();
     h.run();
-    assert_eq!(h.state().network.selected, None);
+    assert_eq!(h.state().network().selected, None);
 }
 
 #[test]
@@ -86,7 +86,7 @@ fn hover_shows_the_properties_in_a_tooltip() {
     h.get_by_label("Cell 2").hover();
     h.run();
     assert!(h.query_by_label_contains("cell 1 via FactorizedReduce").is_some(), "tooltip: h1 of cell 2");
-    assert_eq!(h.state().network.selected, None, "hover selects nothing");
+    assert_eq!(h.state().network().selected, None, "hover selects nothing");
 }
 
 #[test]
@@ -97,21 +97,21 @@ fn keyboard_reaches_the_cells() {
     h.run();
     h.key_press(eframe::egui::Key::Enter);
     h.run();
-    assert_eq!(h.state().network.selected, Some(7));
+    assert_eq!(h.state().network().selected, Some(7));
     h.key_press(eframe::egui::Key::I);
     h.run();
-    assert_eq!(h.state().view.tab, Tab::Inspector, "key I goes back to the inspector");
+    assert_eq!(h.state().view().tab, Tab::Inspector, "key I goes back to the inspector");
 }
 
 #[test]
 fn the_trellis_shows_executed_skipped_and_the_exit_taken() {
     // EDM threshold 1.0 stops at exit 1 (cell 3): cells 4..11 never run.
     let app = scene(Policy::Edm { threshold: 1.0 }, false, None);
-    let run = network_view::run_state(&app);
+    let run = network_view::run_state(&app.ctx());
     assert!(run.finished);
     assert_eq!(run.exit_taken, Some(0));
     assert!(run.cell_ms[..=3].iter().all(|t| t.is_some()) && run.cell_ms[4..].iter().all(|t| t.is_none()));
-    let card = network_view::card_of(&app);
+    let card = app.ctx().card();
     let pal = Palette::from_visuals(&eframe::egui::Visuals::dark());
     let (d, hits) = trellis::build(&card, &run, &TrellisOpts::default(), 1000.0, &pal);
     assert_eq!(hits.len(), 12);
@@ -131,7 +131,7 @@ fn the_trellis_shows_executed_skipped_and_the_exit_taken() {
     );
     // While running, only the cells done so far are coloured.
     let first_cells = 1 + 3; // Started + three CellDone
-    let partial = network_view::run_state(&scene(Policy::Edm { threshold: 0.3 }, true, Some(first_cells)));
+    let partial = network_view::run_state(&scene(Policy::Edm { threshold: 0.3 }, true, Some(first_cells)).ctx());
     assert!(!partial.finished);
     assert_eq!(partial.cell_ms.iter().filter(|t| t.is_some()).count(), 3);
     // Dense connections on demand: cell 6 fuses cells 0..=4.
@@ -171,7 +171,7 @@ fn snap(app: StudioApp, name: &str, prepare: impl FnOnce(&mut Harness<'_, Studio
 #[test]
 fn snapshot_trellis_with_dense_connections() {
     let mut app = scene(Policy::Edm { threshold: 0.12 }, false, None);
-    app.network.dense = DenseMode::All;
+    app.network_mut().dense = DenseMode::All;
     snap(app, "ui_network_trellis", |_| {});
 }
 

@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use add_studio::ui::StudioApp;
 use add_studio::jobs::demo::DemoSegmenter;
+use add_studio::jobs::{Role, Segmenter, WorkerMsg};
+use add_studio::ui::StudioApp;
 use add_studio::ui::network_view::diagram::{Palette, Prim};
 use add_studio::ui::network_view::{self, trellis};
 use add_studio::ui::settings::Settings;
 use add_studio::ui::view_state::Tab;
-use add_studio::jobs::{Role, Segmenter, WorkerMsg};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
@@ -23,16 +23,16 @@ fn experiment() -> PathBuf {
 /// The app with the demo model, the reference experiment opened and arrived.
 fn opened(tab: Tab) -> Harness<'static, StudioApp> {
     let mut app = StudioApp::new(Settings::default(), None, Arc::new(|| {}));
-    app.gallery.clear();
+    app.gallery_mut().clear();
     let add = DemoSegmenter::add(Duration::ZERO);
     app.apply(WorkerMsg::ModelReady { role: Role::Add, card: add.card().clone(), device: "demo".into(), banner: None });
-    app.view.tab = tab;
-    add_studio::ui::plots::open_history(&app, experiment());
+    app.view_mut().tab = tab;
+    app.open_history(experiment());
     let mut h =
         Harness::builder().with_size([1400.0, 1400.0]).build_ui_state(|ui, app: &mut StudioApp| app.ui(ui), app);
     for _ in 0..500 {
         h.step();
-        if h.state().network.history.is_some() {
+        if h.state().extras().history.is_some() {
             h.run();
             return h;
         }
@@ -48,9 +48,9 @@ fn the_plots_tab_shows_the_imported_history() {
     assert!(h.query_by_label_contains("path in 3 of 4 epochs").is_some());
     assert!(h.query_by_label_contains("4 epochs; final path [1, 2, 2, 2, 2, 1, 1, 2, 2, 1, 2, 3]").is_some());
     let app = h.state();
-    let hist = app.network.history.clone().unwrap();
-    let miou = add_studio::ui::plots::search::miou_points(&hist, app.extras.reference.as_ref().unwrap());
-    let want: Vec<f64> = app.extras.reference.as_ref().unwrap().epochs.iter().map(|e| e.miou.unwrap()).collect();
+    let hist = app.extras().history.clone().unwrap();
+    let miou = add_studio::ui::plots::search::miou_points(&hist, app.extras().reference.as_ref().unwrap());
+    let want: Vec<f64> = app.extras().reference.as_ref().unwrap().epochs.iter().map(|e| e.miou.unwrap()).collect();
     assert_eq!(miou.iter().map(|p| p[1]).collect::<Vec<_>>(), want);
     assert_eq!(miou.iter().map(|p| p[0]).collect::<Vec<_>>(), vec![1.0, 2.0, 3.0, 4.0]);
     // one line per cell of the beta plot
@@ -62,10 +62,10 @@ fn the_network_view_draws_beta_as_edge_width() {
     let h = opened(Tab::Network);
     assert!(h.query_by_label("Beta as edge width").is_some());
     let app = h.state();
-    let beta = app.network.beta().expect("beta shown once a history arrives");
-    assert_eq!(beta, app.network.history.as_ref().unwrap().epochs[3].weights, "the last epoch's");
-    let card = network_view::card_of(app);
-    let run = network_view::run_state(app);
+    let beta = app.network().beta(app.extras().history.as_deref()).expect("beta shown once a history arrives");
+    assert_eq!(beta, app.extras().history.as_ref().unwrap().epochs[3].weights, "the last epoch's");
+    let card = app.ctx().card();
+    let run = network_view::run_state(&app.ctx());
     let pal = Palette::from_visuals(&eframe::egui::Visuals::dark());
     let opts = trellis::TrellisOpts { beta: Some(beta), ..Default::default() };
     let (d, _) = trellis::build(&card, &run, &opts, 1000.0, &pal);
@@ -82,9 +82,9 @@ fn the_network_view_draws_beta_as_edge_width() {
 #[test]
 fn a_model_without_history_keeps_the_opened_one() {
     let mut h = opened(Tab::Plots);
-    let x = add_studio::ui::plots::read_extras(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").as_path());
-    add_studio::ui::plots::extras_arrived(h.state_mut(), x);
+    let x = add_studio::ui::extras::read_extras(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").as_path());
+    h.state_mut().merge_extras(x);
     h.run();
-    assert!(h.state().network.history.is_some() && h.state().extras.reference.is_some());
+    assert!(h.state().extras().history.is_some() && h.state().extras().reference.is_some());
     assert!(h.query_by_label_contains("Imported from the reference search").is_some());
 }

@@ -3,11 +3,11 @@
 //! was looked at: a user should recognise what the view is for.
 
 use add_studio::engine::{Policy, RunEvent};
-use add_studio::ui::StudioApp;
 use add_studio::jobs::demo::{DemoSegmenter, street_scene};
+use add_studio::jobs::{Role, SegmentOptions, Segmenter, WorkerMsg};
+use add_studio::ui::StudioApp;
 use add_studio::ui::files::Sample;
 use add_studio::ui::settings::{ConfKind, Overlay, Settings};
-use add_studio::jobs::{Role, SegmentOptions, Segmenter, WorkerMsg};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ const H: u32 = 256;
 /// (all when None), the full model's run fed when `with_full`.
 fn scene(policy: Policy, analysis: bool, upto: Option<usize>, with_full: bool) -> StudioApp {
     let mut app = StudioApp::new(Settings::default(), None, Arc::new(|| {}));
-    app.gallery.clear();
+    app.gallery_mut().clear();
     let add = DemoSegmenter::add(Duration::ZERO);
     let full = DemoSegmenter::full(Duration::ZERO);
     app.apply(WorkerMsg::ModelReady { role: Role::Add, card: add.card().clone(), device: "demo".into(), banner: None });
@@ -32,7 +32,7 @@ fn scene(policy: Policy, analysis: bool, upto: Option<usize>, with_full: bool) -
             banner: None,
         });
     }
-    app.settings.policy = policy;
+    app.settings_mut().policy = policy;
     let (img, label) = street_scene(W, H);
     let run_id = app.show_image("street.png".into(), None, img.clone(), Some(label));
     let events = add.events(&img, &SegmentOptions { policy, analysis, max_side: 1024 }, run_id);
@@ -65,7 +65,7 @@ fn welcome_with_gallery() {
     // A fixed two-image gallery, so the snapshot does not follow the shipped assets.
     let dir = tempfile::tempdir().unwrap();
     let mut app = StudioApp::new(Settings::default(), None, Arc::new(|| {}));
-    app.gallery = ["easy", "hard"]
+    *app.gallery_mut() = ["easy", "hard"]
         .iter()
         .enumerate()
         .map(|(i, name)| {
@@ -78,12 +78,12 @@ fn welcome_with_gallery() {
     snap(app, "ui_welcome", |h| {
         for _ in 0..200 {
             h.step();
-            if h.state().gallery_thumbs.len() == 2 {
+            if h.state().gallery_thumbs().len() == 2 {
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        assert_eq!(h.state().gallery_thumbs.len(), 2, "previews decoded off the UI thread");
+        assert_eq!(h.state().gallery_thumbs().len(), 2, "previews decoded off the UI thread");
     });
 }
 
@@ -109,41 +109,41 @@ fn mask_with_policy_stop() {
 #[test]
 fn compare_side_by_side() {
     let mut app = scene(Policy::Edm { threshold: 0.3 }, true, None, true);
-    app.settings.compare = true;
+    app.settings_mut().compare = true;
     snap(app, "ui_compare", |_| {});
 }
 
 #[test]
 fn confidence_heatmap() {
     let mut app = scene(Policy::Edm { threshold: 0.3 }, true, None, true);
-    app.settings.overlay = Overlay::Confidence;
-    app.settings.conf_kind = ConfKind::MaxProb;
-    app.settings.opacity = 0.85;
+    app.settings_mut().overlay = Overlay::Confidence;
+    app.settings_mut().conf_kind = ConfKind::MaxProb;
+    app.settings_mut().opacity = 0.85;
     snap(app, "ui_confidence", |_| {});
 }
 
 #[test]
 fn edm_map_heatmap() {
     let mut app = scene(Policy::Edm { threshold: 0.3 }, true, None, true);
-    app.settings.overlay = Overlay::EdmMap;
-    app.view.selection = add_studio::ui::view_state::Selection::Exit(0);
-    app.settings.opacity = 0.85;
+    app.settings_mut().overlay = Overlay::EdmMap;
+    app.view_mut().selection = add_studio::ui::view_state::Selection::Exit(0);
+    app.settings_mut().opacity = 0.85;
     snap(app, "ui_edm_map", |_| {});
 }
 
 #[test]
 fn correct_wrong_vs_label() {
     let mut app = scene(Policy::Edm { threshold: 0.3 }, true, None, true);
-    app.settings.overlay = Overlay::DiffLabel;
-    app.settings.compare = true;
-    app.view.selection = add_studio::ui::view_state::Selection::Exit(0);
+    app.settings_mut().overlay = Overlay::DiffLabel;
+    app.settings_mut().compare = true;
+    app.view_mut().selection = add_studio::ui::view_state::Selection::Exit(0);
     snap(app, "ui_correct_wrong", |_| {});
 }
 
 #[test]
 fn hover_readout_and_hidden_classes() {
     let mut app = scene(Policy::Edm { threshold: 0.3 }, true, None, true);
-    app.settings.set_hidden(10, true); // sky
+    app.settings_mut().set_hidden(10, true); // sky
     snap(app, "ui_hover", |h| {
         let rect = h.get_by_label("A: exit 2 (cell 7): mask").rect();
         h.hover_at(rect.center() + eframe::egui::vec2(-rect.width() * 0.2, rect.height() * 0.1));

@@ -3,9 +3,9 @@
 //! on with freshly loaded models; a model that fails to load is a message, not a crash.
 
 use add_studio::engine::{Policy, RunEvent};
-use add_studio::network::ArchCard;
 use add_studio::jobs::demo::{DemoSegmenter, street_scene};
 use add_studio::jobs::{Loaded, Loader, ModelSpec, Role, SegmentOptions, Segmenter, Worker, WorkerMsg};
+use add_studio::network::ArchCard;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -169,8 +169,8 @@ fn a_model_that_fails_to_load_is_a_message() {
 fn the_real_engine_streams_through_the_worker() {
     // The shipped model (found from the crate when no model is given) on the CPU: checks the
     // `Segmenter` glue, not the masks.
-    let shipped = add_studio::jobs::models::default_file(add_studio::jobs::models::DEFAULT_ADD)
-        .expect("models/ is in the repo");
+    let shipped =
+        add_studio::jobs::models::default_file(add_studio::jobs::models::DEFAULT_ADD).expect("models/ is in the repo");
     let shipped = add_studio::network::checkpoint::TensorFile::read(&shipped).unwrap().card.unwrap();
     let loader = add_studio::jobs::models::loader(false);
     let spec = ModelSpec { device: "cpu".into(), ..Default::default() };

@@ -11,9 +11,9 @@ use super::collect::collect;
 use super::eval_file::{BaselineQuality, EvalFile, ExitQuality};
 use super::sweep::{SweepRow, candidate_thresholds, evaluate, fastest_within};
 use crate::engine::{Engine, Policy, device};
+use crate::network::ArchCard;
 use crate::network::card::PolicyPreset;
 use crate::network::checkpoint::{self, TensorFile};
-use crate::network::ArchCard;
 
 /// Options of `add eval`.
 #[derive(Debug, Clone, clap::Args)]

@@ -3,8 +3,8 @@
 //! ([`crate::eval::image_record`]) so that any policy can re-decide the exit instantly and the
 //! speed/mIoU sweep and the confusion matrices reuse [`crate::eval`]. The UI never sees maps.
 
-use crate::data::datasets::Dataset;
 use super::segmenter::{SegmentOptions, Segmenter};
+use crate::data::datasets::Dataset;
 use crate::engine::{Policy, RunEvent};
 use crate::eval::collect::ImageRecord;
 use crate::eval::image_record::{ImageMeta, ImageOutcome, image_record};

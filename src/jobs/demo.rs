@@ -4,8 +4,8 @@
 //! UI with a "demo data" banner: these masks come from no network.
 
 use super::segmenter::{Loaded, Loader, Role, SegmentOptions, Segmenter};
-use crate::eval::label::LabelMap;
 use crate::engine::{Decision, ExitMaps, ExitReport, ExitStats, RunEvent};
+use crate::eval::label::LabelMap;
 use crate::network::card::{ArchCard, PolicyPreset};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -85,4 +85,3 @@ impl Segmenter for Engine {
         Ok(())
     }
 }
-

@@ -3,14 +3,14 @@
 //! agreement with the full output, IoU against the label, time and cumulative Multi-Adds.
 //! The exit the policy takes is framed; exits never computed say so and offer to compute.
 
-use super::app::StudioApp;
 use super::decision::{self, Verdict};
-use crate::eval::exit_numbers::ExitDerived;
+use super::panel::{Action as AppAction, Actions, Ctx};
 use super::render;
 use super::results::ModelRun;
 use super::textures;
 use super::view_state::Selection;
 use crate::engine::ExitReport;
+use crate::eval::exit_numbers::ExitDerived;
 use eframe::egui::{self, Color32, RichText, Stroke, vec2};
 
 const CARD_W: f32 = 168.0;
@@ -28,10 +28,12 @@ struct CardData<'a> {
     thumb_aspect: f32,
 }
 
-pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
-    let Some(r) = &app.results else {
+/// Draws the strip; `tex` holds the thumbnails (the strip's own textures).
+pub fn show(ui: &mut egui::Ui, app: &Ctx, tex: &mut textures::Textures<String>) -> Actions {
+    let mut acts = Actions::default();
+    let Some(r) = app.results else {
         ui.label(RichText::new("Exits appear here as the network computes them.").weak());
-        return;
+        return acts;
     };
     let n = app.num_exits();
     let d = decision::decide(&app.settings.policy, &r.add, n);
@@ -57,7 +59,7 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
             verdict: d.verdicts.get(k).cloned(),
             chosen: d.exit == Some(k),
             selected: shown == Some(k) && app.settings.overlay != super::settings::Overlay::Full,
-            thumb: thumb(format!("thumb{k}"), &r.add, k, &mut app.tex),
+            thumb: thumb(format!("thumb{k}"), &r.add, k, tex),
             thumb_aspect: aspect,
         });
     }
@@ -69,7 +71,7 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
             verdict: None,
             chosen: false,
             selected: app.settings.overlay == super::settings::Overlay::Full,
-            thumb: thumb("thumb_full".into(), f, 0, &mut app.tex),
+            thumb: thumb("thumb_full".into(), f, 0, tex),
             thumb_aspect: aspect,
         });
     }
@@ -86,19 +88,19 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
             }
         });
     });
+    use super::settings::Overlay;
     match action {
         Some(Action::Select(i)) if i < n => {
-            app.view.selection = Selection::Exit(i);
-            if matches!(app.settings.overlay, super::settings::Overlay::Full | super::settings::Overlay::None) {
-                app.settings.overlay = super::settings::Overlay::Mask;
+            acts.view(move |v| v.selection = Selection::Exit(i));
+            if matches!(app.settings.overlay, Overlay::Full | Overlay::None) {
+                acts.settings(|s| s.overlay = Overlay::Mask);
             }
         }
-        Some(Action::Select(_)) => app.settings.overlay = super::settings::Overlay::Full,
-        Some(Action::Compute) => {
-            app.run(true);
-        }
+        Some(Action::Select(_)) => acts.settings(|s| s.overlay = Overlay::Full),
+        Some(Action::Compute) => acts.push(AppAction::Rerun { analysis: true }),
         None => {}
     }
+    acts
 }
 
 enum Action {
@@ -142,28 +144,8 @@ fn card(
                     ui.label(RichText::new("CHOSEN").strong().color(Color32::from_rgb(255, 200, 40)));
                 }
             });
-            let size = vec2(THUMB_W, (THUMB_W * c.thumb_aspect).clamp(30.0, 120.0));
-            match c.thumb {
-                Some(t) => {
-                    let img =
-                        egui::Image::new((t, size)).sense(egui::Sense::click()).alt_text(format!("{} mask", c.title));
-                    let resp = ui.add(img);
-                    if resp.clicked() {
-                        action = Some(Action::Select(i));
-                    }
-                }
-                None => {
-                    let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
-                    ui.painter().rect_filled(rect, 2.0, Color32::from_gray(40));
-                    let text = if c.report.is_none() && running { "computing..." } else { "not computed" };
-                    ui.painter().text(
-                        rect.center(),
-                        egui::Align2::CENTER_CENTER,
-                        text,
-                        egui::FontId::proportional(13.0),
-                        Color32::from_gray(170),
-                    );
-                }
+            if thumbnail(ui, c, running) {
+                action = Some(Action::Select(i));
             }
             let Some(e) = c.report else {
                 if !running {
@@ -174,43 +156,87 @@ fn card(
                 }
                 return;
             };
-            ui.label(format!("cell {} - level {} (1/{})", e.cell, e.level, 4 << e.level));
-            if let (Some(s), Some(t)) = (e.edm_score.or(e.edm_map_score), threshold) {
-                let cmp = if s <= t { "<=" } else { ">" };
-                ui.label(format!("EDM {s:.3} {cmp} {t:.2}"));
-            }
-            if let Some(v) = &c.verdict {
-                let (txt, col) = match v {
-                    Verdict::Stop => ("policy: stop", Color32::from_rgb(120, 220, 120)),
-                    Verdict::Continue => ("policy: go on", visuals.weak_text_color()),
-                    Verdict::Final => ("last exit", visuals.weak_text_color()),
-                    _ => ("policy: ?", visuals.warn_fg_color),
-                };
-                ui.label(RichText::new(txt).color(col));
-            }
-            match c.derived {
-                Some(d) => {
-                    ui.label(format!("mean conf {:.3}", d.mean_conf));
-                    if let Some(a) = d.agree_full {
-                        ui.label(format!("agrees with full {:.1}%", a * 100.0));
-                    }
-                    if has_label {
-                        ui.label(
-                            d.iou_label
-                                .map(|v| format!("IoU vs label {v:.3}"))
-                                .unwrap_or_else(|| "IoU vs label -".into()),
-                        );
-                    }
-                }
-                None => {
-                    ui.label(RichText::new("head not computed").weak());
-                    if !running && ui.button(format!("Compute {}", c.title.to_lowercase())).clicked() {
-                        action = Some(Action::Compute);
-                    }
-                }
+            if numbers(ui, c, e, threshold, has_label, running) {
+                action = Some(Action::Compute);
             }
             ui.label(format!("{:.0} ms - {}", e.time_ms, fmt_madds(e.cum_madds)));
         });
     });
     action
+}
+
+/// The card's mask thumbnail (a click selects the exit), or a grey plate saying why there is
+/// none. Returns whether it was clicked.
+fn thumbnail(ui: &mut egui::Ui, c: &CardData, running: bool) -> bool {
+    let size = vec2(THUMB_W, (THUMB_W * c.thumb_aspect).clamp(30.0, 120.0));
+    match c.thumb {
+        Some(t) => {
+            let img = egui::Image::new((t, size)).sense(egui::Sense::click()).alt_text(format!("{} mask", c.title));
+            let resp = ui.add(img);
+            if resp.clicked() {
+                return true;
+            }
+        }
+        None => {
+            let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
+            ui.painter().rect_filled(rect, 2.0, Color32::from_gray(40));
+            let text = if c.report.is_none() && running { "computing..." } else { "not computed" };
+            ui.painter().text(
+                rect.center(),
+                egui::Align2::CENTER_CENTER,
+                text,
+                egui::FontId::proportional(13.0),
+                Color32::from_gray(170),
+            );
+        }
+    }
+    false
+}
+
+/// The card's numbers: where the exit sits, the decision signal against the threshold, the
+/// verdict, confidence, agreement and IoU. Returns whether "Compute" was clicked.
+fn numbers(
+    ui: &mut egui::Ui,
+    c: &CardData,
+    e: &ExitReport,
+    threshold: Option<f32>,
+    has_label: bool,
+    running: bool,
+) -> bool {
+    let visuals = ui.visuals().clone();
+    let mut compute = false;
+    ui.label(format!("cell {} - level {} (1/{})", e.cell, e.level, 4 << e.level));
+    if let (Some(s), Some(t)) = (e.edm_score.or(e.edm_map_score), threshold) {
+        let cmp = if s <= t { "<=" } else { ">" };
+        ui.label(format!("EDM {s:.3} {cmp} {t:.2}"));
+    }
+    if let Some(v) = &c.verdict {
+        let (txt, col) = match v {
+            Verdict::Stop => ("policy: stop", Color32::from_rgb(120, 220, 120)),
+            Verdict::Continue => ("policy: go on", visuals.weak_text_color()),
+            Verdict::Final => ("last exit", visuals.weak_text_color()),
+            _ => ("policy: ?", visuals.warn_fg_color),
+        };
+        ui.label(RichText::new(txt).color(col));
+    }
+    match c.derived {
+        Some(d) => {
+            ui.label(format!("mean conf {:.3}", d.mean_conf));
+            if let Some(a) = d.agree_full {
+                ui.label(format!("agrees with full {:.1}%", a * 100.0));
+            }
+            if has_label {
+                ui.label(
+                    d.iou_label.map(|v| format!("IoU vs label {v:.3}")).unwrap_or_else(|| "IoU vs label -".into()),
+                );
+            }
+        }
+        None => {
+            ui.label(RichText::new("head not computed").weak());
+            if !running && ui.button(format!("Compute {}", c.title.to_lowercase())).clicked() {
+                compute = true;
+            }
+        }
+    }
+    compute
 }

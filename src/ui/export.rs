@@ -4,9 +4,9 @@
 //! is written to a temporary name and renamed, so a failure never leaves a half-written file
 //! under a final name.
 
-use super::app::StudioApp;
 use super::decision;
 use super::overlay::{self, Content};
+use super::panel::Ctx;
 use super::results::{ImageResults, ModelRun};
 use crate::engine::Policy;
 use eframe::egui::Color32;
@@ -25,15 +25,9 @@ pub struct ExportJob {
     pub model: String,
 }
 
-/// Starts an export of the current image into `dir`.
-pub fn start(app: &mut StudioApp, dir: std::path::PathBuf) {
-    let Some(job) = job(app) else { return };
-    app.io.spawn(move || Some(super::files::IoMsg::Exported(write(&dir, &job).map_err(|e| format!("{e:#}")))));
-}
-
 /// The export job of what is on screen now.
-pub fn job(app: &StudioApp) -> Option<ExportJob> {
-    let r = app.results.clone()?;
+pub fn job(app: &Ctx) -> Option<ExportJob> {
+    let r = app.results.cloned()?;
     let k = app.shown_exit().unwrap_or(0);
     let content = if app.view.hide_all {
         Content::Photo

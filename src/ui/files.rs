@@ -43,13 +43,64 @@ pub enum IoMsg {
     /// Parameters and Multi-Adds of the model's cells (network view).
     Summary(Box<Result<super::net_summary::NetSummary, String>>),
     /// Where to save a diagram as PNG (grabbed from the next frame).
-    PickedFigurePng(super::network_view::Figure, PathBuf),
+    PickedFigurePng(Figure, PathBuf),
     /// A dataset folder chosen in the browser.
     PickedDataset(PathBuf),
     /// A dataset folder listed (or why not).
-    DatasetOpened(Result<Box<super::browser::open::OpenedSet>, String>),
+    DatasetOpened(Result<Box<crate::jobs::open_set::OpenedSet>, String>),
     /// What sits next to the model: its search history and evaluation sweep.
-    ModelExtras(Box<super::plots::ModelExtras>),
+    ModelExtras(Box<super::extras::ModelExtras>),
+}
+
+/// The native "open image" dialog, as a task for a helper thread.
+pub fn pick_image(start: Option<PathBuf>) -> impl FnOnce() -> Option<IoMsg> + Send + 'static {
+    move || {
+        let mut d = rfd::FileDialog::new().add_filter("images", &IMAGE_EXTENSIONS);
+        if let Some(dir) = start {
+            d = d.set_directory(dir);
+        }
+        d.pick_file().map(IoMsg::PickedImage)
+    }
+}
+
+/// The native "open folder" dialog, as a task for a helper thread.
+pub fn pick_folder(start: Option<PathBuf>) -> impl FnOnce() -> Option<IoMsg> + Send + 'static {
+    move || {
+        let mut d = rfd::FileDialog::new();
+        if let Some(dir) = start {
+            d = d.set_directory(dir);
+        }
+        d.pick_folder().map(IoMsg::PickedFolder)
+    }
+}
+
+/// The model file dialog for `role`, as a task for a helper thread.
+pub fn pick_model(role: crate::jobs::Role) -> impl FnOnce() -> Option<IoMsg> + Send + 'static {
+    move || {
+        rfd::FileDialog::new()
+            .add_filter("model weights", &["safetensors", "pth", "pt"])
+            .pick_file()
+            .map(|p| IoMsg::PickedModel(role, p))
+    }
+}
+
+/// The export folder dialog, as a task for a helper thread.
+pub fn pick_export_dir() -> impl FnOnce() -> Option<IoMsg> + Send + 'static {
+    || rfd::FileDialog::new().set_title("Export to folder").pick_folder().map(IoMsg::PickedExportDir)
+}
+
+/// The network view's diagrams, for a PNG export of one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Figure {
+    Trellis,
+    CellDag,
+}
+
+/// Writes `bytes` to `path` atomically (temp file, then rename), for the export messages.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<Vec<PathBuf>, String> {
+    crate::fsutil::atomic_write(path, bytes)
+        .map(|_| vec![path.to_path_buf()])
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The UI's end of the helper threads.
@@ -95,50 +146,12 @@ impl Io {
         self.spawn(move || {
             Some(match ds.load(i) {
                 Ok(d) => {
-                    let label = d.label.map(|l| LabelMap {
-                        width: l.width() as usize,
-                        height: l.height() as usize,
-                        classes: l.into_raw(),
-                    });
+                    let label = d.label.map(LabelMap::from_gray);
                     IoMsg::Opened(Box::new(Opened { path, image: d.image, label, note: None }))
                 }
                 Err(e) => IoMsg::Failed { what: path.display().to_string(), message: e.to_string() },
             })
         });
-    }
-
-    /// The native "open image" dialog, off the UI thread.
-    pub fn pick_image(&self, start: Option<PathBuf>) {
-        self.spawn(move || {
-            let mut d = rfd::FileDialog::new().add_filter("images", &IMAGE_EXTENSIONS);
-            if let Some(dir) = start {
-                d = d.set_directory(dir);
-            }
-            d.pick_file().map(IoMsg::PickedImage)
-        });
-    }
-
-    pub fn pick_folder(&self, start: Option<PathBuf>) {
-        self.spawn(move || {
-            let mut d = rfd::FileDialog::new();
-            if let Some(dir) = start {
-                d = d.set_directory(dir);
-            }
-            d.pick_folder().map(IoMsg::PickedFolder)
-        });
-    }
-
-    pub fn pick_model(&self, role: crate::jobs::Role) {
-        self.spawn(move || {
-            rfd::FileDialog::new()
-                .add_filter("model weights", &["safetensors", "pth", "pt"])
-                .pick_file()
-                .map(|p| IoMsg::PickedModel(role, p))
-        });
-    }
-
-    pub fn pick_export_dir(&self) {
-        self.spawn(|| rfd::FileDialog::new().set_title("Export to folder").pick_folder().map(IoMsg::PickedExportDir));
     }
 
     /// Decodes `path` (and its label) on a thread.

@@ -2,9 +2,9 @@
 //! and the class and confidence at every exit and in the full model, so one glance shows
 //! where along the network a pixel's answer settled.
 
-use super::app::StudioApp;
-use crate::eval::label::resample;
+use super::panel::Ctx;
 use crate::engine::ExitMaps;
+use crate::eval::label::resample;
 use eframe::egui::{self, Color32, RichText, vec2};
 
 /// Class and confidence of `maps` at image pixel (x, y).
@@ -13,17 +13,17 @@ fn at(maps: &ExitMaps, x: usize, y: usize, image: (usize, usize)) -> (u8, f32) {
     (maps.classes[i], maps.max_prob[i])
 }
 
-pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
+pub fn show(ui: &mut egui::Ui, ctx: &Ctx) {
     ui.heading("Pixel");
-    let Some(r) = &app.results else {
+    let Some(r) = ctx.results else {
         ui.label(RichText::new("Point at the image.").weak());
         return;
     };
-    let Some((x, y)) = app.view.hover else {
+    let Some((x, y)) = ctx.view.hover else {
         ui.label(RichText::new("Point at the image to read every exit at that pixel.").weak());
         return;
     };
-    let classes = app.classes();
+    let classes = ctx.classes();
     let name = |c: u8| {
         classes
             .get(c as usize)
@@ -57,7 +57,7 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
             ui.label("");
             ui.end_row();
         }
-        let n = app.num_exits();
+        let n = ctx.num_exits();
         let mut rows: Vec<(String, Option<&ExitMaps>)> =
             (0..n).map(|k| (format!("exit {}", k + 1), r.add.maps(k).map(|m| m.as_ref()))).collect();
         if let Some(f) = &r.full {

@@ -1,20 +1,22 @@
 //! The class legend: palette colour, name, pixel share in the shown mask, and a checkbox per
 //! class to hide it from masks (hidden classes let the photo show through).
 
-use super::app::StudioApp;
+use super::panel::{Actions, Ctx};
 use eframe::egui::{self, Color32, RichText, Sense, vec2};
 
-pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
+pub fn show(ui: &mut egui::Ui, ctx: &Ctx) -> Actions {
+    let mut acts = Actions::default();
     ui.heading("Classes");
-    let classes = app.classes();
-    let shown = app.shown_exit();
-    let derived = app.results.as_ref().and_then(|r| shown.and_then(|k| r.add.derived(k)).cloned());
+    let classes = ctx.classes();
+    let shown = ctx.shown_exit();
+    let derived = ctx.results.and_then(|r| shown.and_then(|k| r.add.derived(k)).cloned());
     ui.horizontal(|ui| {
         if ui.button("Show all").clicked() {
-            app.settings.hidden_classes.clear();
+            acts.settings(|s| s.hidden_classes.clear());
         }
         if ui.button("Hide all").clicked() {
-            app.settings.hidden_classes = (0..classes.len()).collect();
+            let n = classes.len();
+            acts.settings(move |s| s.hidden_classes = (0..n).collect());
         }
     });
     ui.label(RichText::new("share of pixels in the shown exit's mask").small().weak());
@@ -23,9 +25,9 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
             let (rect, _) = ui.allocate_exact_size(vec2(14.0, 14.0), Sense::hover());
             let col = Color32::from_rgb(info.color[0], info.color[1], info.color[2]);
             ui.painter().rect_filled(rect, 2.0, col);
-            let mut visible = !app.settings.is_hidden(c);
+            let mut visible = !ctx.settings.is_hidden(c);
             if ui.checkbox(&mut visible, &info.name).changed() {
-                app.settings.set_hidden(c, !visible);
+                acts.settings(move |s| s.set_hidden(c, !visible));
             }
             let share = derived.as_ref().map(|d| d.share(c));
             let text = match share {
@@ -38,4 +40,5 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
             ui.end_row();
         }
     });
+    acts
 }

@@ -2,16 +2,18 @@
 //! side by side) from the overlay settings, keeps their textures current, and hands them to
 //! the image view. Before any image it shows the welcome page.
 
-use super::app::StudioApp;
 use super::image_view::{self, Layer, Pane};
 use super::overlay::{self, Content};
+use super::panel::{Actions, Ctx};
 use super::textures;
 use eframe::egui::{self, Color32};
 
-pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
-    let Some(r) = &app.results else {
-        super::welcome::show(ui, app);
-        return;
+/// Draws the view; `tex` holds the photo and overlay textures (the view's own).
+pub fn show(ui: &mut egui::Ui, app: &Ctx, tex: &mut textures::Textures<String>) -> Actions {
+    let mut acts = Actions::default();
+    let Some(r) = app.results else {
+        super::welcome::show(ui, app, &mut acts);
+        return acts;
     };
     let k = app.shown_exit().unwrap_or(0);
     let s = &app.settings;
@@ -26,7 +28,7 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
     let (palette, hidden) = (app.palette(), app.settings.hidden_classes.clone());
     let tint = Color32::from_white_alpha((app.settings.opacity.clamp(0.0, 1.0) * 255.0).round() as u8);
     let photo_key = format!("{}", r.image_id);
-    let photo = app.tex.get(&ctx, "photo", &photo_key, textures::PHOTO, || {
+    let photo = tex.get(&ctx, "photo", &photo_key, textures::PHOTO, || {
         let img = &r.image;
         Some(egui::ColorImage::from_rgb([img.width() as usize, img.height() as usize], img.as_raw()))
     });
@@ -36,10 +38,10 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
         let note = overlay::missing_note(c, r);
         if !app.view.hide_all && c != Content::Photo {
             let key = overlay::content_key(c, r, &hidden);
-            if let Some((tex, _)) = app.tex.get(&ctx, &format!("overlay{i}"), &key, textures::MASK, || {
+            if let Some((t, _)) = tex.get(&ctx, &format!("overlay{i}"), &key, textures::MASK, || {
                 overlay::content_image(c, r, &palette, &hidden)
             }) {
-                layers.push(Layer { texture: tex, tint });
+                layers.push(Layer { texture: t, tint });
             }
         }
         panes.push(Pane {
@@ -50,5 +52,11 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
         });
     }
     let size = r.size();
-    image_view::show(ui, &mut app.view, size, &panes);
+    // zoom, pan and the hovered pixel are shared view state: edit a copy, hand back a change
+    let mut view = app.view.clone();
+    image_view::show(ui, &mut view, size, &panes);
+    if view != *app.view {
+        acts.view(move |v| *v = view);
+    }
+    acts
 }

@@ -1,29 +1,35 @@
-//! The desktop app (eframe): the inspector. A worker thread owns the models and streams each
-//! cell and exit as it is computed; the window shows every exit of one image, the policy's
-//! decision and why, and compares with the full Auto-DeepLab output.
+//! The desktop app (eframe): the inspector and its tabs. The worker ([`crate::jobs`]) owns the
+//! models and streams each cell and exit as it is computed; the window shows every exit of one
+//! image, the policy's decision and why, and compares with the full Auto-DeepLab output.
 //!
-//! State comes in three kinds: results ([`results`]), persisted settings ([`settings`]) and
-//! transient view state ([`view_state`]). One module per panel:
-//! [`toolbar`], [`policy_panel`], [`legend`], [`image_view`], [`exit_strip`], [`hover`],
-//! [`welcome`]; and the machinery: [`worker`], [`files`], [`export`], [`screenshot`],
-//! [`engine_glue`] (the real engine), [`demo`] (colour-rule data for tests and demos).
-//! Beside the inspector, three more tabs: [`network_view`] (trellis, cell properties and DAG),
-//! [`plots`] and [`browser`] (the dataset table).
+//! [`app`] owns the state and is the only place that changes it: results ([`results`]),
+//! persisted settings ([`settings`]), view state ([`view_state`]), the models
+//! ([`model_slot`]), the dataset run ([`dataset_run`]) and what sits next to the model
+//! ([`extras`]). Each panel draws from a read-only [`panel::Ctx`] and the state it owns, and
+//! returns [`panel::Action`]s: [`toolbar`], [`policy_panel`], [`legend`], [`main_view`] (with
+//! [`image_view`], [`welcome`]), [`exit_strip`], [`hover`], [`shortcuts`]; the tabs
+//! [`network_view`], [`plots`] and [`browser`]. Machinery under them: [`files`] (helper
+//! threads), [`textures`], [`render`], [`overlay`], [`decision`], [`export`], [`screenshot`],
+//! [`net_summary`], [`frame_times`]. No panel imports the app (`tests/architecture.rs`).
 
 pub mod app;
 pub mod browser;
+pub mod dataset_run;
 pub mod decision;
 pub mod exit_strip;
 pub mod export;
+pub mod extras;
 pub mod files;
 pub mod frame_times;
 pub mod hover;
 pub mod image_view;
 pub mod legend;
 pub mod main_view;
+pub mod model_slot;
 pub mod net_summary;
 pub mod network_view;
 pub mod overlay;
+pub mod panel;
 pub mod plots;
 pub mod policy_panel;
 pub mod render;
@@ -130,26 +136,31 @@ pub fn run_app(args: AppArgs) -> anyhow::Result<()> {
             if let Some(p) = &args.policy {
                 apply_policy_arg(&mut settings, p).expect("checked before the window opened");
             }
-            let add =
-                crate::jobs::ModelSpec { model: args.model.clone(), card: args.card.clone(), device: args.device.clone() };
+            let add = crate::jobs::ModelSpec {
+                model: args.model.clone(),
+                card: args.card.clone(),
+                device: args.device.clone(),
+            };
             let full = crate::jobs::ModelSpec { model: args.baseline.clone(), card: None, device: args.device.clone() };
-            let w = crate::jobs::Worker::spawn(crate::jobs::models::loader(args.demo), add, Some(full), repaint.clone());
+            let w =
+                crate::jobs::Worker::spawn(crate::jobs::models::loader(args.demo), add, Some(full), repaint.clone());
             let mut app = StudioApp::new(settings, Some(w), repaint);
-            app.device = args.device.clone();
-            app.model_path = args.model.clone().or_else(|| crate::jobs::models::default_file(crate::jobs::models::DEFAULT_ADD));
+            app.set_device(args.device.clone());
+            let default_add = crate::jobs::models::default_file(crate::jobs::models::DEFAULT_ADD);
+            app.set_model_path(args.model.clone().or(default_add));
             if let Some(p) = &args.screenshot {
                 let job = screenshot::ScreenshotJob::new(p.clone());
                 *outcome2.lock().unwrap() = Some(job.outcome.clone());
-                app.screenshot = Some(job);
+                app.set_screenshot(job);
             }
-            app.view.tab =
+            app.view_mut().tab =
                 view_state::Tab::ALL.into_iter().find(|t| t.name().eq_ignore_ascii_case(&args.tab)).unwrap_or_default();
-            app.network.selected = args.cell.filter(|&c| c < crate::network::card::NUM_CELLS);
+            app.network_mut().selected = args.cell.filter(|&c| c < crate::network::card::NUM_CELLS);
             if let Some(d) = &args.search_history {
-                plots::open_history(&app, d.clone());
+                app.open_history(d.clone());
             }
             if let Some(d) = &args.dataset {
-                browser::open_folder(&mut app, d.clone());
+                app.open_dataset(d.clone());
             }
             if let Some(img) = &args.image {
                 app.open_path(img.clone());

@@ -3,8 +3,8 @@
 //! from the stored per-exit statistics, with the reason at each exit. A rerun is only needed
 //! when the new decision lands on an exit that was never computed, and the panel says so.
 
-use super::app::StudioApp;
 use super::decision::{self, Verdict};
+use super::panel::{Action, Actions, Ctx};
 use super::results::RunStatus;
 use crate::engine::Policy;
 use eframe::egui::{self, RichText};
@@ -31,65 +31,88 @@ fn kind_name(p: &Policy) -> &'static str {
         .unwrap_or("?")
 }
 
-pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
+/// The policy being edited this frame, and whether it follows a card preset.
+struct Choice {
+    policy: Policy,
+    preset: Option<String>,
+}
+
+pub fn show(ui: &mut egui::Ui, ctx: &Ctx) -> Actions {
+    let mut acts = Actions::default();
     ui.heading("Exit policy");
-    let policy = app.settings.policy;
-    let t = policy.threshold().unwrap_or(0.3);
-    egui::ComboBox::from_label("Policy").selected_text(kind_name(&policy)).show_ui(ui, |ui| {
+    let before = ctx.settings.policy;
+    let mut c = Choice { policy: before, preset: ctx.settings.preset.clone() };
+    let t = before.threshold().unwrap_or(0.3);
+    egui::ComboBox::from_label("Policy").selected_text(kind_name(&before)).show_ui(ui, |ui| {
         for (name, p) in kinds(t) {
-            ui.selectable_value(&mut app.settings.policy, p, name);
+            ui.selectable_value(&mut c.policy, p, name);
         }
     });
-    match app.settings.policy {
+    match c.policy {
         Policy::FixedExit(k) => {
-            let n = app.num_exits();
+            let n = ctx.num_exits();
             let mut e = k.min(n - 1) + 1;
             if ui.add(egui::Slider::new(&mut e, 1..=n).text("Exit")).changed() {
-                app.settings.policy = Policy::FixedExit(e - 1);
+                c.policy = Policy::FixedExit(e - 1);
             }
         }
         p => {
             let mut t = p.threshold().unwrap_or(0.3);
             // no max_decimals: egui rounds the value it shows and would move a preset's threshold
             if ui.add(egui::Slider::new(&mut t, 0.0..=1.0).text("Threshold").min_decimals(2)).changed() {
-                app.settings.policy = p.with_threshold(t);
+                c.policy = p.with_threshold(t);
             }
         }
     }
-    if app.settings.policy != policy {
-        app.settings.preset = None; // set by hand: no longer follows a card preset
+    if c.policy != before {
+        c.preset = None; // set by hand: no longer follows a card preset
     }
-    presets(ui, app);
+    presets(ui, ctx, &mut c);
+    let now = c.policy;
+    if c.policy != before || c.preset != ctx.settings.preset {
+        let Choice { policy, preset } = c;
+        acts.settings(move |s| {
+            s.policy = policy;
+            s.preset = preset;
+        });
+    }
     ui.add_space(4.0);
-    decision_lines(ui, app);
+    decision_lines(ui, ctx, &now);
     ui.add_space(4.0);
     ui.horizontal_wrapped(|ui| {
         if ui
-            .add_enabled(app.results.is_some(), egui::Button::new("Rerun"))
+            .add_enabled(ctx.results.is_some(), egui::Button::new("Rerun"))
             .on_hover_text("Run again with this policy")
             .clicked()
         {
-            app.run(app.settings.analysis);
+            acts.push(Action::Rerun { analysis: ctx.settings.analysis });
         }
         if ui
-            .add_enabled(app.results.is_some(), egui::Button::new("Compute all exits"))
+            .add_enabled(ctx.results.is_some(), egui::Button::new("Compute all exits"))
             .on_hover_text("Run every head (analysis mode)")
             .clicked()
         {
-            app.run(true);
+            acts.push(Action::Rerun { analysis: true });
         }
     });
-    ui.checkbox(&mut app.settings.analysis, "Always compute all exits");
+    acts.edit_setting(
+        &ctx.settings.analysis,
+        |s| &mut s.analysis,
+        |v| {
+            ui.checkbox(v, "Always compute all exits");
+        },
+    );
+    acts
 }
 
-fn presets(ui: &mut egui::Ui, app: &mut StudioApp) {
-    let card_presets = app.add_model.info().map(|i| i.card.presets.clone()).unwrap_or_default();
+fn presets(ui: &mut egui::Ui, ctx: &Ctx, c: &mut Choice) {
+    let card_presets = ctx.add_model.info().map(|i| i.card.presets.clone()).unwrap_or_default();
     ui.horizontal(|ui| {
         ui.label("Presets:");
         for name in ["accurate", "fast"] {
             let preset = card_presets.get(name);
             let parsed = preset.and_then(|p| p.policy.parse::<Policy>().ok());
-            let active = parsed == Some(app.settings.policy);
+            let active = parsed == Some(c.policy);
             let mut b = ui.add_enabled(parsed.is_some(), egui::Button::new(name).selected(active));
             b = match preset {
                 Some(p) => {
@@ -107,8 +130,8 @@ fn presets(ui: &mut egui::Ui, app: &mut StudioApp) {
             if b.clicked()
                 && let Some(p) = parsed
             {
-                app.settings.policy = p;
-                app.settings.preset = Some(name.into());
+                c.policy = p;
+                c.preset = Some(name.into());
             }
         }
     });
@@ -139,13 +162,14 @@ fn reason(policy: &Policy, s: Option<crate::engine::ExitStats>, v: &Verdict) -> 
     }
 }
 
-fn decision_lines(ui: &mut egui::Ui, app: &mut StudioApp) {
-    let Some(r) = &app.results else {
+/// The decision under `policy` (this frame's, edits included) with the reason at each exit.
+fn decision_lines(ui: &mut egui::Ui, ctx: &Ctx, policy: &Policy) {
+    let Some(r) = ctx.results else {
         ui.label(RichText::new("Open an image to see the decision.").weak());
         return;
     };
-    let policy = app.settings.policy;
-    let d = decision::decide(&policy, &r.add, app.num_exits());
+    let policy = *policy;
+    let d = decision::decide(&policy, &r.add, ctx.num_exits());
     let status = match &r.add.status {
         RunStatus::Waiting => "waiting for the worker...".to_string(),
         RunStatus::Running => format!("running: {} cells done", r.add.cells.len()),

@@ -1,10 +1,10 @@
 //! Results: what the models produced for the current image, filled in event by event as the
 //! worker streams them. Nothing here is persisted or drawn; panels read it.
 
+use crate::engine::{ExitMaps, ExitReport, RunEvent};
 use crate::eval::exit_numbers::{self as metrics, ExitDerived};
 pub use crate::eval::label::LabelMap;
 use crate::jobs::Role;
-use crate::engine::{ExitMaps, ExitReport, RunEvent};
 use std::path::PathBuf;
 use std::sync::Arc;
 

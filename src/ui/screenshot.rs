@@ -2,7 +2,7 @@
 //! the image's results are in (and drawn), grab the frame through eframe's screenshot viewport
 //! command, save it, close. For figures, and for the real-window test under Xvfb.
 
-use super::app::StudioApp;
+use super::panel::Ctx;
 use eframe::egui::{self, ViewportCommand};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -51,12 +51,11 @@ fn save(path: &std::path::Path, img: &egui::ColorImage) -> Result<(), String> {
 }
 
 /// Advances the screenshot job by one frame.
-pub fn tick(app: &mut StudioApp, ctx: &egui::Context) {
-    let Some(job) = &mut app.screenshot else { return };
-    let ready = app.results.as_ref().is_some_and(|r| r.is_done()) && app.io.loading.is_none();
-    let no_model = matches!(app.add_model, super::app::ModelSlot::Failed(_));
+pub fn tick(job: &mut ScreenshotJob, app: &Ctx, ctx: &egui::Context) {
+    let ready = app.results.is_some_and(|r| r.is_done()) && app.loading.is_none();
+    let no_model = matches!(app.add_model, super::model_slot::ModelSlot::Failed(_));
     let failed_open =
-        no_model || app.results.is_none() && app.io.loading.is_none() && app.messages.iter().any(|m| m.error);
+        no_model || app.results.is_none() && app.loading.is_none() && app.messages.iter().any(|m| m.error);
     match job.phase.clone() {
         Phase::Waiting { .. } if failed_open => {
             let why = app.messages.iter().rev().find(|m| m.error).map(|m| m.text.clone()).unwrap_or_default();

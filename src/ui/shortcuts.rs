@@ -2,7 +2,7 @@
 //! 0 = follow the policy, F full, G label, D diff (again: vs label), C confidence (again:
 //! next kind, then the EDM-map), M mask, B A/B flip, S side by side, H hide overlays, R fit.
 
-use super::app::StudioApp;
+use super::panel::{Action, Actions, Ctx};
 use super::settings::{ConfKind, Overlay};
 use super::view_state::Selection;
 use eframe::egui::{self, Key};
@@ -25,31 +25,35 @@ pub const HELP: &[(&str, &str)] = &[
 ];
 
 /// Applies the shortcuts pressed this frame (none while a text field has the keyboard).
-pub fn handle(app: &mut StudioApp, ctx: &egui::Context) {
+/// The keys pressed this frame, as actions.
+pub fn handle(app: &Ctx, ctx: &egui::Context) -> Actions {
+    let mut acts = Actions::default();
     if ctx.text_edit_focused() {
-        return;
+        return acts;
     }
     let pressed = |k: Key| ctx.input(|i| i.key_pressed(k) && i.modifiers.is_none());
     if pressed(Key::ArrowRight) {
-        app.step_folder(1);
+        acts.push(Action::StepFolder(1));
     }
     if pressed(Key::ArrowLeft) {
-        app.step_folder(-1);
+        acts.push(Action::StepFolder(-1));
     }
+    // edited as copies, applied as one action each
+    let (mut settings, mut view) = (app.settings.clone(), app.view.clone());
     const NUMS: [Key; 9] =
         [Key::Num1, Key::Num2, Key::Num3, Key::Num4, Key::Num5, Key::Num6, Key::Num7, Key::Num8, Key::Num9];
     for (k, key) in NUMS.into_iter().enumerate() {
         if pressed(key) && k < app.num_exits() {
-            app.view.selection = Selection::Exit(k);
-            if matches!(app.settings.overlay, Overlay::Full | Overlay::Label | Overlay::None) {
-                app.settings.overlay = Overlay::Mask;
+            view.selection = Selection::Exit(k);
+            if matches!(settings.overlay, Overlay::Full | Overlay::Label | Overlay::None) {
+                settings.overlay = Overlay::Mask;
             }
         }
     }
     if pressed(Key::Num0) {
-        app.view.selection = Selection::Auto;
+        view.selection = Selection::Auto;
     }
-    let s = &mut app.settings;
+    let s = &mut settings;
     let toggle = |s: &mut super::settings::Settings, o: Overlay| {
         s.overlay = if s.overlay == o { Overlay::Mask } else { o };
     };
@@ -76,18 +80,25 @@ pub fn handle(app: &mut StudioApp, ctx: &egui::Context) {
         s.compare = !s.compare;
     }
     if pressed(Key::B) {
-        app.view.flip = !app.view.flip;
+        view.flip = !view.flip;
     }
     if pressed(Key::H) {
-        app.view.hide_all = !app.view.hide_all;
+        view.hide_all = !view.hide_all;
     }
     if pressed(Key::R) {
-        app.view.reset_zoom();
+        view.reset_zoom();
     }
     use super::view_state::Tab;
     for (key, tab) in [(Key::I, Tab::Inspector), (Key::N, Tab::Network), (Key::P, Tab::Plots), (Key::T, Tab::Dataset)] {
         if pressed(key) {
-            app.view.tab = tab;
+            view.tab = tab;
         }
     }
+    if settings != *app.settings {
+        acts.settings(move |s| *s = settings);
+    }
+    if view != *app.view {
+        acts.view(move |v| *v = view);
+    }
+    acts
 }

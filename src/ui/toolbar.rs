@@ -2,53 +2,93 @@
 //! choice, opacity, compare and flip; below it the banners (demo data, untrained weights) and
 //! the messages (bad files, exports).
 
-use super::app::{ModelSlot, StudioApp};
+use super::files;
+use super::model_slot::ModelSlot;
+use super::panel::{Action, Actions, Ctx};
 use super::settings::{ConfKind, Overlay};
 use super::shortcuts;
 use crate::jobs::Role;
 use eframe::egui::{self, Color32, RichText};
 
-pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
+pub fn show(ui: &mut egui::Ui, ctx: &Ctx) -> Actions {
+    let mut acts = Actions::default();
+    let s = ctx.settings;
     ui.add_space(2.0);
     ui.horizontal_wrapped(|ui| {
-        file_menus(ui, app);
+        file_menus(ui, ctx, &mut acts);
         ui.separator();
-        if let Some(nav) = app.folder.clone() {
+        if let Some(nav) = ctx.folder {
             if ui.button("< Prev").on_hover_text("Previous image (Left)").clicked() {
-                app.step_folder(-1);
+                acts.push(Action::StepFolder(-1));
             }
             ui.label(format!("{}/{}", nav.index + 1, nav.files.len()));
             if ui.button("Next >").on_hover_text("Next image (Right)").clicked() {
-                app.step_folder(1);
+                acts.push(Action::StepFolder(1));
             }
         }
-        if let Some(r) = &app.results {
+        if let Some(r) = ctx.results {
             ui.label(RichText::new(&r.name).strong());
             let (w, h) = r.size();
             ui.label(format!("{w}x{h}{}", if r.label.is_some() { ", labelled" } else { "" }));
         }
-        if let Some(p) = &app.io.loading {
+        if let Some(p) = ctx.loading {
             ui.label(format!("opening {}...", p.file_name().unwrap_or_default().to_string_lossy()));
         }
     });
     ui.horizontal_wrapped(|ui| {
-        for o in Overlay::ALL {
-            ui.selectable_value(&mut app.settings.overlay, o, o.name());
-        }
-        if app.settings.overlay == Overlay::Confidence {
+        acts.edit_setting(
+            &s.overlay,
+            |s| &mut s.overlay,
+            |v| {
+                for o in Overlay::ALL {
+                    ui.selectable_value(v, o, o.name());
+                }
+            },
+        );
+        if s.overlay == Overlay::Confidence {
             ui.separator();
-            for k in [ConfKind::MaxProb, ConfKind::Entropy] {
-                ui.selectable_value(&mut app.settings.conf_kind, k, k.name());
-            }
+            acts.edit_setting(
+                &s.conf_kind,
+                |s| &mut s.conf_kind,
+                |v| {
+                    for k in [ConfKind::MaxProb, ConfKind::Entropy] {
+                        ui.selectable_value(v, k, k.name());
+                    }
+                },
+            );
         }
     });
     ui.horizontal_wrapped(|ui| {
-        ui.add(egui::Slider::new(&mut app.settings.opacity, 0.0..=1.0).text("Opacity"));
-        ui.checkbox(&mut app.settings.compare, "Side by side").on_hover_text("Selected exit | full model (S)");
-        ui.toggle_value(&mut app.view.flip, "A/B flip").on_hover_text("Swap A and B (B)");
-        ui.toggle_value(&mut app.view.hide_all, "Hide overlays").on_hover_text("H");
+        acts.edit_setting(
+            &s.opacity,
+            |s| &mut s.opacity,
+            |v| {
+                ui.add(egui::Slider::new(v, 0.0..=1.0).text("Opacity"));
+            },
+        );
+        acts.edit_setting(
+            &s.compare,
+            |s| &mut s.compare,
+            |v| {
+                ui.checkbox(v, "Side by side").on_hover_text("Selected exit | full model (S)");
+            },
+        );
+        acts.edit_view(
+            &ctx.view.flip,
+            |v| &mut v.flip,
+            |v| {
+                ui.toggle_value(v, "A/B flip").on_hover_text("Swap A and B (B)");
+            },
+        );
+        acts.edit_view(
+            &ctx.view.hide_all,
+            |v| &mut v.hide_all,
+            |v| {
+                ui.toggle_value(v, "Hide overlays").on_hover_text("H");
+            },
+        );
         if ui.button("Fit").on_hover_text("Fit the image (R, or double-click)").clicked() {
-            app.view.reset_zoom();
+            acts.view(|v| v.reset_zoom());
         }
         ui.menu_button("Keys", |ui| {
             egui::Grid::new("keys").show(ui, |ui| {
@@ -60,62 +100,63 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
             });
         });
     });
-    banners(ui, app);
-    messages(ui, app);
+    banners(ui, ctx);
+    messages(ui, ctx, &mut acts);
     ui.add_space(2.0);
+    acts
 }
 
-fn file_menus(ui: &mut egui::Ui, app: &mut StudioApp) {
+fn file_menus(ui: &mut egui::Ui, ctx: &Ctx, acts: &mut Actions) {
     if ui.button("Open image...").clicked() {
-        app.io.pick_image(app.settings.last_dir.clone());
+        acts.spawn(files::pick_image(ctx.settings.last_dir.clone()));
     }
     if ui.button("Open folder...").clicked() {
-        app.io.pick_folder(app.settings.last_dir.clone());
+        acts.spawn(files::pick_folder(ctx.settings.last_dir.clone()));
     }
     ui.menu_button("Recent", |ui| {
-        if app.settings.recent.is_empty() {
+        if ctx.settings.recent.is_empty() {
             ui.label("nothing yet");
         }
-        for p in app.settings.recent.clone() {
+        for p in &ctx.settings.recent {
             if ui.button(p.display().to_string()).clicked() {
-                app.open_path(p);
+                acts.push(Action::Open(p.clone()));
                 ui.close();
             }
         }
     });
     ui.menu_button("Samples", |ui| {
-        if app.gallery.is_empty() {
+        if ctx.gallery.is_empty() {
             ui.label("no sample gallery found (assets/samples)");
         }
-        for s in app.gallery.clone() {
+        for s in ctx.gallery {
             let b = ui.button(&s.name);
             let b = match &s.note {
                 Some(n) => b.on_hover_text(n),
                 None => b,
             };
             if b.clicked() {
-                app.open_path(s.path.clone());
+                acts.push(Action::Open(s.path.clone()));
                 ui.close();
             }
         }
     });
     ui.menu_button("Model", |ui| {
-        model_line(ui, "ADD", &app.add_model);
-        model_line(ui, "Baseline", &app.full_model);
+        model_line(ui, "ADD", ctx.add_model);
+        model_line(ui, "Baseline", ctx.full_model);
         ui.separator();
         if ui.button("Open ADD model...").clicked() {
-            app.io.pick_model(Role::Add);
+            acts.spawn(files::pick_model(Role::Add));
             ui.close();
         }
         if ui.button("Open baseline model...").clicked() {
-            app.io.pick_model(Role::Full);
+            acts.spawn(files::pick_model(Role::Full));
             ui.close();
         }
     });
     ui.menu_button("Export", |ui| {
-        let enabled = app.results.is_some();
+        let enabled = ctx.results.is_some();
         if ui.add_enabled(enabled, egui::Button::new("Export view, masks and stats...")).clicked() {
-            app.io.pick_export_dir();
+            acts.spawn(files::pick_export_dir());
             ui.close();
         }
     });
@@ -131,9 +172,9 @@ fn model_line(ui: &mut egui::Ui, what: &str, slot: &ModelSlot) {
     ui.label(text);
 }
 
-fn banners(ui: &mut egui::Ui, app: &StudioApp) {
-    let mut lines: Vec<String> = app.add_model.info().and_then(|i| i.banner.clone()).into_iter().collect();
-    match &app.add_model {
+fn banners(ui: &mut egui::Ui, ctx: &Ctx) {
+    let mut lines: Vec<String> = ctx.add_model.info().and_then(|i| i.banner.clone()).into_iter().collect();
+    match ctx.add_model {
         ModelSlot::Loading => lines.push("loading the model...".into()),
         ModelSlot::Failed(e) => lines.push(format!("no model: {e}")),
         _ => {}
@@ -146,9 +187,9 @@ fn banners(ui: &mut egui::Ui, app: &StudioApp) {
     }
 }
 
-fn messages(ui: &mut egui::Ui, app: &mut StudioApp) {
+fn messages(ui: &mut egui::Ui, ctx: &Ctx, acts: &mut Actions) {
     let mut dismiss = None;
-    for (i, m) in app.messages.iter().enumerate() {
+    for (i, m) in ctx.messages.iter().enumerate() {
         ui.horizontal(|ui| {
             let color = if m.error { ui.visuals().error_fg_color } else { ui.visuals().text_color() };
             if ui.small_button("x").on_hover_text("Dismiss").clicked() {
@@ -158,6 +199,6 @@ fn messages(ui: &mut egui::Ui, app: &mut StudioApp) {
         });
     }
     if let Some(i) = dismiss {
-        app.messages.remove(i);
+        acts.push(Action::DismissMessage(i));
     }
 }

@@ -1,10 +1,11 @@
 //! What the main view shows before any image: how to start, and the sample gallery as a grid
 //! of previews (or a generated scene when no gallery ships with the build).
 
-use super::app::StudioApp;
+use super::files;
+use super::panel::{Action, Actions, Ctx};
 use eframe::egui::{self, RichText, vec2};
 
-pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
+pub fn show(ui: &mut egui::Ui, ctx: &Ctx, acts: &mut Actions) {
     egui::ScrollArea::vertical().show(ui, |ui| {
         ui.vertical_centered(|ui| {
             ui.add_space(30.0);
@@ -15,36 +16,36 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
             ui.horizontal(|ui| {
                 ui.add_space((ui.available_width() - 220.0).max(0.0) / 2.0);
                 if ui.button("Open image...").clicked() {
-                    app.io.pick_image(app.settings.last_dir.clone());
+                    acts.spawn(files::pick_image(ctx.settings.last_dir.clone()));
                 }
                 if ui.button("Open folder...").clicked() {
-                    app.io.pick_folder(app.settings.last_dir.clone());
+                    acts.spawn(files::pick_folder(ctx.settings.last_dir.clone()));
                 }
             });
             ui.add_space(14.0);
-            if app.gallery.is_empty() {
+            if ctx.gallery.is_empty() {
                 ui.label(RichText::new("No sample gallery found (assets/samples).").weak());
                 if ui.button("Try a generated street scene").clicked() {
                     let (image, label) = crate::jobs::demo::street_scene(1024, 512);
-                    app.show_image("generated street scene".into(), None, image, Some(label));
+                    acts.push(Action::ShowImage { name: "generated street scene".into(), image, label: Some(label) });
                 }
                 return;
             }
             ui.label(RichText::new("Samples, easy to hard").strong());
         });
-        gallery(ui, app);
+        gallery(ui, ctx, acts);
     });
 }
 
-fn gallery(ui: &mut egui::Ui, app: &mut StudioApp) {
+fn gallery(ui: &mut egui::Ui, ctx: &Ctx, acts: &mut Actions) {
     let mut open = None;
     let w = super::files::THUMB_W as f32;
     ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().item_spacing = vec2(10.0, 10.0);
-        for s in &app.gallery {
+        for s in ctx.gallery {
             ui.vertical(|ui| {
                 ui.set_width(w);
-                let clicked = match app.gallery_thumbs.get(&s.path) {
+                let clicked = match ctx.gallery_thumbs.get(&s.path) {
                     Some(t) => {
                         let size = t.size_vec2() * (w / t.size_vec2().x.max(1.0));
                         let img = egui::Image::new((t.id(), size))
@@ -66,6 +67,6 @@ fn gallery(ui: &mut egui::Ui, app: &mut StudioApp) {
         }
     });
     if let Some(p) = open {
-        app.open_path(p);
+        acts.push(Action::Open(p));
     }
 }

@@ -3,8 +3,10 @@
 //! rare class reads as clearly as a common one. Clicking a cell filters the table to the images
 //! where that mistake happens.
 
+use super::BrowserState;
 use crate::eval::metrics::ConfusionMatrix;
-use crate::ui::app::StudioApp;
+use crate::ui::dataset_run::DatasetRun;
+use crate::ui::panel::Ctx;
 use eframe::egui::{self, Color32, Sense, pos2, vec2};
 
 /// The exit's matrix over all rows, or None before any labelled row arrived.
@@ -30,8 +32,8 @@ pub struct Cached {
 
 /// [`merged`] for the frame being drawn, merging only the rows that arrived since the last
 /// frame (the whole run's rows once per change of job or exit, not once per frame).
-pub fn merged_cached(b: &mut super::Browser) -> Option<ConfusionMatrix> {
-    let (job_id, exit, n) = (b.job_id, b.confusion_exit, b.rows.len());
+pub fn merged_cached(b: &mut BrowserState, run: &DatasetRun) -> Option<ConfusionMatrix> {
+    let (job_id, exit, n) = (run.job_id, b.confusion_exit, run.rows.len());
     let fresh = match &b.confusion_cache {
         Some(c) => c.job_id != job_id || c.exit != exit || c.rows_seen > n,
         None => true,
@@ -41,7 +43,7 @@ pub fn merged_cached(b: &mut super::Browser) -> Option<ConfusionMatrix> {
     }
     let c = b.confusion_cache.as_mut().expect("just set");
     if c.rows_seen < n {
-        if let Some(more) = merged(&b.rows[c.rows_seen..], exit) {
+        if let Some(more) = merged(&run.rows[c.rows_seen..], exit) {
             match &mut c.matrix {
                 Some(m) => m.merge(&more),
                 None => c.matrix = Some(more),
@@ -53,23 +55,22 @@ pub fn merged_cached(b: &mut super::Browser) -> Option<ConfusionMatrix> {
 }
 
 /// Draws the matrix panel.
-pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
-    let card = crate::ui::network_view::card_of(app);
-    let b = &mut app.browser;
+pub fn show(ui: &mut egui::Ui, ctx: &Ctx, b: &mut BrowserState) {
+    let card = ctx.card();
     ui.heading("Confusion matrix");
     ui.horizontal(|ui| {
         for k in 0..card.num_exits() {
             ui.selectable_value(&mut b.confusion_exit, k, format!("Exit {}", k + 1));
         }
     });
-    let Some(m) = merged_cached(b) else {
+    let Some(m) = merged_cached(b, ctx.dataset) else {
         ui.label("No labelled image yet: the matrix needs labels.");
         return;
     };
     ui.label(format!(
         "mIoU {:.1} over {} labelled images; rows = label, columns = prediction",
         100.0 * m.miou(),
-        b.rows.iter().filter(|r| r.labelled).count()
+        ctx.dataset.rows.iter().filter(|r| r.labelled).count()
     ));
     let k = m.classes;
     let cell = ((ui.available_width() - 90.0) / k as f32).clamp(6.0, 18.0);

@@ -1,10 +1,11 @@
 //! The dataset table as CSV: the rows shown, in the order shown, with the same numbers as the
 //! screen (under the current policy). Written atomically so a crash never leaves half a file.
 
-use crate::jobs::DatasetRow;
+use super::BrowserState;
 use super::table::{RowView, TableView, cells};
-use crate::ui::app::StudioApp;
-use crate::ui::files::IoMsg;
+use crate::jobs::DatasetRow;
+use crate::ui::files::{IoMsg, write_file};
+use crate::ui::panel::{Actions, Ctx};
 
 fn quote(s: &str) -> String {
     if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
@@ -32,12 +33,12 @@ pub fn table_csv(rows: &[DatasetRow], view: &TableView, exits: usize, class_name
 }
 
 /// Asks where to save, then writes the table there (off the UI thread).
-pub fn save(app: &mut StudioApp) {
-    let card = crate::ui::network_view::card_of(app);
+pub fn save(ctx: &Ctx, state: &BrowserState, acts: &mut Actions) {
+    let card = ctx.card();
     let names: Vec<String> = card.classes.iter().map(|c| c.name.clone()).collect();
-    let text = table_csv(&app.browser.rows, &app.browser.view, card.num_exits(), &names);
-    app.io.spawn(move || {
+    let text = table_csv(&ctx.dataset.rows, &state.view, card.num_exits(), &names);
+    acts.spawn(move || {
         let path = rfd::FileDialog::new().set_file_name("dataset.csv").add_filter("CSV", &["csv"]).save_file()?;
-        Some(IoMsg::Exported(crate::ui::network_view::write_file(&path, text.as_bytes())))
+        Some(IoMsg::Exported(write_file(&path, text.as_bytes())))
     });
 }

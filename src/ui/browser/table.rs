@@ -3,10 +3,11 @@
 //! laid out, so 5,000 images scroll as smoothly as 50). The exit taken, time and Multi-Adds
 //! follow the policy panel: moving the threshold re-decides every row without a rerun.
 
-use crate::jobs::DatasetRow;
+use super::BrowserState;
 use crate::engine::Policy;
-use crate::ui::app::StudioApp;
+use crate::jobs::DatasetRow;
 use crate::ui::network_view::properties::si;
+use crate::ui::panel::Ctx;
 use eframe::egui::{self, RichText};
 
 /// Columns the table sorts by.
@@ -236,22 +237,17 @@ fn short(name: &str, max: usize) -> String {
     if n <= max { name.to_string() } else { format!("...{}", name.chars().skip(n - max + 3).collect::<String>()) }
 }
 
-/// Draws the filters and the table.
-pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
-    let policy = app.settings.policy;
-    let card = crate::ui::network_view::card_of(app);
-    let exit_cells = card.exit_cells();
-    let names: Vec<String> = card.classes.iter().map(|c| c.name.clone()).collect();
-    let b = &mut app.browser;
+/// The filter bar: outcome, the "wrong" margin, a name search, the confusion-cell filter.
+fn filters(ui: &mut egui::Ui, view: &mut TableView, names: &[String]) {
     ui.horizontal_wrapped(|ui| {
         for o in Outcome::ALL {
-            ui.selectable_value(&mut b.view.outcome, o, o.name());
+            ui.selectable_value(&mut view.outcome, o, o.name());
         }
         ui.separator();
-        ui.add(egui::Slider::new(&mut b.view.margin, 0.0..=0.5).text("wrong = IoU below the last exit's by"));
+        ui.add(egui::Slider::new(&mut view.margin, 0.0..=0.5).text("wrong = IoU below the last exit's by"));
         ui.label("Name:");
-        ui.add(egui::TextEdit::singleline(&mut b.view.search).desired_width(140.0).hint_text("filter"));
-        if let Some((e, l, p)) = b.view.confusion {
+        ui.add(egui::TextEdit::singleline(&mut view.search).desired_width(140.0).hint_text("filter"));
+        if let Some((e, l, p)) = view.confusion {
             let what = format!(
                 "exit {}: {} predicted as {}",
                 e + 1,
@@ -259,17 +255,27 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
                 names.get(p).cloned().unwrap_or_default()
             );
             if ui.button(format!("x {what}")).on_hover_text("Clear the confusion filter").clicked() {
-                b.view.confusion = None;
+                view.confusion = None;
             }
         }
     });
-    b.view.refresh(&b.rows, &policy, &exit_cells);
+}
+
+/// Draws the filters and the table; returns the row clicked (an index into the rows).
+pub fn show(ui: &mut egui::Ui, ctx: &Ctx, b: &mut BrowserState) -> Option<usize> {
+    let policy = ctx.settings.policy;
+    let card = ctx.card();
+    let exit_cells = card.exit_cells();
+    let names: Vec<String> = card.classes.iter().map(|c| c.name.clone()).collect();
+    let rows = &ctx.dataset.rows;
+    filters(ui, &mut b.view, &names);
+    b.view.refresh(rows, &policy, &exit_cells);
     ui.label(format!(
         "{} of {} images shown, under policy {policy} (a red exit: stopped early and worse than the full output)",
         b.view.order.len(),
-        b.rows.len()
+        rows.len()
     ));
-    let with_difficulty = b.rows.iter().any(|r| r.difficulty.is_some());
+    let with_difficulty = rows.iter().any(|r| r.difficulty.is_some());
     let cols = columns(exit_cells.len(), with_difficulty);
     let (mut sort_click, mut open) = (None, None);
     egui::ScrollArea::horizontal().id_salt("table_h").show(ui, |ui| {
@@ -293,7 +299,7 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
                 |ui, range| {
                     for pos in range {
                         let i = b.view.order[pos];
-                        let (row, v) = (&b.rows[i], &b.view.views[i]);
+                        let (row, v) = (&rows[i], &b.view.views[i]);
                         let texts = cells(row, v, &names, with_difficulty);
                         ui.horizontal(|ui| {
                             let sel = b.opened == Some(row.index);
@@ -316,10 +322,8 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
             );
         });
     });
-    if let Some(i) = open {
-        super::open_row(app, i);
-    }
     if let Some(k) = sort_click {
-        app.browser.view.sort_by(k);
+        b.view.sort_by(k);
     }
+    open
 }

@@ -2,7 +2,7 @@
 //! a figure for a paper or slide scales without blur. (PNG export grabs the painted pixels.)
 
 use super::diagram::{Diagram, Prim};
-use eframe::egui::{Align, Color32};
+use eframe::egui::{self, Align, Color32};
 use std::fmt::Write as _;
 
 fn color(c: Color32) -> String {
@@ -77,41 +77,54 @@ pub fn to_svg(d: &Diagram) -> String {
                 writeln!(s, r#"<polygon points="{}" fill="{}"/>"#, points.join(" "), color(*fill))
             }
             Prim::Text { pos, text, size, color: c, anchor, bg } => {
-                let tw = Diagram::text_width(text, *size);
-                let (x0, anchor_attr) = match anchor.x() {
-                    Align::Min => (pos.x, "start"),
-                    Align::Center => (pos.x - tw / 2.0, "middle"),
-                    Align::Max => (pos.x - tw, "end"),
-                };
-                let top = match anchor.y() {
-                    Align::Min => pos.y,
-                    Align::Center => pos.y - size * 0.6,
-                    Align::Max => pos.y - size * 1.2,
-                };
-                if let Some(bg) = bg {
-                    let _ = writeln!(
-                        s,
-                        r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="2" fill="{}"/>"#,
-                        x0 - 2.0,
-                        top,
-                        tw + 4.0,
-                        size * 1.2,
-                        color(*bg)
-                    );
-                }
-                writeln!(
-                    s,
-                    r#"<text x="{:.1}" y="{:.1}" font-size="{size:.1}" fill="{}" text-anchor="{anchor_attr}">{}</text>"#,
-                    pos.x,
-                    top + size * 0.95,
-                    color(*c),
-                    escape(text)
-                )
+                text_svg(&mut s, *pos, text, *size, *c, *anchor, *bg)
             }
         };
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// One text primitive (and its background box) as SVG; SVG has no box behind text.
+fn text_svg(
+    s: &mut String,
+    pos: egui::Pos2,
+    text: &str,
+    size: f32,
+    c: Color32,
+    anchor: egui::Align2,
+    bg: Option<Color32>,
+) -> std::fmt::Result {
+    let tw = Diagram::text_width(text, size);
+    let (x0, anchor_attr) = match anchor.x() {
+        Align::Min => (pos.x, "start"),
+        Align::Center => (pos.x - tw / 2.0, "middle"),
+        Align::Max => (pos.x - tw, "end"),
+    };
+    let top = match anchor.y() {
+        Align::Min => pos.y,
+        Align::Center => pos.y - size * 0.6,
+        Align::Max => pos.y - size * 1.2,
+    };
+    if let Some(bg) = bg {
+        let _ = writeln!(
+            s,
+            r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="2" fill="{}"/>"#,
+            x0 - 2.0,
+            top,
+            tw + 4.0,
+            size * 1.2,
+            color(bg)
+        );
+    }
+    writeln!(
+        s,
+        r#"<text x="{:.1}" y="{:.1}" font-size="{size:.1}" fill="{}" text-anchor="{anchor_attr}">{}</text>"#,
+        pos.x,
+        top + size * 0.95,
+        color(c),
+        escape(text)
+    )
 }
 
 #[cfg(test)]

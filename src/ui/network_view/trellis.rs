@@ -87,33 +87,7 @@ pub fn build(
     let width = width.max(MIN_WIDTH);
     let mut p = Vec::new();
     let stem = pos2(x_of(0, width), y_of(0));
-    // Headers: cell numbers and levels.
-    p.push(text(pos2(stem.x, 14.0), "stem", 12.0, pal.weak_text, Align2::CENTER_TOP));
-    for i in 0..NUM_CELLS {
-        p.push(text(pos2(x_of(i + 1, width), 14.0), format!("{i}"), 12.0, pal.weak_text, Align2::CENTER_TOP));
-    }
-    for l in 0..NUM_LEVELS {
-        let label = format!("L{l}  1/{}", 4 << l);
-        p.push(text(pos2(10.0, y_of(l)), label, 12.0, pal.weak_text, Align2::LEFT_CENTER));
-    }
-    // Every edge of the search space, faint; with a search history, as thick as its beta.
-    for i in 0..NUM_CELLS {
-        for s in 0..NUM_LEVELS as usize {
-            for r in 0..RATES {
-                if !edge_exists(i, s, r) {
-                    continue;
-                }
-                let t = target(s, r).expect("edge exists") as u8;
-                let a = if i == 0 { stem } else { node(i - 1, s as u8, width) };
-                let b = node(i, t, width);
-                let (w, c) = match &opts.beta {
-                    Some(beta) => (0.6 + 7.0 * beta[i][s][r].clamp(0.0, 1.0), pal.path.gamma_multiply(0.45)),
-                    None => (1.0, pal.faint),
-                };
-                p.push(Prim::Line { a, b, width: w, color: c });
-            }
-        }
-    }
+    search_space(opts, width, stem, pal, &mut p);
     // The searched path, lit where this image ran.
     for i in 0..NUM_CELLS {
         let a = if i == 0 { stem } else { node(i - 1, card.path[i - 1], width) };
@@ -146,6 +120,54 @@ pub fn build(
     p.push(text(stem, "S", 12.0, pal.text, Align2::CENTER_CENTER));
     let times: Vec<f64> = run.cell_ms.iter().flatten().copied().collect();
     let (tmin, tmax) = times.iter().fold((f64::MAX, 0f64), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+    let hits = path_cells(card, run, opts, width, tmax, pal, &mut p);
+    exit_markers(card, run, width, pal, &mut p);
+    legend(run, opts, (tmin, tmax), &times, pal, &mut p);
+    (Diagram { size: vec2(width, HEIGHT), background: pal.background, prims: p }, hits)
+}
+
+/// The header (cell numbers, levels) and every edge of the search space, faint; with a search
+/// history, as thick as its beta.
+fn search_space(opts: &TrellisOpts, width: f32, stem: Pos2, pal: &Palette, p: &mut Vec<Prim>) {
+    // Headers: cell numbers and levels.
+    p.push(text(pos2(stem.x, 14.0), "stem", 12.0, pal.weak_text, Align2::CENTER_TOP));
+    for i in 0..NUM_CELLS {
+        p.push(text(pos2(x_of(i + 1, width), 14.0), format!("{i}"), 12.0, pal.weak_text, Align2::CENTER_TOP));
+    }
+    for l in 0..NUM_LEVELS {
+        let label = format!("L{l}  1/{}", 4 << l);
+        p.push(text(pos2(10.0, y_of(l)), label, 12.0, pal.weak_text, Align2::LEFT_CENTER));
+    }
+    for i in 0..NUM_CELLS {
+        for s in 0..NUM_LEVELS as usize {
+            for r in 0..RATES {
+                if !edge_exists(i, s, r) {
+                    continue;
+                }
+                let t = target(s, r).expect("edge exists") as u8;
+                let a = if i == 0 { stem } else { node(i - 1, s as u8, width) };
+                let b = node(i, t, width);
+                let (w, c) = match &opts.beta {
+                    Some(beta) => (0.6 + 7.0 * beta[i][s][r].clamp(0.0, 1.0), pal.path.gamma_multiply(0.45)),
+                    None => (1.0, pal.faint),
+                };
+                p.push(Prim::Line { a, b, width: w, color: c });
+            }
+        }
+    }
+}
+
+/// The path's cells, coloured by their time (share of the slowest), the taken exit's cell
+/// ringed; returns each cell's box for clicks and hovers.
+fn path_cells(
+    card: &ArchCard,
+    run: &RunState,
+    opts: &TrellisOpts,
+    width: f32,
+    tmax: f64,
+    pal: &Palette,
+    p: &mut Vec<Prim>,
+) -> Vec<(usize, Rect)> {
     let newest = if run.finished { None } else { run.cell_ms.iter().rposition(|t| t.is_some()) };
     let exit_cells = card.exit_cells();
     let mut hits = Vec::new();
@@ -173,9 +195,7 @@ pub fn build(
         p.push(text(rect.center(), format!("{i}"), 13.0, ink, Align2::CENTER_CENTER));
         hits.push((i, rect.expand(3.0)));
     }
-    exit_markers(card, run, width, pal, &mut p);
-    legend(run, opts, (tmin, tmax), &times, pal, &mut p);
-    (Diagram { size: vec2(width, HEIGHT), background: pal.background, prims: p }, hits)
+    hits
 }
 
 /// Cells whose h0 fuses earlier cells, with their sources.

@@ -3,13 +3,13 @@
 //! crosses it), and the time each cell took.
 
 use crate::engine::Policy;
-use crate::ui::app::StudioApp;
+use crate::ui::panel::Ctx;
 use eframe::egui;
 use egui_plot::{Bar, BarChart, HLine, Legend, Line, Plot, PlotPoints, Points};
 
 /// (exit, mean max-prob, mean entropy, EDM score) of every exit reached.
-pub fn exit_scores(app: &StudioApp) -> Vec<(usize, Option<f32>, Option<f32>, Option<f32>)> {
-    let Some(r) = &app.results else { return Vec::new() };
+pub fn exit_scores(ctx: &Ctx) -> Vec<(usize, Option<f32>, Option<f32>, Option<f32>)> {
+    let Some(r) = ctx.results else { return Vec::new() };
     (0..r.add.exits.len())
         .filter_map(|k| {
             let e = r.add.exit(k)?;
@@ -24,13 +24,13 @@ pub fn exit_scores(app: &StudioApp) -> Vec<(usize, Option<f32>, Option<f32>, Opt
         .collect()
 }
 
-pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
-    let Some(r) = &app.results else {
+pub fn show(ui: &mut egui::Ui, ctx: &Ctx) {
+    let Some(r) = ctx.results else {
         ui.label("Open an image to see its per-exit scores and cell times.");
         return;
     };
-    let scores = exit_scores(app);
-    let policy = app.settings.policy;
+    let scores = exit_scores(ctx);
+    let policy = ctx.settings.policy;
     ui.columns(2, |cols| {
         let ui = &mut cols[0];
         ui.label(format!("Per exit, policy {policy}"));

@@ -3,14 +3,15 @@
 //! evaluation's own code), the baseline and the accurate/fast presets marked; and the histogram
 //! of exits taken, split by difficulty when the set knows it.
 
-use super::SweepPoint;
+use super::PlotsState;
 use crate::engine::Policy;
 use crate::eval::collect::ImageRecord;
 use crate::eval::metrics::ConfusionMatrix;
 use crate::eval::sweep::{candidate_thresholds, evaluate};
-use crate::network::ArchCard;
-use crate::ui::app::StudioApp;
 use crate::jobs::DatasetRow;
+use crate::network::ArchCard;
+use crate::ui::extras::SweepPoint;
+use crate::ui::panel::Ctx;
 use eframe::egui::{self, Color32};
 use egui_plot::{Bar, BarChart, Legend, Line, MarkerShape, Plot, PlotPoints, Points};
 use std::sync::Arc;
@@ -115,128 +116,148 @@ fn color_of(family: &str) -> Color32 {
     FAMILY_COLORS.iter().find(|(f, _)| *f == family).map_or(Color32::LIGHT_GRAY, |(_, c)| *c)
 }
 
-pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
-    let card = crate::ui::network_view::card_of(app);
-    let b = &mut app.browser;
-    let n_lab = b.rows.iter().filter(|r| r.labelled).count();
-    // From eval.json when there is one; otherwise from the browser's rows, recomputed when asked
-    // or when a run ends (a sweep over 5,000 images takes a moment: not every frame).
-    let stale = b.sweep.as_ref().is_none_or(|(n, _)| *n != b.rows.len());
-    let (points, reference, presets, source): (Arc<Vec<SweepPoint>>, Option<SweepPoint>, Vec<SweepPoint>, String) =
-        match &app.extras.sweep {
-            Some(s) => {
-                let presets = app
-                    .extras
-                    .presets
-                    .iter()
-                    .map(|(n, m, sp)| SweepPoint {
-                        family: "preset".into(),
-                        policy: n.clone(),
-                        miou: *m,
-                        mean_ms: 0.0,
-                        speedup: *sp,
-                    })
-                    .collect();
-                (s.clone(), None, presets, "from eval.json next to the model".to_string())
-            }
-            None => {
-                if stale && !b.running && n_lab > 0
-                    || ui.add_enabled(n_lab > 0 && stale, egui::Button::new("Recompute from the dataset run")).clicked()
-                {
-                    let (pts, reference, presets) = sweep_rows(&b.rows, &card);
-                    let mut all = pts;
-                    all.extend(reference);
-                    all.extend(presets);
-                    b.sweep = Some((b.rows.len(), Arc::new(all)));
-                }
-                let all = b.sweep.as_ref().map(|s| s.1.clone()).unwrap_or_default();
-                let reference = all.iter().find(|p| p.family == "baseline" || p.family == "reference").cloned();
-                let presets = all.iter().filter(|p| p.family == "preset").cloned().collect();
-                let pts =
-                    Arc::new(all.iter().filter(|p| p.family != "preset" && p.family != "baseline").cloned().collect());
-                (
-                    pts,
-                    reference,
-                    presets,
-                    format!("swept over {} labelled images of the dataset run", b.sweep.as_ref().map_or(0, |s| s.0)),
-                )
-            }
-        };
-    let policy = app.settings.policy;
+pub fn show(ui: &mut egui::Ui, ctx: &Ctx, st: &mut PlotsState) {
+    let sweep = sweep(ui, ctx, st);
+    let policy = ctx.settings.policy;
+    let exits = ctx.card().num_exits();
     ui.columns(2, |cols| {
-        let ui = &mut cols[0];
-        ui.label(format!("Speed-up against mIoU across thresholds ({source})"));
-        if points.is_empty() {
-            ui.label("Run a labelled dataset in the Dataset tab (or run `add eval`) to fill this plot.");
-        }
-        Plot::new("speed_miou")
-            .height(260.0)
-            .legend(Legend::default())
-            .x_axis_label("speed-up")
-            .y_axis_label("mIoU")
-            .show(ui, |p| {
-                let mut families: Vec<&str> = points.iter().map(|q| q.family.as_str()).collect();
-                families.dedup();
-                families.sort();
-                families.dedup();
-                for f in families {
-                    let mut pts: Vec<[f64; 2]> =
-                        points.iter().filter(|q| q.family == f).map(|q| [q.speedup, q.miou]).collect();
-                    pts.sort_by(|a, b| a[0].total_cmp(&b[0]));
-                    let c = color_of(f);
-                    if f != "exit" {
-                        p.line(Line::new(f.to_string(), PlotPoints::new(pts.clone())).color(c));
-                    }
-                    p.points(Points::new(f.to_string(), PlotPoints::new(pts)).color(c).radius(3.0));
-                }
-                if let Some(r) = &reference {
-                    p.points(
-                        Points::new(format!("reference: {}", r.policy), PlotPoints::new(vec![[r.speedup, r.miou]]))
-                            .shape(MarkerShape::Square)
-                            .radius(6.0)
-                            .color(Color32::WHITE),
-                    );
-                }
-                for q in presets.iter() {
-                    p.points(
-                        Points::new(format!("preset {}", q.policy), PlotPoints::new(vec![[q.speedup, q.miou]]))
-                            .shape(MarkerShape::Asterisk)
-                            .radius(9.0)
-                            .color(Color32::from_rgb(255, 200, 40)),
-                    );
-                }
-            });
-        let ui = &mut cols[1];
-        let exits = card.num_exits();
-        let h = exit_histogram(&b.rows, &policy, exits);
-        ui.label(format!("Exits taken over {} images, policy {policy}", b.rows.len()));
-        Plot::new("exit_hist")
-            .height(260.0)
-            .legend(Legend::default())
-            .x_axis_label("exit")
-            .y_axis_label("images")
-            .allow_scroll(false)
-            .show(ui, |p| {
-                let names = ["easy", "medium", "hard", "difficulty unknown"];
-                let colors = [
-                    Color32::from_rgb(90, 190, 110),
-                    Color32::from_rgb(240, 180, 60),
-                    Color32::from_rgb(220, 80, 70),
-                    Color32::from_rgb(110, 150, 220),
-                ];
-                let mut charts: Vec<BarChart> = Vec::new();
-                for g in 0..4 {
-                    if h[g].iter().all(|&c| c == 0) {
-                        continue;
-                    }
-                    let bars = (0..exits).map(|e| Bar::new(e as f64 + 1.0, h[g][e] as f64).width(0.6)).collect();
-                    let refs: Vec<&BarChart> = charts.iter().collect();
-                    let chart = BarChart::new(names[g], bars).color(colors[g]).stack_on(&refs);
-                    charts.push(chart);
-                }
-                for c in charts {
-                    p.bar_chart(c);
-                }
-            });
+        speed_plot(&mut cols[0], &sweep);
+        exit_plot(&mut cols[1], &ctx.dataset.rows, &policy, exits);
     });
+}
+
+/// The speed/mIoU points to draw and where they come from.
+struct Sweep {
+    points: Arc<Vec<SweepPoint>>,
+    reference: Option<SweepPoint>,
+    presets: Vec<SweepPoint>,
+    source: String,
+}
+
+/// From eval.json when there is one; otherwise from the dataset run's rows, recomputed when
+/// asked or when a run ends (a sweep over 5,000 images takes a moment: not every frame).
+fn sweep(ui: &mut egui::Ui, ctx: &Ctx, st: &mut PlotsState) -> Sweep {
+    let card = ctx.card();
+    let b = ctx.dataset;
+    let n_lab = b.rows.iter().filter(|r| r.labelled).count();
+    let key = (b.job_id, b.rows.len());
+    let stale = st.sweep.as_ref().is_none_or(|(k, _)| *k != key);
+    let (points, reference, presets, source) = match &ctx.extras.sweep {
+        Some(s) => {
+            let presets = ctx
+                .extras
+                .presets
+                .iter()
+                .map(|(n, m, sp)| SweepPoint {
+                    family: "preset".into(),
+                    policy: n.clone(),
+                    miou: *m,
+                    mean_ms: 0.0,
+                    speedup: *sp,
+                })
+                .collect();
+            (s.clone(), None, presets, "from eval.json next to the model".to_string())
+        }
+        None => {
+            if stale && !b.running && n_lab > 0
+                || ui.add_enabled(n_lab > 0 && stale, egui::Button::new("Recompute from the dataset run")).clicked()
+            {
+                let (pts, reference, presets) = sweep_rows(&b.rows, &card);
+                let mut all = pts;
+                all.extend(reference);
+                all.extend(presets);
+                st.sweep = Some((key, Arc::new(all)));
+            }
+            let all = st.sweep.as_ref().map(|s| s.1.clone()).unwrap_or_default();
+            let reference = all.iter().find(|p| p.family == "baseline" || p.family == "reference").cloned();
+            let presets = all.iter().filter(|p| p.family == "preset").cloned().collect();
+            let pts =
+                Arc::new(all.iter().filter(|p| p.family != "preset" && p.family != "baseline").cloned().collect());
+            (
+                pts,
+                reference,
+                presets,
+                format!("swept over {} labelled images of the dataset run", st.sweep.as_ref().map_or(0, |s| (s.0).1)),
+            )
+        }
+    };
+    Sweep { points, reference, presets, source }
+}
+
+/// Speed-up against mIoU, one line per policy family, the reference and presets marked.
+fn speed_plot(ui: &mut egui::Ui, sw: &Sweep) {
+    let Sweep { points, reference, presets, source } = sw;
+    ui.label(format!("Speed-up against mIoU across thresholds ({source})"));
+    if points.is_empty() {
+        ui.label("Run a labelled dataset in the Dataset tab (or run `add eval`) to fill this plot.");
+    }
+    Plot::new("speed_miou").height(260.0).legend(Legend::default()).x_axis_label("speed-up").y_axis_label("mIoU").show(
+        ui,
+        |p| {
+            let mut families: Vec<&str> = points.iter().map(|q| q.family.as_str()).collect();
+            families.dedup();
+            families.sort();
+            families.dedup();
+            for f in families {
+                let mut pts: Vec<[f64; 2]> =
+                    points.iter().filter(|q| q.family == f).map(|q| [q.speedup, q.miou]).collect();
+                pts.sort_by(|a, b| a[0].total_cmp(&b[0]));
+                let c = color_of(f);
+                if f != "exit" {
+                    p.line(Line::new(f.to_string(), PlotPoints::new(pts.clone())).color(c));
+                }
+                p.points(Points::new(f.to_string(), PlotPoints::new(pts)).color(c).radius(3.0));
+            }
+            if let Some(r) = &reference {
+                p.points(
+                    Points::new(format!("reference: {}", r.policy), PlotPoints::new(vec![[r.speedup, r.miou]]))
+                        .shape(MarkerShape::Square)
+                        .radius(6.0)
+                        .color(Color32::WHITE),
+                );
+            }
+            for q in presets.iter() {
+                p.points(
+                    Points::new(format!("preset {}", q.policy), PlotPoints::new(vec![[q.speedup, q.miou]]))
+                        .shape(MarkerShape::Asterisk)
+                        .radius(9.0)
+                        .color(Color32::from_rgb(255, 200, 40)),
+                );
+            }
+        },
+    );
+}
+
+/// How many images left at each exit under `policy`, stacked by difficulty.
+fn exit_plot(ui: &mut egui::Ui, rows: &[DatasetRow], policy: &Policy, exits: usize) {
+    let h = exit_histogram(rows, policy, exits);
+    ui.label(format!("Exits taken over {} images, policy {policy}", rows.len()));
+    Plot::new("exit_hist")
+        .height(260.0)
+        .legend(Legend::default())
+        .x_axis_label("exit")
+        .y_axis_label("images")
+        .allow_scroll(false)
+        .show(ui, |p| {
+            let names = ["easy", "medium", "hard", "difficulty unknown"];
+            let colors = [
+                Color32::from_rgb(90, 190, 110),
+                Color32::from_rgb(240, 180, 60),
+                Color32::from_rgb(220, 80, 70),
+                Color32::from_rgb(110, 150, 220),
+            ];
+            let mut charts: Vec<BarChart> = Vec::new();
+            for g in 0..4 {
+                if h[g].iter().all(|&c| c == 0) {
+                    continue;
+                }
+                let bars = (0..exits).map(|e| Bar::new(e as f64 + 1.0, h[g][e] as f64).width(0.6)).collect();
+                let refs: Vec<&BarChart> = charts.iter().collect();
+                let chart = BarChart::new(names[g], bars).color(colors[g]).stack_on(&refs);
+                charts.push(chart);
+            }
+            for c in charts {
+                p.bar_chart(c);
+            }
+        });
 }

@@ -8,7 +8,8 @@ use crate::network::card::{OP_NAMES, branch_offset};
 use crate::search::reference::ReferenceRun;
 use crate::search::result::History;
 use crate::search::trellis::target;
-use crate::ui::app::StudioApp;
+use crate::ui::files::IoMsg;
+use crate::ui::panel::{Actions, Ctx};
 use eframe::egui;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
@@ -82,26 +83,9 @@ fn reference_summary(ui: &mut egui::Ui, r: &ReferenceRun) {
     ));
 }
 
-pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
-    ui.horizontal(|ui| {
-        let open = ui.button("Open search history...");
-        let open = open.on_hover_text("A folder: the --out of `add search`, or a reference search experiment folder");
-        if open.clicked() {
-            app.io.spawn(|| {
-                let dir = rfd::FileDialog::new().set_title("Search history folder").pick_folder()?;
-                Some(super::history_message(&dir))
-            });
-        }
-    });
-    let Some(h) = app.network.history.clone() else {
-        ui.label("No search_history.json next to the model (written by `add search`).");
-        return;
-    };
-    let reference = app.extras.reference.clone();
-    if let Some(r) = &reference {
-        reference_summary(ui, r);
-    }
-    let lines = path_weights(&h);
+/// The history in words: epochs, final path, how decided beta is, and the decoded cell (which
+/// it returns when the cell was searched).
+fn describe(ui: &mut egui::Ui, h: &History) -> Option<Vec<[usize; 2]>> {
     ui.label(format!(
         "{} epochs; final path {:?}",
         h.epochs.len(),
@@ -129,6 +113,30 @@ pub fn show(ui: &mut egui::Ui, app: &mut StudioApp) {
             ui.label("Cell-level alpha was not searched: ADD keeps the Auto-DeepLab cell (`add search --cell-search` searches it).");
         }
     }
+    genotype
+}
+
+pub fn show(ui: &mut egui::Ui, ctx: &Ctx, acts: &mut Actions) {
+    ui.horizontal(|ui| {
+        let open = ui.button("Open search history...");
+        let open = open.on_hover_text("A folder: the --out of `add search`, or a reference search experiment folder");
+        if open.clicked() {
+            acts.spawn(|| {
+                let dir = rfd::FileDialog::new().set_title("Search history folder").pick_folder()?;
+                Some(IoMsg::ModelExtras(Box::new(crate::ui::extras::history_extras(&dir))))
+            });
+        }
+    });
+    let Some(h) = ctx.extras.history.clone() else {
+        ui.label("No search_history.json next to the model (written by `add search`).");
+        return;
+    };
+    let reference = ctx.extras.reference.clone();
+    if let Some(r) = &reference {
+        reference_summary(ui, r);
+    }
+    let genotype = describe(ui, &h);
+    let lines = path_weights(&h);
     ui.columns(2, |cols| {
         Plot::new("beta_epochs")
             .height(240.0)

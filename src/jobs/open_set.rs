@@ -1,4 +1,4 @@
-//! Opening a dataset folder for the browser: the layout is recognised by
+//! Opening a dataset folder for a dataset run (the app's browser): the layout is recognised by
 //! [`crate::data::datasets::detect`] (as for every command), the difficulty of generated scenes
 //! is read from their manifest. Runs on a helper thread; errors name the folder.
 
