@@ -6,7 +6,9 @@
 //! - [`kernels`]: our own CPU kernels where candle's are slow (depthwise conv, resizing).
 //! - [`engine`]: dynamic inference as a stream of events, the exit policies.
 //! - [`data`]: images, datasets, the procedural street-scene generator.
-//! - [`eval`]: metrics (confusion matrix, mIoU), policy sweeps, presets.
+//! - [`eval`]: the one path from a run to an image's record, metrics (confusion matrix, mIoU),
+//!   policy sweeps, presets, `eval.json`.
+//! - [`jobs`]: work off the UI thread without egui: the model worker, dataset runs, the demo.
 //! - [`report`]: the failure report (HTML) a researcher hands to colleagues.
 //! - [`export`]: masks for annotation tools (CVAT zip, COCO RLE, Cityscapes files).
 //! - [`train`], [`search`]: training, decision makers, the pipeline; the network-path search.
