@@ -320,3 +320,42 @@ fn showing_the_panel_keeps_a_preset_threshold_of_many_decimals() {
     assert_eq!(h.state().settings().policy, Policy::Edm { threshold: 0.357_265_53 });
     assert_eq!(h.state().settings().preset.as_deref(), Some("accurate"));
 }
+
+/// The Export menu's annotation formats write the mask on screen: the COCO segments decode back
+/// to the shown exit's classes (unsure pixels left out), CVAT and Cityscapes files appear.
+#[test]
+fn the_shown_mask_exports_for_annotation_tools() {
+    use add_studio::export::{ExportFormat, rle};
+    use add_studio::ui::export_masks;
+    let mut app = app_with_models(false);
+    let (_, add, _) = open_scene(&mut app, Policy::Edm { threshold: 0.3 }, true);
+    for e in add {
+        app.apply(WorkerMsg::Event { role: Role::Add, event: e });
+    }
+    app.view_mut().selection = add_studio::ui::view_state::Selection::Exit(1);
+    let job = export_masks::job(&app.ctx(), Some(0.5)).expect("exit 2 was computed");
+    assert_eq!(job.source, "exit 2");
+    let shown = app.results().unwrap().add.maps(1).unwrap().clone();
+    let dir = tempfile::tempdir().unwrap();
+    let coco = export_masks::write(dir.path(), ExportFormat::Coco, &job).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&coco).unwrap()).unwrap();
+    let (w, h) = (shown.width, shown.height);
+    let mut back = vec![255u8; w * h];
+    for a in v["annotations"].as_array().unwrap() {
+        let counts = rle::string_to_counts(a["segmentation"]["counts"].as_str().unwrap()).unwrap();
+        let class = a["category_id"].as_u64().unwrap() as u8 - 1; // COCO counts categories from 1
+        for (p, on) in back.iter_mut().zip(rle::decode_counts(&counts, w, h).unwrap()) {
+            if on {
+                *p = class;
+            }
+        }
+    }
+    let want: Vec<u8> =
+        shown.classes.iter().zip(&shown.max_prob).map(|(&c, &q)| if q < 0.5 { 255 } else { c }).collect();
+    assert!(want.contains(&255) && want.iter().any(|&c| c != 255), "the demo has sure and unsure pixels");
+    assert_eq!(back, want, "COCO holds the shown mask, unsure pixels unlabelled");
+    let zip = export_masks::write(dir.path(), ExportFormat::Cvat, &job).unwrap();
+    assert!(zip.ends_with("masks_cvat.zip") && zip.is_file());
+    let city = export_masks::write(dir.path(), ExportFormat::Cityscapes, &job).unwrap();
+    assert!(city.join("street_gtFine_labelTrainIds.png").is_file(), "{}", city.display());
+}

@@ -32,6 +32,8 @@ pub enum IoMsg {
     PickedFolder(PathBuf),
     PickedModel(crate::jobs::Role, PathBuf),
     PickedExportDir(PathBuf),
+    /// Where to write the shown mask for an annotation tool, and in which format.
+    PickedMaskExport(crate::export::ExportFormat, PathBuf),
     Opened(Box<Opened>),
     Failed {
         what: String,
@@ -87,6 +89,14 @@ pub fn pick_model(role: crate::jobs::Role) -> impl FnOnce() -> Option<IoMsg> + S
 /// The export folder dialog, as a task for a helper thread.
 pub fn pick_export_dir() -> impl FnOnce() -> Option<IoMsg> + Send + 'static {
     || rfd::FileDialog::new().set_title("Export to folder").pick_folder().map(IoMsg::PickedExportDir)
+}
+
+/// The folder dialog of a mask export in `format`, as a task for a helper thread.
+pub fn pick_mask_export(format: crate::export::ExportFormat) -> impl FnOnce() -> Option<IoMsg> + Send + 'static {
+    move || {
+        let d = rfd::FileDialog::new().set_title("Export the mask for an annotation tool to folder");
+        d.pick_folder().map(|p| IoMsg::PickedMaskExport(format, p))
+    }
 }
 
 /// The network view's diagrams, for a PNG export of one of them.

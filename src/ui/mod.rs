@@ -9,7 +9,7 @@
 //! returns [`panel::Action`]s: [`toolbar`], [`policy_panel`], [`legend`], [`main_view`] (with
 //! [`image_view`], [`welcome`]), [`exit_strip`], [`hover`], [`shortcuts`]; the tabs
 //! [`network_view`], [`plots`] and [`browser`]. Machinery under them: [`files`] (helper
-//! threads), [`textures`], [`render`], [`overlay`], [`decision`], [`export`], [`screenshot`],
+//! threads), [`textures`], [`render`], [`overlay`], [`decision`], [`export`], [`export_masks`], [`screenshot`],
 //! [`net_summary`], [`frame_times`]. No panel imports the app (`tests/architecture.rs`).
 
 pub mod app;
@@ -18,6 +18,7 @@ pub mod dataset_run;
 pub mod decision;
 pub mod exit_strip;
 pub mod export;
+pub mod export_masks;
 pub mod extras;
 pub mod files;
 pub mod frame_times;

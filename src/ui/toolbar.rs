@@ -7,6 +7,7 @@ use super::model_slot::ModelSlot;
 use super::panel::{Action, Actions, Ctx};
 use super::settings::{ConfKind, Overlay};
 use super::shortcuts;
+use crate::export::ExportFormat;
 use crate::jobs::Role;
 use eframe::egui::{self, Color32, RichText};
 
@@ -158,6 +159,19 @@ fn file_menus(ui: &mut egui::Ui, ctx: &Ctx, acts: &mut Actions) {
         if ui.add_enabled(enabled, egui::Button::new("Export view, masks and stats...")).clicked() {
             acts.spawn(files::pick_export_dir());
             ui.close();
+        }
+        ui.separator();
+        ui.label("The shown mask for an annotation tool:");
+        let formats = [
+            (ExportFormat::Cvat, "CVAT (Segmentation mask 1.1 zip)..."),
+            (ExportFormat::Coco, "COCO JSON (RLE)..."),
+            (ExportFormat::Cityscapes, "Cityscapes label files..."),
+        ];
+        for (format, name) in formats {
+            if ui.add_enabled(enabled, egui::Button::new(name)).clicked() {
+                acts.spawn(files::pick_mask_export(format));
+                ui.close();
+            }
         }
     });
 }

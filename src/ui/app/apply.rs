@@ -1,11 +1,11 @@
 //! Everything that changes the app's state, in one place: the worker's messages, the helper
 //! threads' messages, and the actions the panels return.
 
-use super::super::export;
 use super::super::extras::{ModelExtras, read_extras};
 use super::super::files::{FolderNav, IoMsg};
 use super::super::model_slot::{ModelInfo, ModelSlot};
 use super::super::panel::{Action, Actions};
+use super::super::{export, export_masks};
 use super::StudioApp;
 use crate::jobs::{ModelSpec, Role, WorkerMsg};
 use eframe::egui;
@@ -257,6 +257,13 @@ impl StudioApp {
                         .spawn(move || Some(IoMsg::Exported(export::write(&dir, &job).map_err(|e| format!("{e:#}")))));
                 }
             }
+            IoMsg::PickedMaskExport(format, dir) => match export_masks::job(&self.ctx(), None) {
+                Some(job) => self.io.spawn(move || {
+                    let written = export_masks::write(&dir, format, &job);
+                    Some(IoMsg::Exported(written.map(|p| vec![p]).map_err(|e| format!("{} mask: {e:#}", job.source))))
+                }),
+                None => self.say("no mask on screen to export (its head was not computed)", true),
+            },
             IoMsg::Opened(o) => {
                 if self.io.loading.as_ref() != Some(&o.path) {
                     return; // a newer open superseded this one
