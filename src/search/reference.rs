@@ -17,9 +17,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::config::SearchConfig;
 use super::npy::{NpyError, npy_error, read};
 use super::result::{EpochRecord, History};
-use super::searcher::SearchConfig;
 use super::trellis::{Beta, CELLS, LEVELS, RATES, normalise, path_weight, viterbi};
 use crate::network::card::{ArchCard, CardError, ClassInfo, NUM_LEVELS};
 use crate::network::presets::cityscapes_classes;
