@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Debug;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use candle_core::{Device, Tensor};
@@ -19,17 +19,30 @@ use crate::network::checkpoint::{self, TensorFile};
 /// Prefix of SGD's momentum buffers among a checkpoint's tensors.
 pub const MOMENTUM_PREFIX: &str = "momentum.";
 
-/// A kind of run: the metadata key its state is kept under, and its name in messages.
+/// A kind of run: its checkpoint's file name, the metadata key its state is kept under, and
+/// its name in messages.
 pub struct Kind {
+    pub checkpoint: &'static str,
     pub key: &'static str,
     pub name: &'static str,
 }
 
-/// Makes the run folder `dir` ready (created, half-written temp files of a killed run removed),
-/// refusing a fresh start over its checkpoint `path`, which would lose it, and a resume without
-/// one.
-pub fn begin(dir: &Path, path: &Path, kind: &Kind, resume: bool) -> anyhow::Result<()> {
-    crate::fsutil::prepare_run_dir(dir)?;
+/// A run's output folder (the run's own files are its type's business).
+pub trait RunFolder {
+    /// The kind of run that keeps its files here.
+    const KIND: Kind;
+    fn dir(&self) -> &Path;
+    /// What `--resume` reads.
+    fn checkpoint(&self) -> PathBuf {
+        self.dir().join(Self::KIND.checkpoint)
+    }
+}
+
+/// Makes `folder` ready (created, half-written temp files of a killed run removed), refusing a
+/// fresh start over its checkpoint, which would lose it, and a resume without one.
+pub fn begin<F: RunFolder>(folder: &F, resume: bool) -> anyhow::Result<()> {
+    crate::fsutil::prepare_run_dir(folder.dir())?;
+    let (path, kind) = (folder.checkpoint(), F::KIND);
     if resume {
         anyhow::ensure!(
             path.exists(),
@@ -112,29 +125,38 @@ mod tests {
     use super::*;
     use candle_core::Var;
 
-    const TEST: Kind = Kind { key: "test_state", name: "test" };
+    struct Folder(PathBuf);
+
+    impl RunFolder for Folder {
+        const KIND: Kind = Kind { checkpoint: "ckpt.safetensors", key: "test_state", name: "test" };
+        fn dir(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    const TEST: Kind = Folder::KIND;
 
     #[test]
     fn state_weights_and_momentum_come_back_apart() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("run");
-        let ckpt = dir.join("ckpt.safetensors");
-        assert!(begin(&dir, &ckpt, &TEST, true).unwrap_err().to_string().contains("no test checkpoint to resume"));
-        begin(&dir, &ckpt, &TEST, false).unwrap();
+        let folder = Folder(tmp.path().join("run"));
+        let ckpt = folder.checkpoint();
+        assert!(begin(&folder, true).unwrap_err().to_string().contains("no test checkpoint to resume"));
+        begin(&folder, false).unwrap();
         let w = Var::new(&[1.0f32, 2.0], &Device::Cpu).unwrap();
         let mut sgd = Sgd::new(vec![("w".into(), w.clone())], 0.9, 0.0);
         sgd.step(&w.as_tensor().sum_all().unwrap().backward().unwrap(), 0.1).unwrap();
         let card = ArchCard::preset("add-2", 2).unwrap();
         let tensors = HashMap::from([("w".to_string(), w.as_tensor().clone())]);
         write(&ckpt, &card, &TEST, &(7usize, "x"), tensors, &sgd).unwrap();
-        assert!(begin(&dir, &ckpt, &TEST, false).unwrap_err().to_string().contains("pass --resume"));
-        begin(&dir, &ckpt, &TEST, true).unwrap();
+        assert!(begin(&folder, false).unwrap_err().to_string().contains("pass --resume"));
+        begin(&folder, true).unwrap();
         let r: Resumed<(usize, String)> = read(&ckpt, &TEST).unwrap();
         assert_eq!(r.state, (7, "x".to_string()));
         assert_eq!(r.tensors.keys().collect::<Vec<_>>(), ["w"]);
         assert_eq!(r.momentum["w"].to_vec1::<f32>().unwrap(), [1.0, 1.0]);
         assert_eq!(r.card.as_ref(), Some(&card));
-        let other = Kind { key: "other", name: "other" };
+        let other = Kind { key: "other", name: "other", ..TEST };
         let err = read::<usize>(&ckpt, &other).err().unwrap().to_string();
         assert!(err.contains("not a other checkpoint"), "{err}");
         assert!(same_settings(&ckpt, &1, &2).unwrap_err().to_string().contains("other settings"));

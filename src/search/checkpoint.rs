@@ -13,14 +13,12 @@ use serde::{Deserialize, Serialize};
 
 use super::adam::{Adam, Moments};
 use super::cell_search;
-use super::config::SearchConfig;
+use super::config::{SearchConfig, SearchFiles};
 use super::result::{EpochRecord, template_card};
 use super::trellis::{CELLS, LEVELS, RATES};
-use crate::fit::checkpoint::{self, Kind, Resumed};
+use crate::fit::checkpoint::{self, Resumed, RunFolder};
 use crate::network::ArchCard;
 
-/// A search checkpoint's state.
-pub(super) const SEARCH: Kind = Kind { key: "add_studio.search_state", name: "search" };
 pub(super) const BETA: &str = "arch.beta";
 const ADAM_M: &str = "arch.adam_m";
 const ADAM_V: &str = "arch.adam_v";
@@ -140,7 +138,7 @@ impl Start {
 
     /// The checkpoint at `path`, refused when it was started with other settings than `cfg`.
     pub fn resume(path: &Path, cfg: &SearchConfig) -> anyhow::Result<Start> {
-        let Resumed { state, mut tensors, momentum, .. } = checkpoint::read::<SearchState>(path, &SEARCH)?;
+        let Resumed { state, mut tensors, momentum, .. } = checkpoint::read::<SearchState>(path, &SearchFiles::KIND)?;
         checkpoint::same_settings(path, &state.config, cfg)?;
         let mut take = |what: &str| {
             tensors.remove(what).ok_or_else(|| anyhow::anyhow!("{}: search checkpoint lacks `{what}`", path.display()))
@@ -187,7 +185,7 @@ pub(super) fn save(
 ) -> anyhow::Result<()> {
     let mut all = crate::fit::vars::values(varmap)?;
     all.extend(arch.tensors()?);
-    checkpoint::write(path, card, &SEARCH, state, all, sgd)
+    checkpoint::write(path, card, &SearchFiles::KIND, state, all, sgd)
 }
 
 /// `n` values of 1e-3 * N(0, 1) (Box-Muller on a generator seeded with `seed`): how the

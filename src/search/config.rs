@@ -2,13 +2,14 @@
 //! same ones), where it keeps its files, and the split of the train images into the half that
 //! trains the weights and the half that trains the architecture.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::data::datasets::Dataset;
+use crate::fit::checkpoint::{Kind, RunFolder};
 
 /// Everything that defines a search (saved in its checkpoint; `--resume` needs the same).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,11 +78,16 @@ pub struct SearchFiles {
     pub dir: PathBuf,
 }
 
-impl SearchFiles {
-    /// Supernet weights, beta, optimiser state, step and history: what `--resume` reads.
-    pub fn checkpoint(&self) -> PathBuf {
-        self.dir.join("search_checkpoint.safetensors")
+impl RunFolder for SearchFiles {
+    /// The checkpoint holds supernet weights, beta, optimiser state, step and history.
+    const KIND: Kind =
+        Kind { checkpoint: "search_checkpoint.safetensors", key: "add_studio.search_state", name: "search" };
+    fn dir(&self) -> &Path {
+        &self.dir
     }
+}
+
+impl SearchFiles {
     /// The architecture card of the latest decoded path.
     pub fn card(&self) -> PathBuf {
         self.dir.join("arch.json")

@@ -18,7 +18,7 @@ use candle_nn::{VarBuilder, VarMap};
 use indicatif::ProgressBar;
 
 use super::cell_search;
-use super::checkpoint::{ARCH_STREAM, Arch, EpochAcc, SEARCH, SearchState, Start};
+use super::checkpoint::{ARCH_STREAM, Arch, EpochAcc, SearchState, Start};
 use super::config::{SearchConfig, SearchFiles, split_halves};
 pub use super::result::undecided_warning;
 use super::result::{EpochRecord, History, cells_changed, early_exits, searched_card, template_card};
@@ -27,6 +27,7 @@ use super::trellis::{self, CELLS};
 use crate::data::augment::AugmentParams;
 use crate::data::datasets::Dataset;
 use crate::fit::batches::{Batch, batch};
+use crate::fit::checkpoint::RunFolder;
 use crate::fit::loss::multi_exit_loss;
 use crate::fit::optim::{Sgd, poly_lr};
 use crate::fit::{Ended, Steps, vars};
@@ -60,7 +61,7 @@ pub fn search(
         ds.num_classes,
         template.classes.len()
     );
-    crate::fit::checkpoint::begin(&files.dir, &files.checkpoint(), &SEARCH, resume)?;
+    crate::fit::checkpoint::begin(files, resume)?;
     let early = early_exits(cfg.exits);
     let mut exit_cells = early.clone();
     exit_cells.push(CELLS - 1);

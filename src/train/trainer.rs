@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::augment::AugmentParams;
 use crate::data::datasets::Dataset;
 use crate::fit::batches::batch;
-use crate::fit::checkpoint::{self, Kind};
+use crate::fit::checkpoint::{self, Kind, RunFolder};
 use crate::fit::loss::weighted_multi_exit_loss;
 use crate::fit::optim::{Sgd, poly_lr};
 use crate::fit::{Ended, Steps, vars};
@@ -53,11 +53,15 @@ pub struct RunFiles {
     pub dir: PathBuf,
 }
 
-impl RunFiles {
-    /// Weights, momentum and step: what `--resume` reads.
-    pub fn checkpoint(&self) -> PathBuf {
-        self.dir.join("checkpoint.safetensors")
+impl RunFolder for RunFiles {
+    /// The checkpoint holds weights, momentum and step.
+    const KIND: Kind = Kind { checkpoint: "checkpoint.safetensors", key: "add_studio.train_state", name: "training" };
+    fn dir(&self) -> &Path {
+        &self.dir
     }
+}
+
+impl RunFiles {
     /// Weights and card only: what the app and `add infer` load.
     pub fn model(&self) -> PathBuf {
         self.dir.join("model.safetensors")
@@ -66,9 +70,6 @@ impl RunFiles {
         self.dir.join("train_log.csv")
     }
 }
-
-/// A training checkpoint's state.
-const TRAINING: Kind = Kind { key: "add_studio.train_state", name: "training" };
 
 #[derive(Serialize, Deserialize)]
 struct TrainState {
@@ -143,8 +144,8 @@ pub fn run(job: TrainJob) -> anyhow::Result<()> {
 fn run_class_weights(files: &RunFiles, ds: &Dataset, classes: usize, resume: bool) -> anyhow::Result<Vec<f32>> {
     if resume && files.checkpoint().exists() {
         let file = TensorFile::read(&files.checkpoint())?;
-        if file.metadata.contains_key(TRAINING.key) {
-            let state: TrainState = checkpoint::state(&file, &TRAINING)?;
+        if file.metadata.contains_key(RunFiles::KIND.key) {
+            let state: TrainState = checkpoint::state(&file, &RunFiles::KIND)?;
             if !state.config.class_weights.is_empty() {
                 return Ok(state.config.class_weights);
             }
@@ -165,7 +166,7 @@ pub fn train(
     until: Option<usize>,
     device: &Device,
 ) -> anyhow::Result<()> {
-    checkpoint::begin(&files.dir, &files.checkpoint(), &TRAINING, resume)?;
+    checkpoint::begin(files, resume)?;
     let (init, start, momentum) = if resume {
         let r = resume_from(files, card, cfg)?;
         (r.tensors, r.state.step, r.momentum)
@@ -253,7 +254,7 @@ impl Steps for Training<'_> {
         let weights = self.trainee.tensors()?;
         crate::network::checkpoint::save(&self.files.model(), &self.trainee.card, &weights)?;
         let state = TrainState { step, config: self.cfg.clone() };
-        checkpoint::write(&self.files.checkpoint(), &self.trainee.card, &TRAINING, &state, weights, &self.opt)
+        checkpoint::write(&self.files.checkpoint(), &self.trainee.card, &RunFiles::KIND, &state, weights, &self.opt)
     }
 }
 
@@ -282,7 +283,7 @@ fn open_log(files: &RunFiles, exits: usize, start: usize) -> anyhow::Result<std:
 
 /// The step a training checkpoint was saved at.
 pub fn checkpoint_step(path: &Path) -> anyhow::Result<usize> {
-    let state: TrainState = checkpoint::state(&TensorFile::read(path)?, &TRAINING)?;
+    let state: TrainState = checkpoint::state(&TensorFile::read(path)?, &RunFiles::KIND)?;
     Ok(state.step)
 }
 
@@ -293,7 +294,7 @@ fn resume_from(
     cfg: &TrainConfig,
 ) -> anyhow::Result<checkpoint::Resumed<TrainState>> {
     let path = files.checkpoint();
-    let r = checkpoint::read::<TrainState>(&path, &TRAINING)?;
+    let r = checkpoint::read::<TrainState>(&path, &RunFiles::KIND)?;
     anyhow::ensure!(r.card.as_ref() == Some(card), "{}: was trained with another architecture card", path.display());
     checkpoint::same_settings(&path, &r.state.config, cfg)?;
     Ok(r)

@@ -14,6 +14,7 @@ use crate::data::datasets::{OnBad, cityscapes};
 use crate::data::size::parse_size;
 use crate::data::synth::writer::DatasetPlan;
 use crate::eval::run::EvalArgs;
+use crate::fit::checkpoint::RunFolder;
 use crate::network::EdmKind;
 use crate::search::config::default_steps_per_epoch;
 use crate::search::{SearchConfig, SearchFiles};
