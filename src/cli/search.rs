@@ -7,6 +7,10 @@ use crate::data::size::parse_size;
 use crate::search::config::default_steps_per_epoch;
 use crate::search::{Outcome, SearchConfig, SearchFiles, search};
 
+/// The defaults of the flags: the library's, 8 epochs of which 3 warm up (the steps per epoch
+/// here are a placeholder: by default they follow the data, see [`run`]).
+const DEFAULTS: SearchConfig = SearchConfig::defaults(8, 3, 1);
+
 /// Options of `add search`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SearchArgs {
@@ -17,42 +21,42 @@ pub struct SearchArgs {
     #[arg(long, short = 'o')]
     pub out: PathBuf,
     /// Filter multiplier F of the supernet (and of the card it writes).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = DEFAULTS.filters)]
     pub filters: usize,
     /// Width of the shared ASPP and decoder.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = DEFAULTS.head_width)]
     pub head_width: usize,
     /// Exits in all, the last cell included (1..=4); early exits split the cells evenly.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = DEFAULTS.exits)]
     pub exits: usize,
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = DEFAULTS.epochs)]
     pub epochs: usize,
     /// Epochs of weight-only training before beta is updated.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = DEFAULTS.warmup)]
     pub warmup: usize,
     /// Steps per epoch (default: half A's images / batch, rounded up).
     #[arg(long)]
     pub steps_per_epoch: Option<usize>,
-    /// Crop HxW; each side 32k+1.
+    /// Crop HxW; each side 32k+1 (the default is [`SearchConfig::defaults`]'s).
     #[arg(long, default_value = "65x129")]
     pub crop: String,
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = DEFAULTS.batch)]
     pub batch: usize,
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = DEFAULTS.scale.0)]
     pub scale_min: f32,
-    #[arg(long, default_value_t = 1.5)]
+    #[arg(long, default_value_t = DEFAULTS.scale.1)]
     pub scale_max: f32,
     /// Learning rate of the weights (SGD, poly decay); the reference searches with 0.025.
-    #[arg(long, default_value_t = 0.025)]
+    #[arg(long, default_value_t = DEFAULTS.lr)]
     pub lr: f64,
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = DEFAULTS.momentum)]
     pub momentum: f64,
-    #[arg(long, default_value_t = 5e-4)]
+    #[arg(long, default_value_t = DEFAULTS.weight_decay)]
     pub weight_decay: f64,
     /// Learning rate of beta (Adam, no weight decay).
-    #[arg(long, default_value_t = 3e-3)]
+    #[arg(long, default_value_t = DEFAULTS.arch_lr)]
     pub arch_lr: f64,
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = DEFAULTS.seed)]
     pub seed: u64,
     /// Also search the cell: alpha over the 8 candidate ops of each of the cell's 20 edges,
     /// shared by every cell, decoded into the card's genotype (about 10x the cost per step).

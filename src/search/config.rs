@@ -37,6 +37,30 @@ pub struct SearchConfig {
 }
 
 impl SearchConfig {
+    /// `add search`'s defaults (its flags and the pipeline's search stage use them) for
+    /// everything but the schedule: F=4, head width 32, 2 exits, batch 4, 65x129 crops scaled by
+    /// 0.5-1.5, SGD at 0.025 (the reference's) with momentum 0.9 and weight decay 5e-4, beta's Adam
+    /// at 3e-3, seed 1, the path only.
+    pub const fn defaults(epochs: usize, warmup: usize, steps_per_epoch: usize) -> SearchConfig {
+        SearchConfig {
+            filters: 4,
+            head_width: 32,
+            exits: 2,
+            epochs,
+            warmup,
+            steps_per_epoch,
+            batch: 4,
+            crop: (65, 129),
+            scale: (0.5, 1.5),
+            lr: 0.025,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            arch_lr: 3e-3,
+            seed: 1,
+            cell_search: false,
+        }
+    }
+
     pub fn total_steps(&self) -> usize {
         self.epochs * self.steps_per_epoch
     }

@@ -169,22 +169,15 @@ pub fn reference_card(
 
 /// The settings of the reference `search.py` (its argparse defaults: the folder keeps none).
 fn reference_config(epochs: usize, exits: usize) -> SearchConfig {
+    // the same optimisers as ours (`SearchConfig::defaults`), at the reference's scale
     SearchConfig {
         filters: 8,
         head_width: 256,
         exits,
-        epochs,
-        warmup: 20,
-        steps_per_epoch: 0,
         batch: 2,
         crop: (321, 321),
         scale: (0.5, 2.0),
-        lr: 0.025,
-        momentum: 0.9,
-        weight_decay: 5e-4,
-        arch_lr: 3e-3,
-        seed: 1,
-        cell_search: false,
+        ..SearchConfig::defaults(epochs, 20, 0)
     }
 }
 

@@ -325,19 +325,13 @@ mod tests {
         SearchConfig {
             filters: 2,
             head_width: 8,
-            exits: 2,
-            epochs,
-            warmup: 1,
-            steps_per_epoch: 1,
             batch: 2,
             crop: (65, 65),
             scale: (0.75, 1.25),
             lr: 0.02,
-            momentum: 0.9,
             weight_decay: 1e-4,
-            arch_lr: 3e-3,
             seed: 4,
-            cell_search: false,
+            ..SearchConfig::defaults(epochs, 1, 1)
         }
     }
 

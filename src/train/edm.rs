@@ -140,11 +140,15 @@ pub struct EdmTraining {
     pub out: PathBuf,
     /// Which decision makers to train.
     pub kind: EdmKind,
+    /// What the EDM-map learns to predict.
     pub map_target: MapTarget,
     /// Width of the scalar EDM's convolution (the card's when none).
     pub edm_channels: Option<usize>,
+    /// Passes over the cached features.
     pub epochs: usize,
+    /// Adam's learning rate.
     pub lr: f64,
+    /// Examples per update.
     pub batch: usize,
     /// At most this many training images.
     pub max_images: usize,

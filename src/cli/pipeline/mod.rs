@@ -161,23 +161,11 @@ fn search_stage(a: &PipelineArgs) -> anyhow::Result<String> {
         let files = SearchFiles { dir: dir.clone() };
         let resume = files.checkpoint().exists();
         let ds = cityscapes::open(&a.out.join("data"), "train", OnBad::Fail)?;
-        let cfg = SearchConfig {
-            filters: 4,
-            head_width: 32,
-            exits: 2,
-            epochs: a.search_epochs,
-            warmup: (a.search_epochs / 3).max(1),
-            steps_per_epoch: default_steps_per_epoch(ds.len(), 4),
-            batch: 4,
-            crop: (65, 129),
-            scale: (0.5, 1.5),
-            lr: 0.025,
-            momentum: 0.9,
-            weight_decay: 5e-4,
-            arch_lr: 3e-3,
-            seed: a.seed,
-            cell_search: a.cell_search,
-        };
+        // `add search`'s defaults, a third of the epochs warming up, one pass over half A an epoch
+        let (epochs, warmup) = (a.search_epochs, (a.search_epochs / 3).max(1));
+        let mut cfg =
+            SearchConfig { seed: a.seed, cell_search: a.cell_search, ..SearchConfig::defaults(epochs, warmup, 0) };
+        cfg.steps_per_epoch = default_steps_per_epoch(ds.len(), cfg.batch);
         super::search::search_and_report(&ds, &cfg, &files, resume, None, &a.device)?;
         let mut card = crate::network::ArchCard::load(&files.card())?;
         card.f = a.filters;
