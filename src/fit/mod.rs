@@ -1,5 +1,6 @@
-//! The training-loop core that `add train` ([`crate::train::trainer`]) and `add search`
-//! ([`crate::search::searcher`]) share, so both resume, pause and report the same way.
+//! The training-loop core that `add train` (`train::trainer`) and `add search`
+//! (`search::searcher`) share, so both resume, pause and report the same way. It knows
+//! neither: each implements [`Steps`] and keeps its own files through [`checkpoint`].
 //!
 //! - [`drive`]: the loop itself: steps from where the checkpoint left off, the progress bar, and
 //!   the pause before a step on `--until` or Ctrl-C, checkpoint saved first; a run says what a

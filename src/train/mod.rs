@@ -1,7 +1,7 @@
 //! Training: the multi-exit network and the Auto-DeepLab baseline (`add train`), their
 //! BatchNorm statistics on full-size images (`add calibrate-bn`), and the decision makers on the
-//! frozen network (`add train-edm`). Each stage is a typed function; `add pipeline`
-//! (`crate::cli::pipeline`) chains them.
+//! frozen network (`add train-edm`). Each stage is a typed function that takes a typed job;
+//! the command line parses the flags into it, and `add pipeline` (in the CLI layer) chains them.
 //!
 //! - [`trainer`]: the training step, the log, the run's files and state (the loop, checkpoints
 //!   and resume are [`crate::fit`]'s, shared with the search); [`shape`]: the network a run
