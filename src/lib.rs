@@ -11,7 +11,8 @@
 //! - [`jobs`]: work off the UI thread without egui: the model worker, dataset runs, the demo.
 //! - [`report`]: the failure report (HTML) a researcher hands to colleagues.
 //! - [`export`]: masks for annotation tools (CVAT zip, COCO RLE, Cityscapes files).
-//! - [`train`], [`search`]: training, decision makers, the pipeline; the network-path search.
+//! - [`train`], [`search`]: training, precise BN, decision makers; the network-path search.
+//! - [`fit`]: the training-loop core both share (resume, pause, Ctrl-C, progress, SGD, loss).
 //! - [`fsutil`]: atomic writes, stale temp files.
 //! - [`ui`]: the desktop app (eframe).
 //! - [`cli`]: the headless `add ...` subcommands.
@@ -21,6 +22,7 @@ pub mod data;
 pub mod engine;
 pub mod eval;
 pub mod export;
+pub mod fit;
 pub mod fsutil;
 pub mod jobs;
 pub mod kernels;

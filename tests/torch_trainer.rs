@@ -13,7 +13,7 @@ use add_studio::cli::bench::Peer;
 use add_studio::data::synth::writer::{DatasetPlan, write_dataset};
 use add_studio::network::checkpoint::{self, TensorFile};
 use add_studio::network::{ArchCard, BuildMode};
-use add_studio::train::pipeline::trained_elsewhere;
+use add_studio::train::provenance::trained_elsewhere;
 use candle_core::Device;
 
 fn repo() -> PathBuf {

@@ -108,7 +108,8 @@ fn paused_and_resumed_equals_uninterrupted() {
 /// BatchNorm uses the batch's statistics and the two are comparable).
 #[test]
 fn the_loss_falls_on_a_tiny_problem() {
-    use add_studio::train::{batches::batch, loss::multi_exit_loss, trainer::Trainee};
+    use add_studio::fit::{batches::batch, loss::multi_exit_loss};
+    use add_studio::train::trainer::Trainee;
     const STEPS: usize = 12;
     let tmp = tempfile::tempdir().unwrap();
     let ds = generated(&tmp.path().join("data"), 1, (128, 96), 5);
@@ -139,7 +140,8 @@ fn the_loss_falls_on_a_tiny_problem() {
 /// Step-0 loss and gradients of `card` on a fixed batch, through our CPU kernels or through the
 /// generic path that CUDA and Metal run.
 fn loss_and_gradient(card: &ArchCard, generic: bool) -> (f32, Vec<f64>) {
-    use add_studio::train::{loss::multi_exit_loss, trainer::Trainee};
+    use add_studio::fit::loss::multi_exit_loss;
+    use add_studio::train::trainer::Trainee;
     let init = add_studio::network::init::random_tensors(card, 3).unwrap();
     let _generic = generic.then(add_studio::kernels::GenericKernels::on_this_thread);
     let t = Trainee::new(card, &init, &Device::Cpu).unwrap();
@@ -198,20 +200,20 @@ fn the_gpu_code_path_trains_like_the_cpu_kernels() {
 /// with nearly no variance over it divide any leftover by sqrt(eps).)
 #[test]
 fn calibrated_statistics_are_the_images_statistics() {
-    use add_studio::train::bn_calibrate::{CalibrateArgs, calibrate};
+    use add_studio::train::bn_calibrate::{Calibration, calibrate};
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let ds = generated(&data, 1, (256, 128), 9);
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/add.safetensors");
     let before = TensorFile::read(&model).unwrap();
     let card = before.card.clone().unwrap();
-    let args = CalibrateArgs {
+    let args = Calibration {
         model: model.clone(),
         data: data.clone(),
         out: tmp.path().join("calibrated.safetensors"),
         batches: 60,
         batch: 2,
-        size: "129x257".into(),
+        size: (129, 257),
         seed: 1,
         device: "cpu".into(),
     };
@@ -235,7 +237,7 @@ fn calibrated_statistics_are_the_images_statistics() {
         jitter: 0.0,
         ..Default::default()
     };
-    let b = add_studio::train::batches::batch(&ds, 2, &aug, &card.normalization, 1, 0, &Device::Cpu).unwrap();
+    let b = add_studio::fit::batches::batch(&ds, 2, &aug, &card.normalization, 1, 0, &Device::Cpu).unwrap();
     let y = b.images.conv2d(&before.tensors["stem0.0.weight"], 1, 2, 1, 1).unwrap();
     let c = y.dim(1).unwrap();
     let y = y.transpose(0, 1).unwrap().flatten_from(1).unwrap();

@@ -133,7 +133,7 @@ fn the_pipeline_takes_over_from_models_trained_elsewhere() {
     let (out, ship) = (tmp.path().join("pipe"), tmp.path().join("models"));
     let trained = |complete: bool| {
         for (run, arch) in [("add", "add-3"), ("autodeeplab", "autodeeplab")] {
-            let card = add_studio::train::trainer::ShapeArgs {
+            let card = add_studio::train::shape::Shape {
                 arch: arch.into(),
                 filters: 2,
                 head_width: Some(16),

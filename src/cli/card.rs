@@ -19,7 +19,7 @@ use crate::search::reference::{HistoryFile, import_search, reference_card};
 #[derive(Debug, Clone, clap::Args)]
 pub struct CardArgs {
     #[command(flatten)]
-    pub shape: crate::train::trainer::ShapeArgs,
+    pub shape: super::train::ShapeArgs,
     /// The reference's `network_path.npy` (12 levels): the card's path.
     #[arg(long, value_name = "FILE")]
     pub network_path: Option<PathBuf>,

@@ -1,5 +1,6 @@
 //! `add info`: what a model is: its card, parameters and Multi-Adds per cell and per exit.
 
+use crate::data::size::parse_size;
 use crate::engine::device;
 use crate::network::{AddNet, ArchCard, BuildMode, CostTable, ParamTable};
 
@@ -18,23 +19,11 @@ pub struct InfoArgs {
     pub json: bool,
 }
 
-/// Parses `HxW`.
-pub fn parse_size(s: &str) -> anyhow::Result<(usize, usize)> {
-    let (h, w) = s.split_once('x').ok_or_else(|| anyhow::anyhow!("size `{s}`: expected HxW, e.g. 1025x2049"))?;
-    let side = |v: &str| {
-        v.trim()
-            .parse::<usize>()
-            .map_err(|_| anyhow::anyhow!("size `{s}`: `{v}` is not a whole number (expected HxW, e.g. 1025x2049)"))
-    };
-    let (h, w) = (side(h)?, side(w)?);
-    anyhow::ensure!(h >= 65 && w >= 65, "size `{s}`: each side must be at least 65");
-    Ok((h, w))
-}
-
 /// Runs `add info`.
 pub fn run(args: InfoArgs) -> anyhow::Result<()> {
     let card = args.model.card()?;
-    let (h, w) = parse_size(&args.size)?;
+    let (h, w) = parse_size("--size", &args.size)?;
+    let (h, w) = (h as usize, w as usize);
     let params = ParamTable::of(&card)?;
     // Multi-Adds need only the shapes: build on fresh variables.
     let vm = candle_nn::VarMap::new();

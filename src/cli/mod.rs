@@ -2,12 +2,18 @@
 //! this file only routes. Errors become `anyhow` here, at the binary's edge.
 
 pub mod bench;
+pub mod calibrate_bn;
 pub mod card;
 pub mod import;
 pub mod infer;
 pub mod info;
 pub mod model_arg;
 pub mod parity;
+pub mod pipeline;
+pub mod search;
+pub mod synth;
+pub mod train;
+pub mod train_edm;
 
 use clap::{Parser, Subcommand};
 
@@ -40,21 +46,21 @@ pub enum Command {
     /// Compare every exit's logits on two devices (GPU against CPU), same weights and image.
     Parity(parity::ParityArgs),
     /// Train ADD (all exits) or the Auto-DeepLab baseline; checkpoints and resumes.
-    Train(crate::train::trainer::TrainArgs),
+    Train(train::TrainArgs),
     /// Recompute a trained model's BatchNorm statistics on full-size images (precise BN).
-    CalibrateBn(crate::train::bn_calibrate::CalibrateArgs),
+    CalibrateBn(calibrate_bn::CalibrateArgs),
     /// Train the decision makers (scalar EDM, EDM-map) on a frozen trained model.
-    TrainEdm(crate::train::edm::TrainEdmArgs),
+    TrainEdm(train_edm::TrainEdmArgs),
     /// mIoU per exit and a speed/accuracy sweep per policy; writes presets into the card.
     Eval(crate::eval::run::EvalArgs),
     /// A failure report (HTML): the worst images by four criteria, per-class IoU, confusion.
     Report(crate::report::ReportArgs),
     /// Every stage from a fixed seed: scenes, ADD, baseline, decision makers, evaluation.
-    Pipeline(crate::train::pipeline::PipelineArgs),
+    Pipeline(pipeline::PipelineArgs),
     /// Generate a synthetic street-scene dataset in the Cityscapes layout.
-    Synth(crate::data::SynthArgs),
+    Synth(synth::SynthArgs),
     /// Search the network-level path (supernet with multi-exit heads); writes a card.
-    Search(crate::search::SearchArgs),
+    Search(search::SearchArgs),
 }
 
 /// Runs the parsed command line.
@@ -68,13 +74,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Import(args)) => import::run(args),
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Parity(args)) => parity::run(args),
-        Some(Command::Train(args)) => crate::train::trainer::run(args),
-        Some(Command::TrainEdm(args)) => crate::train::edm::run(args),
-        Some(Command::CalibrateBn(args)) => crate::train::bn_calibrate::run(args),
+        Some(Command::Train(args)) => train::run(args),
+        Some(Command::TrainEdm(args)) => train_edm::run(args),
+        Some(Command::CalibrateBn(args)) => calibrate_bn::run(args),
         Some(Command::Eval(args)) => crate::eval::run::run(args),
         Some(Command::Report(args)) => crate::report::run(args),
-        Some(Command::Pipeline(args)) => crate::train::pipeline::run(args),
-        Some(Command::Synth(args)) => crate::data::run_synth(args),
-        Some(Command::Search(args)) => crate::search::run(args),
+        Some(Command::Pipeline(args)) => pipeline::run(args),
+        Some(Command::Synth(args)) => synth::run(args),
+        Some(Command::Search(args)) => search::run(args),
     }
 }

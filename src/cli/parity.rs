@@ -1,7 +1,7 @@
 //! `add parity`: the same model and image on two devices (by default the CPU and the first
 //! CUDA GPU), every exit's logits compared; fails when one differs by more than `--tol`.
 
-use super::info::parse_size;
+use crate::data::size::parse_size;
 use crate::engine::{Engine, device, parity};
 use crate::network::ArchCard;
 
@@ -33,7 +33,8 @@ pub struct ParityArgs {
 
 /// Runs `add parity`.
 pub fn run(args: ParityArgs) -> anyhow::Result<()> {
-    let (h, w) = parse_size(&args.size)?;
+    let (h, w) = parse_size("--size", &args.size)?;
+    let (h, w) = (h as usize, w as usize);
     anyhow::ensure!(
         args.devices.len() == 2,
         "--devices: expected two devices, e.g. cpu,cuda:0, got {:?}",

@@ -1,60 +1,12 @@
 //! Images and datasets: safe image I/O ([`image_io`]), the procedural street-scene generator
 //! ([`synth`], behind `add synth`), dataset loaders ([`datasets`]: Cityscapes, PASCAL VOC, plain
-//! folders) and training augmentation ([`augment`]).
+//! folders), training augmentation ([`augment`]) and the one rule for image sizes given on the
+//! command line ([`size`]).
 
 pub mod augment;
 pub mod datasets;
 pub mod image_io;
+pub mod size;
 pub mod synth;
 
 pub use image_io::{DataError, load_label, load_rgb, save_png_atomic};
-
-/// Options of `add synth`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct SynthArgs {
-    /// Output folder (Cityscapes layout: leftImg8bit/, gtFine/, manifest.jsonl).
-    #[arg(long)]
-    pub out: std::path::PathBuf,
-    /// Number of scenes.
-    #[arg(long, default_value_t = 100)]
-    pub count: u64,
-    /// Image size as HEIGHTxWIDTH.
-    #[arg(long, default_value = "256x512", value_parser = synth::writer::parse_size)]
-    pub size: (u32, u32),
-    /// Dataset seed; scene i depends only on (seed, i, size, difficulty range).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Share of scenes put in the val split (drawn per scene from its seed).
-    #[arg(long, default_value_t = 0.2)]
-    pub val_fraction: f32,
-    /// Lowest difficulty knob (0 = easy).
-    #[arg(long, default_value_t = 0.0)]
-    pub difficulty_min: f32,
-    /// Highest difficulty knob (1 = hard).
-    #[arg(long, default_value_t = 1.0)]
-    pub difficulty_max: f32,
-    /// Write a flat gallery (scene_NN.png, scene_NN_label.png, samples.json, contact_sheet.jpg)
-    /// with difficulties evenly spaced, as in assets/samples.
-    #[arg(long)]
-    pub gallery: bool,
-}
-
-/// Runs `add synth`.
-pub fn run_synth(args: SynthArgs) -> anyhow::Result<()> {
-    let ok = |v: f32| (0.0..=1.0).contains(&v);
-    anyhow::ensure!(
-        ok(args.difficulty_min) && ok(args.difficulty_max) && args.difficulty_min <= args.difficulty_max,
-        "--difficulty-min/max must satisfy 0 <= min <= max <= 1"
-    );
-    anyhow::ensure!(ok(args.val_fraction), "--val-fraction must be in [0, 1]");
-    let plan = synth::writer::DatasetPlan {
-        out: args.out,
-        count: args.count,
-        width: args.size.1,
-        height: args.size.0,
-        seed: args.seed,
-        val_fraction: args.val_fraction,
-        difficulty: (args.difficulty_min, args.difficulty_max),
-    };
-    synth::writer::run(&plan, args.gallery)
-}

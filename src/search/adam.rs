@@ -1,10 +1,17 @@
 //! Adam for the architecture weights beta.
 //!
 //! The arithmetic is candle_nn's `AdamW` with weight decay 0 (a test checks they agree step by
-//! step), but the moments and the step count are public here: `AdamW` keeps them private, and
-//! `--resume` must restore them to continue exactly.
+//! step), but the moments and the step count are public here ([`Moments`]): `AdamW` keeps them
+//! private, and `--resume` must restore them to continue exactly.
 
 use candle_core::{Result, Tensor, Var};
+
+/// Adam's state as a checkpoint keeps it: steps taken and both moments.
+pub struct Moments {
+    pub t: usize,
+    pub m: Tensor,
+    pub v: Tensor,
+}
 
 /// Adam state for one variable.
 pub struct Adam {
@@ -24,6 +31,14 @@ impl Adam {
     pub fn new(var: &Var, lr: f64) -> Result<Adam> {
         let d = candle_nn::ParamsAdamW::default();
         Ok(Adam { lr, beta1: d.beta1, beta2: d.beta2, eps: d.eps, t: 0, m: var.zeros_like()?, v: var.zeros_like()? })
+    }
+
+    /// Takes up the state an earlier run saved (moments moved to `device`).
+    pub fn restore(&mut self, saved: Moments, device: &candle_core::Device) -> Result<()> {
+        self.t = saved.t;
+        self.m = saved.m.to_device(device)?;
+        self.v = saved.v.to_device(device)?;
+        Ok(())
     }
 
     /// One update of `var` from its gradient `g`.

@@ -67,9 +67,9 @@ impl MixedCellOps {
 }
 
 /// Initial alpha, as the reference initialises it (see
-/// [`super::searcher::initial_arch_weights`]), from a stream of its own.
+/// [`super::checkpoint::initial_arch_weights`]), from a stream of its own.
 pub fn initial_alpha(b: usize, seed: u64) -> Vec<f32> {
-    super::searcher::initial_arch_weights(edges(b) * OPS, seed ^ 0xA1FA_0000_0000_0003)
+    super::checkpoint::initial_arch_weights(edges(b) * OPS, seed ^ 0xA1FA_0000_0000_0003)
 }
 
 /// Softmax of each row of raw alpha (what the forward pass and decoding use).

@@ -17,9 +17,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::config::SearchConfig;
 use super::npy::{NpyError, npy_error, read};
 use super::result::{EpochRecord, History};
-use super::searcher::SearchConfig;
 use super::trellis::{Beta, CELLS, LEVELS, RATES, normalise, path_weight, viterbi};
 use crate::network::card::{ArchCard, CardError, ClassInfo, NUM_LEVELS};
 use crate::network::presets::cityscapes_classes;
@@ -169,22 +169,15 @@ pub fn reference_card(
 
 /// The settings of the reference `search.py` (its argparse defaults: the folder keeps none).
 fn reference_config(epochs: usize, exits: usize) -> SearchConfig {
+    // the same optimisers as ours (`SearchConfig::defaults`), at the reference's scale
     SearchConfig {
         filters: 8,
         head_width: 256,
         exits,
-        epochs,
-        warmup: 20,
-        steps_per_epoch: 0,
         batch: 2,
         crop: (321, 321),
         scale: (0.5, 2.0),
-        lr: 0.025,
-        momentum: 0.9,
-        weight_decay: 5e-4,
-        arch_lr: 3e-3,
-        seed: 1,
-        cell_search: false,
+        ..SearchConfig::defaults(epochs, 20, 0)
     }
 }
 

@@ -1,9 +1,12 @@
-//! What a search produces: the exit placement, the architecture card of a decoded path, and
-//! the per-epoch history the app plots.
+//! What a search produces: the exit placement, the architecture card of a decoded path, the
+//! per-epoch history the app plots, and whether its path is settled.
 
+use std::path::Path;
+
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use super::trellis::{Beta, CELLS};
+use super::trellis::{self, Beta, CELLS};
 use crate::network::card::{ArchCard, EdmSettings, HeadSettings, ModelKind, Normalization, StemSettings};
 use crate::network::presets::{AUTODEEPLAB_GENOTYPE, cityscapes_classes};
 
@@ -87,12 +90,42 @@ pub struct EpochRecord {
 /// `search_history.json`: the settings and one record per epoch.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct History {
-    pub config: super::searcher::SearchConfig,
+    pub config: super::config::SearchConfig,
     /// Cells with an exit head in the supernet, the last cell included.
     pub exit_cells: Vec<usize>,
     /// Level where the supernet's shared head runs.
     pub head_level: usize,
     pub epochs: Vec<EpochRecord>,
+}
+
+/// Cells whose level differs between two decoded paths.
+pub fn cells_changed(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).filter(|(x, y)| x != y).count()
+}
+
+/// Below this [`trellis::decisiveness`] a finished search's path is reported as undecided.
+pub const UNDECIDED_BELOW: f64 = 0.25;
+
+/// What to tell the user when the final path is not to be trusted: beta still close to
+/// uniform, or the path still changing in the last epoch.
+pub fn undecided_warning(history: &[EpochRecord]) -> Option<String> {
+    let last = history.last()?;
+    let d = trellis::decisiveness(&last.beta);
+    let changed = history.len().checked_sub(2).map(|i| cells_changed(&history[i].path, &last.path)).unwrap_or(0);
+    (d < UNDECIDED_BELOW || changed > 0).then(|| {
+        format!(
+            "the path is not settled: beta is {d:.2} of the way from uniform to one edge per node \
+             (below {UNDECIDED_BELOW} the decoded path is mostly noise) and {changed} cell(s) changed level in \
+             the last epoch. Short searches decode noise (on this CPU, two seeds of 6 x 15 steps agreed on 3 to \
+             5 of the 12 cells); search longer, or raise --arch-lr, until the path stops changing."
+        )
+    })
+}
+
+/// Reads a finished or paused search's history file.
+pub fn read_history(path: &Path) -> anyhow::Result<History> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not a search history", path.display()))
 }
 
 #[cfg(test)]

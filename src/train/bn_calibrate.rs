@@ -11,11 +11,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use candle_core::{Device, Tensor};
 
-use crate::data::augment::AugmentParams;
-use crate::network::checkpoint::{self, TensorFile};
-
-use super::batches::batch;
 use super::trainer::Trainee;
+use crate::data::augment::AugmentParams;
+use crate::fit::batches::batch;
+use crate::fit::vars::is_running_stat;
+use crate::network::checkpoint::{self, TensorFile};
 
 /// Forward passes by default (also what `add pipeline` runs and its model card states).
 pub const BATCHES: usize = 60;
@@ -24,36 +24,30 @@ pub const BATCH: usize = 4;
 /// Size the statistics are gathered at by default: the size the model answers on.
 pub const SIZE: &str = "257x513";
 
-/// Options of `add calibrate-bn`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct CalibrateArgs {
+/// A calibration: which model, on which images, how many passes of what size.
+#[derive(Debug, Clone)]
+pub struct Calibration {
     /// Trained model (safetensors with its card).
-    #[arg(long)]
     pub model: PathBuf,
-    /// Dataset root (Cityscapes layout); its train split is read.
-    #[arg(long)]
+    /// Dataset root; its train split is read.
     pub data: PathBuf,
-    /// Where to write the calibrated model (may be --model itself: written atomically).
-    #[arg(long)]
+    /// Where to write the calibrated model (may be `model` itself: written atomically).
     pub out: PathBuf,
-    /// Forward passes; the statistics are a running average with the network's momentum
-    /// (0.1), so after 60 passes the trained ones weigh 0.9^60 = 0.2%.
-    #[arg(long, default_value_t = BATCHES)]
+    /// Forward passes.
     pub batches: usize,
-    #[arg(long, default_value_t = BATCH)]
+    /// Images per pass.
     pub batch: usize,
-    /// Image size the statistics are gathered at: the size the model answers on.
-    #[arg(long, default_value = SIZE)]
-    pub size: String,
-    #[arg(long, default_value_t = 1)]
+    /// (height, width) the statistics are gathered at.
+    pub size: (u32, u32),
     pub seed: u64,
-    #[arg(long, default_value = "auto")]
+    /// Device: cpu, cuda, cuda:N, metal or auto.
     pub device: String,
 }
 
-/// Names of the running statistics, the only tensors calibration changes.
-fn is_running_stat(name: &str) -> bool {
-    name.ends_with("running_mean") || name.ends_with("running_var")
+impl Calibration {
+    fn size_text(&self) -> String {
+        format!("{}x{}", self.size.0, self.size.1)
+    }
 }
 
 /// Runs `batches` training-mode forward passes of full-size, unflipped, unjittered train
@@ -61,14 +55,12 @@ fn is_running_stat(name: &str) -> bool {
 pub fn calibrate(
     weights: &TensorFile,
     ds: &crate::data::datasets::Dataset,
-    args: &CalibrateArgs,
+    args: &Calibration,
     device: &Device,
 ) -> anyhow::Result<HashMap<String, Tensor>> {
     let card = checkpoint::resolve_card(weights, None)?;
     let trainee = Trainee::new(&card, &weights.tensors, device)?;
-    let (h, w) = crate::cli::info::parse_size(&args.size)?;
-    let aug =
-        AugmentParams { scale: (1.0, 1.0), crop: (h as u32, w as u32), flip: false, jitter: 0.0, ..Default::default() };
+    let aug = AugmentParams { scale: (1.0, 1.0), crop: args.size, flip: false, jitter: 0.0, ..Default::default() };
     let bar = indicatif::ProgressBar::new(args.batches as u64);
     for step in 0..args.batches {
         let b = batch(ds, args.batch, &aug, &card.normalization, args.seed, step, device)?;
@@ -86,8 +78,8 @@ pub fn calibrate(
     Ok(out)
 }
 
-/// Runs `add calibrate-bn`.
-pub fn run(args: CalibrateArgs) -> anyhow::Result<()> {
+/// Calibrates `args.model` and writes the result to `args.out` (`add calibrate-bn`).
+pub fn run(args: &Calibration) -> anyhow::Result<()> {
     anyhow::ensure!(args.batch >= 2, "--batch must be at least 2 (BatchNorm needs more than one value per channel)");
     anyhow::ensure!(args.batches >= 1, "--batches must be at least 1");
     let weights = TensorFile::read(&args.model)?;
@@ -96,19 +88,19 @@ pub fn run(args: CalibrateArgs) -> anyhow::Result<()> {
     let device = crate::engine::device::select(Some(&args.device)).map_err(anyhow::Error::msg)?;
     let stats = weights.tensors.keys().filter(|n| is_running_stat(n)).count();
     anyhow::ensure!(stats > 0, "{}: no BatchNorm running statistics to calibrate", args.model.display());
-    let tensors = calibrate(&weights, &ds, &args, &device)?;
+    let tensors = calibrate(&weights, &ds, args, &device)?;
     let mut meta = weights.metadata.clone();
     meta.remove(checkpoint::CARD_METADATA_KEY);
     meta.insert(
         "bn_calibration".into(),
-        format!("{} batches of {} at {}, seed {}", args.batches, args.batch, args.size, args.seed),
+        format!("{} batches of {} at {}, seed {}", args.batches, args.batch, args.size_text(), args.seed),
     );
     checkpoint::save_with_metadata(&args.out, &card, &tensors, meta)
         .with_context(|| format!("writing {}", args.out.display()))?;
     println!(
         "calibrated {stats} BatchNorm statistics over {} images at {}: {}",
         args.batches * args.batch,
-        args.size,
+        args.size_text(),
         args.out.display()
     );
     Ok(())

@@ -10,7 +10,7 @@
 //! numbers: mean L1 to the entropy, and how well the map ranks the pixels where the early exit
 //! disagrees with the final exit (AUROC).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor};
@@ -21,6 +21,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::data::datasets::{Dataset, OnBad, cityscapes};
 use crate::engine::prepare::prepare;
+use crate::fit::vars;
 use crate::network::checkpoint::{self, TensorFile};
 use crate::network::edm::{Edm, EdmMap};
 use crate::network::layers::resize;
@@ -126,52 +127,41 @@ pub fn auroc(scores: &[f32], labels: &[bool]) -> Option<f64> {
     Some((rank_sum - (pos * (pos + 1)) as f64 / 2.0) / (pos * neg) as f64)
 }
 
-/// Options of `add train-edm`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct TrainEdmArgs {
+/// A decision-maker training: which frozen model, on which data, with what settings.
+#[derive(Debug, Clone)]
+pub struct EdmTraining {
     /// The trained multi-exit model (its card says where the early exits are).
-    #[arg(long, short = 'm')]
     pub model: PathBuf,
-    #[arg(long)]
+    /// A card to use instead of the one in `model`.
     pub card: Option<PathBuf>,
-    /// Dataset root in the Cityscapes layout (train split to learn, val split to measure).
-    #[arg(long)]
+    /// Dataset root (train split to learn, val split to measure).
     pub data: PathBuf,
     /// Output model (the input's weights plus the decision makers).
-    #[arg(long, short = 'o')]
     pub out: PathBuf,
-    /// Which decision makers to train: scalar, map or both.
-    #[arg(long, default_value = "both")]
-    pub kind: String,
-    /// What the EDM-map predicts.
-    #[arg(long, value_enum, default_value = "entropy")]
+    /// Which decision makers to train.
+    pub kind: EdmKind,
+    /// What the EDM-map learns to predict.
     pub map_target: MapTarget,
-    /// Width of the scalar EDM's convolution (the card's otherwise; the reference's is 128).
-    /// The EDM runs before every early exit it is asked about, so at small F its cost is a
-    /// visible share of an early answer.
-    #[arg(long)]
+    /// Width of the scalar EDM's convolution (the card's when none).
     pub edm_channels: Option<usize>,
-    #[arg(long, default_value_t = 30)]
+    /// Passes over the cached features.
     pub epochs: usize,
-    #[arg(long, default_value_t = 1e-3)]
+    /// Adam's learning rate.
     pub lr: f64,
-    #[arg(long, default_value_t = 8)]
+    /// Examples per update.
     pub batch: usize,
     /// At most this many training images.
-    #[arg(long, default_value_t = 2000)]
     pub max_images: usize,
-    #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    #[arg(long, default_value_t = 2049)]
     pub max_side: u32,
-    #[arg(long, default_value = "auto")]
+    /// Device: cpu, cuda, cuda:N, metal or auto.
     pub device: String,
-    #[arg(long)]
+    /// Replace `out` if it exists.
     pub force: bool,
 }
 
-/// Runs `add train-edm`.
-pub fn run(args: TrainEdmArgs) -> anyhow::Result<()> {
+/// Trains the decision makers of `args.model` and writes the model with them (`add train-edm`).
+pub fn run(args: &EdmTraining) -> anyhow::Result<()> {
     anyhow::ensure!(args.force || !args.out.exists(), "{} exists; pass --force to replace it", args.out.display());
     let device = crate::engine::device::select(Some(&args.device)).map_err(anyhow::Error::msg)?;
     let file = TensorFile::read(&args.model)?;
@@ -181,12 +171,7 @@ pub fn run(args: TrainEdmArgs) -> anyhow::Result<()> {
         "{}: the model has no early exit, so there is nothing to decide",
         args.model.display()
     );
-    let kind = match args.kind.as_str() {
-        "scalar" => EdmKind::Scalar,
-        "map" => EdmKind::Map,
-        "both" => EdmKind::Both,
-        other => anyhow::bail!("--kind `{other}`: expected scalar, map or both"),
-    };
+    let kind = args.kind;
     // the backbone without decision makers, frozen
     let mut backbone_card = card.clone();
     backbone_card.edm.kind = EdmKind::None;
@@ -208,7 +193,7 @@ pub fn run(args: TrainEdmArgs) -> anyhow::Result<()> {
         card.edm.channels = c;
     }
     card.validate()?;
-    let trained = fit(&card, &train_ex, &args, &device)?;
+    let trained = train_deciders(&card, &train_ex, args, &device)?;
     if !val_ex.is_empty() {
         let text = report(&card, &trained, &val_ex, &device)?;
         print!("{text}");
@@ -245,22 +230,16 @@ fn build_deciders(card: &ArchCard, vb: &VarBuilder) -> candle_core::Result<Decid
 }
 
 /// Trains every decision maker; returns their tensors by name.
-fn fit(
+fn train_deciders(
     card: &ArchCard,
     examples: &[Vec<Example>],
-    args: &TrainEdmArgs,
+    args: &EdmTraining,
     device: &Device,
 ) -> anyhow::Result<HashMap<String, Tensor>> {
     let varmap = VarMap::new();
     let d = build_deciders(card, &VarBuilder::from_varmap(&varmap, DType::F32, device))?;
-    {
-        let data = varmap.data().lock().expect("varmap lock");
-        let shapes: BTreeMap<String, Vec<usize>> = data.iter().map(|(n, v)| (n.clone(), v.dims().to_vec())).collect();
-        let init = crate::network::init::random_init(shapes, args.seed)?;
-        for (n, v) in data.iter() {
-            v.set(&init[n].to_device(device)?)?;
-        }
-    }
+    let init = crate::network::init::random_init(vars::shapes(&varmap), args.seed)?;
+    vars::assign(&varmap, &init, device, "initial decision makers")?;
     let mut opt = candle_nn::AdamW::new(
         varmap.all_vars(),
         candle_nn::ParamsAdamW { lr: args.lr, weight_decay: 0.0, ..Default::default() },
@@ -303,11 +282,7 @@ fn fit(
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let data = varmap.data().lock().expect("varmap lock");
-    Ok(data
-        .iter()
-        .map(|(n, v)| Ok((n.clone(), v.as_tensor().to_device(&Device::Cpu)?)))
-        .collect::<candle_core::Result<_>>()?)
+    Ok(vars::values(&varmap)?)
 }
 
 /// Splits `order` into batches of at most `size` whose features share a shape.

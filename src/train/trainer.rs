@@ -1,9 +1,9 @@
 //! `add train`: trains ADD (every exit, loss averaged over exits) or the Auto-DeepLab baseline
 //! (one exit) with SGD + poly lr, optionally Nesterov's momentum and class-balanced weights (the
 //! reference's distributed recipe; `pytorch/add_torch` trains the same way on GPUs).
-//! Checkpoints are written atomically every N steps and on Ctrl-C; `--resume` continues exactly
-//! (weights, momentum, step, and the batches, which depend only on seed and step); a CSV log
-//! records every step.
+//! The loop, checkpoints and resume are [`crate::fit`]'s: checkpoints are written atomically
+//! every N steps and on Ctrl-C; `--resume` continues exactly (weights, momentum, step, and the
+//! batches, which depend only on seed and step); a CSV log records every step.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -11,15 +11,20 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
+
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
+use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
-use super::batches::batch;
-use super::loss::weighted_multi_exit_loss;
-use super::optim::{Sgd, poly_lr};
 use crate::data::augment::AugmentParams;
-use crate::network::checkpoint::{self, TensorFile};
+use crate::data::datasets::Dataset;
+use crate::fit::batches::batch;
+use crate::fit::checkpoint::{self, Kind, RunFolder};
+use crate::fit::loss::weighted_multi_exit_loss;
+use crate::fit::optim::{Sgd, poly_lr};
+use crate::fit::{Ended, Steps, vars};
+use crate::network::checkpoint::TensorFile;
 use crate::network::{AddNet, ArchCard, BuildMode};
 
 /// Everything that defines a training run (saved in its checkpoints).
@@ -48,11 +53,15 @@ pub struct RunFiles {
     pub dir: PathBuf,
 }
 
-impl RunFiles {
-    /// Weights, momentum and step: what `--resume` reads.
-    pub fn checkpoint(&self) -> PathBuf {
-        self.dir.join("checkpoint.safetensors")
+impl RunFolder for RunFiles {
+    /// The checkpoint holds weights, momentum and step.
+    const KIND: Kind = Kind { checkpoint: "checkpoint.safetensors", key: "add_studio.train_state", name: "training" };
+    fn dir(&self) -> &Path {
+        &self.dir
     }
+}
+
+impl RunFiles {
     /// Weights and card only: what the app and `add infer` load.
     pub fn model(&self) -> PathBuf {
         self.dir.join("model.safetensors")
@@ -61,9 +70,6 @@ impl RunFiles {
         self.dir.join("train_log.csv")
     }
 }
-
-const STATE_KEY: &str = "add_studio.train_state";
-const MOMENTUM_PREFIX: &str = "momentum.";
 
 #[derive(Serialize, Deserialize)]
 struct TrainState {
@@ -84,114 +90,172 @@ impl Trainee {
     pub fn new(card: &ArchCard, init: &HashMap<String, Tensor>, device: &Device) -> anyhow::Result<Trainee> {
         let varmap = VarMap::new();
         let net = AddNet::load(card, VarBuilder::from_varmap(&varmap, DType::F32, device), BuildMode::Unfolded)?;
-        {
-            let data = varmap.data().lock().expect("varmap lock");
-            for (name, var) in data.iter() {
-                let t = init.get(name).with_context(|| format!("initial weights lack `{name}`"))?;
-                var.set(&t.to_device(device)?)?;
-            }
-        }
+        vars::assign(&varmap, init, device, "initial weights")?;
         Ok(Trainee { card: card.clone(), varmap, net })
     }
 
     /// Trainable variables by name (BatchNorm running statistics excluded).
     pub fn trainable(&self) -> Vec<(String, Var)> {
-        let data = self.varmap.data().lock().expect("varmap lock");
-        let mut v: Vec<_> = data
-            .iter()
-            .filter(|(n, _)| !n.ends_with("running_mean") && !n.ends_with("running_var"))
-            .map(|(n, v)| (n.clone(), v.clone()))
-            .collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        v
+        vars::trainable(&self.varmap)
     }
 
     /// Every variable's current value, by name (CPU copies).
     pub fn tensors(&self) -> anyhow::Result<HashMap<String, Tensor>> {
-        let data = self.varmap.data().lock().expect("varmap lock");
-        data.iter().map(|(n, v)| Ok((n.clone(), v.as_tensor().to_device(&Device::Cpu)?))).collect()
+        Ok(vars::values(&self.varmap)?)
     }
+}
+
+/// A training run as `add train` and `add pipeline` start it.
+#[derive(Debug, Clone)]
+pub struct TrainJob {
+    pub card: ArchCard,
+    /// Dataset root; its train split is read.
+    pub data: PathBuf,
+    /// The run folder.
+    pub out: PathBuf,
+    /// The settings; [`run`] fills in `class_weights` when `balance_classes`.
+    pub config: TrainConfig,
+    /// Weight each class's loss by 1 / ln(1.02 + its pixel frequency in the train labels).
+    pub balance_classes: bool,
+    pub resume: bool,
+    /// Pause at this step (checkpoint saved).
+    pub until: Option<usize>,
+    /// Leave out (and report) unpaired or unreadable samples instead of stopping.
+    pub skip_bad: bool,
+    /// Device: cpu, cuda, cuda:N, metal or auto.
+    pub device: String,
+}
+
+/// Runs a training job: opens the data, counts the class weights, picks the device, trains.
+pub fn run(job: TrainJob) -> anyhow::Result<()> {
+    let mut cfg = job.config;
+    anyhow::ensure!(cfg.batch >= 2, "--batch must be at least 2 (BatchNorm needs more than one value per channel)");
+    let ds = crate::data::datasets::open_for_command(&job.data, "train", job.skip_bad, &job.card.palette())?;
+    let files = RunFiles { dir: job.out };
+    if job.balance_classes {
+        cfg.class_weights = run_class_weights(&files, &ds, job.card.classes.len(), job.resume)?;
+    }
+    let device = crate::engine::device::select(Some(&job.device)).map_err(anyhow::Error::msg)?;
+    train(&job.card, &ds, &cfg, &files, job.resume, job.until, &device)
+}
+
+/// The class weights of a run: the ones its checkpoint was started with when resuming (counting
+/// again would give the same numbers, at the cost of reading every label), else counted now.
+fn run_class_weights(files: &RunFiles, ds: &Dataset, classes: usize, resume: bool) -> anyhow::Result<Vec<f32>> {
+    if resume && files.checkpoint().exists() {
+        let file = TensorFile::read(&files.checkpoint())?;
+        if file.metadata.contains_key(RunFiles::KIND.key) {
+            let state: TrainState = checkpoint::state(&file, &RunFiles::KIND)?;
+            if !state.config.class_weights.is_empty() {
+                return Ok(state.config.class_weights);
+            }
+        }
+    }
+    let counts = super::class_weights::class_counts(ds, classes)?;
+    Ok(super::class_weights::reference_weights(&counts))
 }
 
 /// Trains `card` on `ds` into `files.dir`, resuming from its checkpoint when `resume`, and
 /// pausing (checkpoint saved) at step `until` when given, so long runs can span sessions.
 pub fn train(
     card: &ArchCard,
-    ds: &crate::data::datasets::Dataset,
+    ds: &Dataset,
     cfg: &TrainConfig,
     files: &RunFiles,
     resume: bool,
     until: Option<usize>,
     device: &Device,
 ) -> anyhow::Result<()> {
-    crate::fsutil::prepare_run_dir(&files.dir)?;
+    checkpoint::begin(files, resume)?;
     let (init, start, momentum) = if resume {
-        load_state(files, card, cfg)?
+        let r = resume_from(files, card, cfg)?;
+        (r.tensors, r.state.step, r.momentum)
     } else {
-        anyhow::ensure!(
-            !files.checkpoint().exists(),
-            "{} exists: pass --resume to continue it, or choose another --out",
-            files.checkpoint().display()
-        );
         (crate::network::init::random_tensors(card, cfg.seed)?, 0, HashMap::new())
     };
     let trainee = Trainee::new(card, &init, device)?;
     let mut opt = Sgd::new(trainee.trainable(), cfg.momentum, cfg.weight_decay);
     opt.nesterov = cfg.nesterov;
+    opt.restore(momentum, device)?;
     let class_weights =
         (!cfg.class_weights.is_empty()).then(|| Tensor::new(cfg.class_weights.as_slice(), device)).transpose()?;
-    opt.buffers =
-        momentum.into_iter().map(|(n, t)| Ok((n, t.to_device(device)?))).collect::<candle_core::Result<_>>()?;
-    crate::train::interrupt::install();
-    let mut log = open_log(files, card.num_exits(), start)?;
-    let aug = AugmentParams { scale: cfg.scale, crop: cfg.crop, ..AugmentParams::default() };
-    let bar = indicatif::ProgressBar::new(cfg.steps as u64).with_position(start as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} step {pos}/{len} {msg} [{elapsed} < {eta}]")
-            .expect("valid template"),
-    );
-    let t0 = Instant::now();
-    for step in start..cfg.steps {
-        let interrupted = crate::train::interrupt::requested();
-        if interrupted || until == Some(step) {
-            log.flush()?;
-            save_state(files, &trainee, &opt, cfg, step)?;
-            let why = if interrupted { "interrupted" } else { "paused" };
-            bar.abandon_with_message(format!("{why}: checkpoint at step {step} saved; --resume continues"));
-            return Ok(());
-        }
+    let mut run = Training {
+        log: open_log(files, card.num_exits(), start)?,
+        aug: AugmentParams { scale: cfg.scale, crop: cfg.crop, ..AugmentParams::default() },
+        t0: Instant::now(),
+        trainee,
+        opt,
+        class_weights,
+        ds,
+        cfg,
+        files,
+        device,
+    };
+    if let Ended::Finished(bar) = crate::fit::drive(&mut run, start, cfg.steps, until)? {
+        bar.finish_with_message(format!("done: {}", files.model().display()));
+    }
+    Ok(())
+}
+
+/// A run in flight: what each step reads and updates.
+struct Training<'a> {
+    trainee: Trainee,
+    opt: Sgd,
+    class_weights: Option<Tensor>,
+    log: std::fs::File,
+    aug: AugmentParams,
+    t0: Instant,
+    ds: &'a Dataset,
+    cfg: &'a TrainConfig,
+    files: &'a RunFiles,
+    device: &'a Device,
+}
+
+impl Steps for Training<'_> {
+    fn step(&mut self, step: usize, bar: &ProgressBar) -> anyhow::Result<()> {
+        let (cfg, card) = (self.cfg, &self.trainee.card);
         let ts = Instant::now();
-        let b = batch(ds, cfg.batch, &aug, &card.normalization, cfg.seed, step, device)?;
+        let b = batch(self.ds, cfg.batch, &self.aug, &card.normalization, cfg.seed, step, self.device)?;
         let t_data = ts.elapsed().as_secs_f64();
-        let outs = trainee.net.forward_t(&b.images, true)?;
-        let (loss, per_exit) = weighted_multi_exit_loss(&outs, &b.labels, class_weights.as_ref())?;
+        let outs = self.trainee.net.forward_t(&b.images, true)?;
+        let (loss, per_exit) = weighted_multi_exit_loss(&outs, &b.labels, self.class_weights.as_ref())?;
         let t_fwd = ts.elapsed().as_secs_f64();
         let lr = poly_lr(cfg.lr, step, cfg.steps);
         let grads = loss.backward()?;
         let t_bwd = ts.elapsed().as_secs_f64();
-        opt.step(&grads, lr)?;
+        self.opt.step(&grads, lr)?;
         let loss = loss.to_scalar::<f32>()?;
         anyhow::ensure!(loss.is_finite(), "loss became {loss} at step {step}: lower --lr");
         let ips = cfg.batch as f64 / ts.elapsed().as_secs_f64();
         let exits: String = per_exit.iter().map(|l| format!(",{l:.5}")).collect();
         let t_all = ts.elapsed().as_secs_f64();
         writeln!(
-            log,
+            self.log,
             "{step},{loss:.5}{exits},{lr:.6},{ips:.3},{t_data:.3},{:.3},{:.3},{:.3},{:.1}",
             t_fwd - t_data,
             t_bwd - t_fwd,
             t_all - t_bwd,
-            t0.elapsed().as_secs_f64()
+            self.t0.elapsed().as_secs_f64()
         )?;
         bar.set_message(format!("loss {loss:.4} lr {lr:.4} {ips:.2} img/s"));
-        bar.inc(1);
-        if (step + 1) % cfg.checkpoint_every == 0 || step + 1 == cfg.steps {
-            log.flush()?;
-            save_state(files, &trainee, &opt, cfg, step + 1)?;
-        }
+        Ok(())
     }
-    bar.finish_with_message(format!("done: {}", files.model().display()));
-    Ok(())
+
+    fn stepped(&mut self, done: usize, _: &ProgressBar) -> anyhow::Result<()> {
+        if done % self.cfg.checkpoint_every == 0 || done == self.cfg.steps {
+            self.save(done)?;
+        }
+        Ok(())
+    }
+
+    /// The log so far, the model, and the checkpoint (model plus momentum and state).
+    fn save(&mut self, step: usize) -> anyhow::Result<()> {
+        self.log.flush()?;
+        let weights = self.trainee.tensors()?;
+        crate::network::checkpoint::save(&self.files.model(), &self.trainee.card, &weights)?;
+        let state = TrainState { step, config: self.cfg.clone() };
+        checkpoint::write(&self.files.checkpoint(), &self.trainee.card, &RunFiles::KIND, &state, weights, &self.opt)
+    }
 }
 
 fn open_log(files: &RunFiles, exits: usize, start: usize) -> anyhow::Result<std::fs::File> {
@@ -217,200 +281,21 @@ fn open_log(files: &RunFiles, exits: usize, start: usize) -> anyhow::Result<std:
     Ok(f)
 }
 
-fn save_state(files: &RunFiles, t: &Trainee, opt: &Sgd, cfg: &TrainConfig, step: usize) -> anyhow::Result<()> {
-    let weights = t.tensors()?;
-    checkpoint::save(&files.model(), &t.card, &weights)?;
-    let mut all = weights;
-    for (n, b) in &opt.buffers {
-        all.insert(format!("{MOMENTUM_PREFIX}{n}"), b.to_device(&Device::Cpu)?);
-    }
-    let state = serde_json::to_string(&TrainState { step, config: cfg.clone() })?;
-    checkpoint::save_with_metadata(
-        &files.checkpoint(),
-        &t.card,
-        &all,
-        HashMap::from([(STATE_KEY.to_string(), state)]),
-    )?;
-    Ok(())
-}
-
 /// The step a training checkpoint was saved at.
 pub fn checkpoint_step(path: &Path) -> anyhow::Result<usize> {
-    let file = TensorFile::read(path)?;
-    let state: TrainState = serde_json::from_str(
-        file.metadata
-            .get(STATE_KEY)
-            .with_context(|| format!("{}: not a training checkpoint (no state)", path.display()))?,
-    )?;
+    let state: TrainState = checkpoint::state(&TensorFile::read(path)?, &RunFiles::KIND)?;
     Ok(state.step)
 }
 
-type Resumed = (HashMap<String, Tensor>, usize, HashMap<String, Tensor>);
-
-fn load_state(files: &RunFiles, card: &ArchCard, cfg: &TrainConfig) -> anyhow::Result<Resumed> {
-    let path = files.checkpoint();
-    let file = TensorFile::read(&path)?;
-    let state: TrainState = serde_json::from_str(
-        file.metadata
-            .get(STATE_KEY)
-            .with_context(|| format!("{}: not a training checkpoint (no state)", path.display()))?,
-    )
-    .with_context(|| format!("{}: unreadable training state", path.display()))?;
-    anyhow::ensure!(file.card.as_ref() == Some(card), "{}: was trained with another architecture card", path.display());
-    anyhow::ensure!(
-        state.config == *cfg,
-        "{}: was started with other settings ({:?}); resume with the same ones",
-        path.display(),
-        state.config
-    );
-    let (mut weights, mut momentum) = (HashMap::new(), HashMap::new());
-    for (n, t) in file.tensors {
-        match n.strip_prefix(MOMENTUM_PREFIX) {
-            Some(m) => momentum.insert(m.to_string(), t),
-            None => weights.insert(n, t),
-        };
-    }
-    Ok((weights, state.step, momentum))
-}
-
-/// The network a training run builds (`add train`, and `add card` for other trainers).
-#[derive(Debug, Clone, clap::Args)]
-pub struct ShapeArgs {
-    /// Architecture: a card file or a preset (add-2, add-3, add-4, autodeeplab, autodeeplab-dense).
-    #[arg(long)]
-    pub arch: String,
-    /// Filter multiplier F when --arch is a preset.
-    #[arg(long, default_value_t = 8)]
-    pub filters: usize,
-    /// Width of the shared head (ASPP and decoder; the reference uses 256).
-    #[arg(long)]
-    pub head_width: Option<usize>,
-    /// Width of the stem (its output doubles it; the reference uses 64 at every F, which is
-    /// most of a small model's cost).
-    #[arg(long)]
-    pub stem_width: Option<usize>,
-}
-
-impl ShapeArgs {
-    /// `arch` (file or preset) with the head and stem narrowed as asked.
-    pub fn card(&self) -> anyhow::Result<ArchCard> {
-        let mut card = card_arg(&self.arch, self.filters)?;
-        if let Some(w) = self.head_width {
-            card.head.width = w;
-            card.head.low_level_width = card.head.low_level_width.min(w);
-            card.validate()?;
-        }
-        if let Some(w) = self.stem_width {
-            card.stem = crate::network::card::StemSettings::scaled(w);
-            card.validate()?;
-        }
-        Ok(card)
-    }
-}
-
-/// Options of `add train`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct TrainArgs {
-    #[command(flatten)]
-    pub shape: ShapeArgs,
-    /// Dataset root in the Cityscapes layout (`add synth` writes one).
-    #[arg(long)]
-    pub data: PathBuf,
-    /// Output folder: model.safetensors, checkpoint.safetensors, train_log.csv.
-    #[arg(long, short = 'o')]
-    pub out: PathBuf,
-    #[arg(long, default_value_t = 2000)]
-    pub steps: usize,
-    #[arg(long, default_value_t = 4)]
-    pub batch: usize,
-    /// Crop HxW.
-    #[arg(long, default_value = "129x257")]
-    pub crop: String,
-    #[arg(long, default_value_t = 0.5)]
-    pub scale_min: f32,
-    #[arg(long, default_value_t = 1.5)]
-    pub scale_max: f32,
-    #[arg(long, default_value_t = 0.05)]
-    pub lr: f64,
-    #[arg(long, default_value_t = 0.9)]
-    pub momentum: f64,
-    #[arg(long, default_value_t = 4e-5)]
-    pub weight_decay: f64,
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    #[arg(long, default_value_t = 100)]
-    pub checkpoint_every: usize,
-    /// Continue the run in --out from its last checkpoint.
-    #[arg(long)]
-    pub resume: bool,
-    /// Pause at this step (checkpoint saved); `--resume` continues later.
-    #[arg(long)]
-    pub until: Option<usize>,
-    /// Weight each class's loss by 1 / ln(1.02 + its pixel frequency in the train labels).
-    #[arg(long)]
-    pub class_weights: bool,
-    /// Nesterov's momentum instead of plain momentum.
-    #[arg(long)]
-    pub nesterov: bool,
-    /// Leave out (and report) unpaired or unreadable samples instead of stopping.
-    #[arg(long)]
-    pub skip_bad: bool,
-    /// Device: cpu, cuda, cuda:N, metal or auto.
-    #[arg(long, default_value = "auto")]
-    pub device: String,
-}
-
-/// The class weights of a run: the ones its checkpoint was started with when resuming (counting
-/// again would give the same numbers, at the cost of reading every label), else counted now.
-fn run_class_weights(
+/// The checkpoint of `files`, refused when it was trained with another card or settings.
+fn resume_from(
     files: &RunFiles,
-    ds: &crate::data::datasets::Dataset,
-    classes: usize,
-    resume: bool,
-) -> anyhow::Result<Vec<f32>> {
-    if resume && files.checkpoint().exists() {
-        let file = TensorFile::read(&files.checkpoint())?;
-        if let Some(state) = file.metadata.get(STATE_KEY) {
-            let state: TrainState = serde_json::from_str(state)
-                .with_context(|| format!("{}: unreadable training state", files.checkpoint().display()))?;
-            if !state.config.class_weights.is_empty() {
-                return Ok(state.config.class_weights);
-            }
-        }
-    }
-    let counts = super::class_weights::class_counts(ds, classes)?;
-    Ok(super::class_weights::reference_weights(&counts))
-}
-
-/// A card from a file or a preset name.
-pub fn card_arg(arch: &str, filters: usize) -> anyhow::Result<ArchCard> {
-    let p = Path::new(arch);
-    Ok(if p.exists() { ArchCard::load(p)? } else { ArchCard::preset(arch, filters)? })
-}
-
-/// Runs `add train`.
-pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let card = args.shape.card()?;
-    let (h, w) = crate::cli::info::parse_size(&args.crop)?;
-    let mut cfg = TrainConfig {
-        steps: args.steps,
-        batch: args.batch,
-        crop: (h as u32, w as u32),
-        scale: (args.scale_min, args.scale_max),
-        lr: args.lr,
-        momentum: args.momentum,
-        weight_decay: args.weight_decay,
-        seed: args.seed,
-        checkpoint_every: args.checkpoint_every.max(1),
-        class_weights: Vec::new(),
-        nesterov: args.nesterov,
-    };
-    anyhow::ensure!(cfg.batch >= 2, "--batch must be at least 2 (BatchNorm needs more than one value per channel)");
-    let ds = crate::data::datasets::open_for_command(&args.data, "train", args.skip_bad, &card.palette())?;
-    if args.class_weights {
-        cfg.class_weights =
-            run_class_weights(&RunFiles { dir: args.out.clone() }, &ds, card.classes.len(), args.resume)?;
-    }
-    let device = crate::engine::device::select(Some(&args.device)).map_err(anyhow::Error::msg)?;
-    train(&card, &ds, &cfg, &RunFiles { dir: args.out }, args.resume, args.until, &device)
+    card: &ArchCard,
+    cfg: &TrainConfig,
+) -> anyhow::Result<checkpoint::Resumed<TrainState>> {
+    let path = files.checkpoint();
+    let r = checkpoint::read::<TrainState>(&path, &RunFiles::KIND)?;
+    anyhow::ensure!(r.card.as_ref() == Some(card), "{}: was trained with another architecture card", path.display());
+    checkpoint::same_settings(&path, &r.state.config, cfg)?;
+    Ok(r)
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 
-use super::info::parse_size;
+use crate::data::size::parse_size;
 use super::model_arg::ModelArgs;
 use crate::engine::prepare::prepare;
 use crate::network::{AddNet, BuildMode, CostTable, checkpoint};
@@ -174,7 +174,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         println!("{}", if peer.is_some() { "   PyTorch ms   ours/PyTorch" } else { "" });
     }
     for size in &args.size {
-        let (h, w) = parse_size(size)?;
+        let (h, w) = parse_size("--size", size)?;
+        let (h, w) = (h as usize, w as usize);
         let x = prepare(&bench_image(h, w), &card.normalization, u32::MAX, &device).map_err(anyhow::Error::msg)?.tensor;
         let table = CostTable::of(&net, h, w);
         for &threads in &args.threads {
@@ -267,7 +268,8 @@ fn breakdown(args: &BenchArgs, engine: crate::engine::Engine) -> anyhow::Result<
         println!("size        threads  answer at            stem ms  cells ms   head ms   maps ms  total ms");
     }
     for size in &args.size {
-        let (h, w) = parse_size(size)?;
+        let (h, w) = parse_size("--size", size)?;
+        let (h, w) = (h as usize, w as usize);
         let image = bench_image(h, w);
         for &threads in &args.threads {
             for exit in 0..card.num_exits() {
@@ -330,7 +332,8 @@ fn peak_memory(
     size: &str,
     peer: Option<&Peer>,
 ) -> anyhow::Result<()> {
-    let (h, w) = parse_size(size)?;
+    let (h, w) = parse_size("--size", size)?;
+    let (h, w) = (h as usize, w as usize);
     let net = checkpoint::build(card, tensors, device, BuildMode::Folded)?;
     let x = prepare(&bench_image(h, w), &card.normalization, u32::MAX, device).map_err(anyhow::Error::msg)?.tensor;
     forward_to(&net, &x, card.num_exits() - 1)?;

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use candle_core::{DType, Device, Tensor};
 
 use super::{BenchArgs, Peer, time_ms, with_threads};
+use crate::fit::loss::multi_exit_loss;
+use crate::fit::optim::Sgd;
 use crate::network::ArchCard;
-use crate::train::loss::multi_exit_loss;
-use crate::train::optim::Sgd;
 use crate::train::trainer::Trainee;
 
 /// Times the step at each thread count, beside the peer when there is one.
@@ -19,7 +19,8 @@ pub fn run(
     device: &Device,
     peer: Option<&Peer>,
 ) -> anyhow::Result<()> {
-    let (h, w) = super::parse_size(&args.crop)?;
+    let (h, w) = super::parse_size("--crop", &args.crop)?;
+    let (h, w) = (h as usize, w as usize);
     let trainee = Trainee::new(card, tensors, device)?;
     let mut opt = Sgd::new(trainee.trainable(), 0.9, 4e-5);
     let x = Tensor::randn(0f32, 1.0, (args.batch, 3, h, w), device)?;

@@ -31,6 +31,17 @@ pub struct DatasetPlan {
     pub difficulty: (f32, f32),
 }
 
+impl DatasetPlan {
+    /// Refuses a difficulty range or val share outside [0, 1] (flags named as `add synth` has them).
+    pub fn check(&self) -> anyhow::Result<()> {
+        let ok = |v: f32| (0.0..=1.0).contains(&v);
+        let (min, max) = self.difficulty;
+        anyhow::ensure!(ok(min) && ok(max) && min <= max, "--difficulty-min/max must satisfy 0 <= min <= max <= 1");
+        anyhow::ensure!(ok(self.val_fraction), "--val-fraction must be in [0, 1]");
+        Ok(())
+    }
+}
+
 /// One manifest line: where the files are, and the scene's parameters.
 #[derive(Debug, Serialize)]
 pub struct ManifestEntry {
@@ -154,19 +165,9 @@ pub fn contact_sheet(scenes: &[Scene]) -> image::RgbImage {
     sheet
 }
 
-/// Parses `HxW` (height by width, e.g. `256x512`).
-pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    let (h, w) = s.split_once(['x', 'X']).ok_or_else(|| format!("expected HEIGHTxWIDTH like 256x512, got {s:?}"))?;
-    let h: u32 = h.trim().parse().map_err(|_| format!("bad height in {s:?}"))?;
-    let w: u32 = w.trim().parse().map_err(|_| format!("bad width in {s:?}"))?;
-    if !(16..=8192).contains(&h) || !(16..=8192).contains(&w) {
-        return Err(format!("size {s:?} out of range (16..=8192 per side)"));
-    }
-    Ok((h, w))
-}
-
 /// Runs `add synth` with parsed options.
 pub fn run(plan: &DatasetPlan, gallery: bool) -> anyhow::Result<()> {
+    plan.check()?;
     std::fs::create_dir_all(&plan.out).with_context(|| format!("cannot create {}", plan.out.display()))?;
     let start = std::time::Instant::now();
     if gallery {

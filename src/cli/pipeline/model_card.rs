@@ -8,7 +8,9 @@ use std::path::Path;
 use crate::network::checkpoint::TensorFile;
 use crate::network::{ArchCard, ParamTable};
 
-use super::pipeline::PipelineArgs;
+use super::PipelineArgs;
+use crate::train::bn_calibrate;
+use crate::train::provenance::trained_elsewhere;
 
 /// Steps and summed compute seconds (data + forward + backward + update) of a `train_log.csv`.
 /// Summing per-step times survives resumes, whose `elapsed_s` restarts from zero.
@@ -86,7 +88,7 @@ pub fn write(dir: &Path, a: &PipelineArgs) -> anyhow::Result<()> {
     writeln!(s, "## Training\n")?;
     for (name, run) in [("ADD", "add"), ("Auto-DeepLab baseline", "autodeeplab")] {
         let (steps, secs) = training_time(&a.out.join(run).join("train_log.csv"))?;
-        match super::pipeline::trained_elsewhere(&a.out.join(run).join("model.safetensors"))? {
+        match trained_elsewhere(&a.out.join(run).join("model.safetensors"))? {
             Some(t) => writeln!(
                 s,
                 "- {name}: {} steps by {} on {}, {} images seen, {:.1} min of compute (summed per step); recipe {}",
@@ -113,8 +115,8 @@ pub fn write(dir: &Path, a: &PipelineArgs) -> anyhow::Result<()> {
         s,
         "- BatchNorm statistics of both models then recomputed on {} full-size ({}) train images \
          (`add calibrate-bn`): the crops' statistics describe the deep cells' zero padding, not images",
-        super::bn_calibrate::BATCHES * super::bn_calibrate::BATCH,
-        super::bn_calibrate::SIZE
+        bn_calibrate::BATCHES * bn_calibrate::BATCH,
+        bn_calibrate::SIZE
     )?;
     writeln!(s, "- decision makers: {} epochs on the frozen network (`add train-edm --kind both`)\n", a.edm_epochs)?;
     // every decision-maker report in the run folder (the shipped one, and any trained to

@@ -2,16 +2,27 @@
 //! so an interrupted pipeline picks up where it stopped (training stages resume from their
 //! checkpoints): generate scenes, optionally search the path, train ADD, train the Auto-DeepLab
 //! baseline, recompute both models' BatchNorm statistics on full-size images, train the
-//! decision makers, evaluate (writing the presets), and optionally ship the models into models/.
+//! decision makers, evaluate (writing the presets), and optionally ship the models into models/
+//! with a model card ([`model_card`]). Each stage is the library's typed function, called with
+//! the pipeline's recipe.
 
-use anyhow::Context;
+pub mod model_card;
 
 use std::path::{Path, PathBuf};
 
-use super::bn_calibrate::CalibrateArgs;
-use super::edm::{MapTarget, TrainEdmArgs};
-use super::trainer::TrainArgs;
+use crate::data::datasets::{OnBad, cityscapes};
+use crate::data::size::parse_size;
+use crate::data::synth::writer::DatasetPlan;
 use crate::eval::run::EvalArgs;
+use crate::fit::checkpoint::RunFolder;
+use crate::network::EdmKind;
+use crate::search::config::default_steps_per_epoch;
+use crate::search::{SearchConfig, SearchFiles};
+use crate::train::bn_calibrate::{self, Calibration};
+use crate::train::edm::{EdmTraining, MapTarget};
+use crate::train::provenance::trained_elsewhere;
+use crate::train::shape::Shape;
+use crate::train::trainer::{self, TrainConfig, TrainJob};
 
 /// Options of `add pipeline`.
 #[derive(Debug, Clone, clap::Args)]
@@ -77,47 +88,52 @@ impl PipelineArgs {
     }
 }
 
-fn train_args(a: &PipelineArgs, arch: &str, out: PathBuf) -> TrainArgs {
-    TrainArgs {
-        shape: super::trainer::ShapeArgs {
-            arch: arch.to_string(),
-            filters: a.filters,
-            head_width: Some(a.head_width),
-            stem_width: Some(a.stem_width()),
-        },
-        data: a.out.join("data"),
-        out,
+/// The pipeline's training recipe for `arch` into `out`.
+fn train_job(a: &PipelineArgs, arch: &str, out: PathBuf) -> anyhow::Result<TrainJob> {
+    let shape = Shape {
+        arch: arch.to_string(),
+        filters: a.filters,
+        head_width: Some(a.head_width),
+        stem_width: Some(a.stem_width()),
+    };
+    let config = TrainConfig {
         steps: a.steps,
         batch: 4,
-        crop: a.crop.clone(),
-        scale_min: 0.75,
-        scale_max: 1.5,
+        crop: parse_size("--crop", &a.crop)?,
+        scale: (0.75, 1.5),
         lr: 0.05,
         momentum: 0.9,
         weight_decay: 4e-5,
         seed: a.seed,
         checkpoint_every: 25,
+        class_weights: Vec::new(),
+        nesterov: true,
+    };
+    Ok(TrainJob {
+        card: shape.card()?,
+        data: a.out.join("data"),
+        out,
+        config,
+        balance_classes: true,
         resume: false,
         until: a.until,
-        class_weights: true,
-        nesterov: true,
         skip_bad: false,
         device: a.device.clone(),
-    }
+    })
 }
 
-/// Trains unless the run is complete; resumes when a checkpoint exists. True when complete.
-/// A run folder whose model was trained elsewhere (pytorch/add_torch writes its provenance into
-/// the model) counts as complete when that training finished; `add` takes over from there.
-fn train_stage(mut t: TrainArgs) -> anyhow::Result<bool> {
-    let steps = t.steps;
-    let ckpt = t.out.join("checkpoint.safetensors");
+/// Trains `arch` into `out` unless the run is complete; resumes when a checkpoint exists. True
+/// when complete. A run folder whose model was trained elsewhere (pytorch/add_torch writes its
+/// provenance into the model) counts as complete when that training finished; `add` takes over
+/// from there.
+fn train_stage(a: &PipelineArgs, arch: &str, out: PathBuf) -> anyhow::Result<bool> {
+    let ckpt = out.join("checkpoint.safetensors");
     if !ckpt.exists() {
-        if let Some(trained) = trained_elsewhere(&t.out.join("model.safetensors"))? {
+        if let Some(trained) = trained_elsewhere(&out.join("model.safetensors"))? {
             anyhow::ensure!(
                 trained.complete,
                 "{}: its training by {} stopped at step {} of {}; finish it there first",
-                t.out.join("model.safetensors").display(),
+                out.join("model.safetensors").display(),
                 trained.trainer,
                 trained.step,
                 trained.steps
@@ -126,46 +142,12 @@ fn train_stage(mut t: TrainArgs) -> anyhow::Result<bool> {
             return Ok(true);
         }
     }
-    if ckpt.exists() {
-        if super::trainer::checkpoint_step(&ckpt)? >= steps {
-            return Ok(true);
-        }
-        t.resume = true;
+    let resume = ckpt.exists();
+    if resume && trainer::checkpoint_step(&ckpt)? >= a.steps {
+        return Ok(true);
     }
-    super::trainer::run(t)?;
-    Ok(super::trainer::checkpoint_step(&ckpt)? >= steps)
-}
-
-/// Provenance that pytorch/add_torch stores in the models it writes.
-#[derive(Debug, serde::Deserialize)]
-pub struct TrainedElsewhere {
-    pub trainer: String,
-    pub step: usize,
-    pub steps: usize,
-    pub complete: bool,
-    #[serde(default)]
-    pub images_seen: usize,
-    #[serde(default)]
-    pub device: String,
-    #[serde(default)]
-    pub recipe: serde_json::Value,
-}
-
-/// Metadata key of [`TrainedElsewhere`].
-pub const TRAINED_KEY: &str = "add_studio.trained";
-
-/// The provenance of a model trained outside `add train`, if `model` is one.
-pub fn trained_elsewhere(model: &Path) -> anyhow::Result<Option<TrainedElsewhere>> {
-    if !model.exists() {
-        return Ok(None);
-    }
-    let file = crate::network::checkpoint::TensorFile::read(model)?;
-    file.metadata
-        .get(TRAINED_KEY)
-        .map(|v| {
-            serde_json::from_str(v).with_context(|| format!("{}: unreadable `{TRAINED_KEY}` metadata", model.display()))
-        })
-        .transpose()
+    trainer::run(TrainJob { resume, ..train_job(a, arch, out)? })?;
+    Ok(trainer::checkpoint_step(&ckpt)? >= a.steps)
 }
 
 /// Searches the path (resuming an unfinished search), then writes the found card at the
@@ -176,31 +158,16 @@ fn search_stage(a: &PipelineArgs) -> anyhow::Result<String> {
     if !train_card.exists() {
         let what = if a.cell_search { "network path and the cell" } else { "network path" };
         println!("[1b/5] searching the {what} ({} epochs)", a.search_epochs);
-        let resume = dir.join("search_checkpoint.safetensors").exists();
-        crate::search::run(crate::search::SearchArgs {
-            data: a.out.join("data"),
-            out: dir.clone(),
-            filters: 4,
-            head_width: 32,
-            exits: 2,
-            epochs: a.search_epochs,
-            warmup: (a.search_epochs / 3).max(1),
-            steps_per_epoch: None,
-            crop: "65x129".into(),
-            batch: 4,
-            scale_min: 0.5,
-            scale_max: 1.5,
-            lr: 0.025,
-            momentum: 0.9,
-            weight_decay: 5e-4,
-            arch_lr: 3e-3,
-            seed: a.seed,
-            cell_search: a.cell_search,
-            resume,
-            until: None,
-            device: a.device.clone(),
-        })?;
-        let mut card = crate::network::ArchCard::load(&dir.join("arch.json"))?;
+        let files = SearchFiles { dir: dir.clone() };
+        let resume = files.checkpoint().exists();
+        let ds = cityscapes::open(&a.out.join("data"), "train", OnBad::Fail)?;
+        // `add search`'s defaults, a third of the epochs warming up, one pass over half A an epoch
+        let (epochs, warmup) = (a.search_epochs, (a.search_epochs / 3).max(1));
+        let mut cfg =
+            SearchConfig { seed: a.seed, cell_search: a.cell_search, ..SearchConfig::defaults(epochs, warmup, 0) };
+        cfg.steps_per_epoch = default_steps_per_epoch(ds.len(), cfg.batch);
+        super::search::search_and_report(&ds, &cfg, &files, resume, None, &a.device)?;
+        let mut card = crate::network::ArchCard::load(&files.card())?;
         card.f = a.filters;
         card.head.width = a.head_width;
         card.stem = crate::network::card::StemSettings::scaled(a.stem_width());
@@ -210,68 +177,57 @@ fn search_stage(a: &PipelineArgs) -> anyhow::Result<String> {
     Ok(train_card.display().to_string())
 }
 
-fn copy_atomic(from: &Path, to: &Path) -> anyhow::Result<()> {
-    let bytes = std::fs::read(from)?;
-    crate::fsutil::atomic_write(to, &bytes)?;
-    println!("shipped {}", to.display());
+/// Generates the scenes unless they exist.
+fn synth_stage(a: &PipelineArgs, data: &Path) -> anyhow::Result<()> {
+    if !data.join("manifest.jsonl").exists() {
+        println!("[1/5] generating {} scenes", a.scenes);
+        let plan = DatasetPlan {
+            out: data.to_path_buf(),
+            count: a.scenes,
+            width: 512,
+            height: 256,
+            seed: a.seed,
+            val_fraction: 0.2,
+            difficulty: (0.0, 1.0),
+        };
+        crate::data::synth::writer::run(&plan, false)?;
+    }
     Ok(())
 }
 
-/// Runs `add pipeline`.
-pub fn run(a: PipelineArgs) -> anyhow::Result<()> {
-    let data = a.out.join("data");
-    if !data.join("manifest.jsonl").exists() {
-        println!("[1/5] generating {} scenes", a.scenes);
-        crate::data::run_synth(crate::data::SynthArgs {
-            out: data.clone(),
-            count: a.scenes,
-            size: (256, 512),
-            seed: a.seed,
-            val_fraction: 0.2,
-            difficulty_min: 0.0,
-            difficulty_max: 1.0,
-            gallery: false,
-        })?;
-    }
-    let arch = if a.search_epochs > 0 { search_stage(&a)? } else { a.arch.clone() };
-    println!("[2/5] training {arch}");
-    let add_done = train_stage(train_args(&a, &arch, a.out.join("add")))?;
-    println!("[3/5] training the Auto-DeepLab baseline");
-    let base_done = train_stage(train_args(&a, "autodeeplab", a.out.join("autodeeplab")))?;
-    if !(add_done && base_done) {
-        println!("paused; rerun the same command to continue");
-        return Ok(());
-    }
-    // BatchNorm statistics gathered on full-size images: the training crops leave the deep
-    // cells' statistics describing padding (bn_calibrate.rs); the decision makers, the
-    // evaluation and the shipped models all use the calibrated networks
-    let mut calibrated = Vec::new();
-    for run in ["add", "autodeeplab"] {
-        let out = a.out.join(run).join("calibrated.safetensors");
+/// BatchNorm statistics gathered on full-size images: the training crops leave the deep cells'
+/// statistics describing padding (bn_calibrate.rs); the decision makers, the evaluation and
+/// the shipped models all use the calibrated networks. Returns ADD's and the baseline's.
+fn calibrate_stage(a: &PipelineArgs, data: &Path) -> anyhow::Result<[PathBuf; 2]> {
+    let calibrated = ["add", "autodeeplab"].map(|run| a.out.join(run).join("calibrated.safetensors"));
+    for (run, out) in ["add", "autodeeplab"].iter().zip(&calibrated) {
         if !out.exists() {
             println!("[3b/5] calibrating the BatchNorm statistics of {run} on full-size images");
-            super::bn_calibrate::run(CalibrateArgs {
+            bn_calibrate::run(&Calibration {
                 model: a.out.join(run).join("model.safetensors"),
-                data: data.clone(),
+                data: data.to_path_buf(),
                 out: out.clone(),
-                batches: super::bn_calibrate::BATCHES,
-                batch: super::bn_calibrate::BATCH,
-                size: super::bn_calibrate::SIZE.into(),
+                batches: bn_calibrate::BATCHES,
+                batch: bn_calibrate::BATCH,
+                size: parse_size("--size", bn_calibrate::SIZE)?,
                 seed: a.seed,
                 device: a.device.clone(),
             })?;
         }
-        calibrated.push(out);
     }
-    let add_edm = a.out.join("add_edm.safetensors");
+    Ok(calibrated)
+}
+
+/// Trains the decision makers on the calibrated ADD unless `add_edm` exists.
+fn edm_stage(a: &PipelineArgs, data: &Path, model: &Path, add_edm: &Path) -> anyhow::Result<()> {
     if !add_edm.exists() {
         println!("[4/5] training the decision makers");
-        super::edm::run(TrainEdmArgs {
-            model: calibrated[0].clone(),
+        crate::train::edm::run(&EdmTraining {
+            model: model.to_path_buf(),
             card: None,
-            data: data.clone(),
-            out: add_edm.clone(),
-            kind: "both".into(),
+            data: data.to_path_buf(),
+            out: add_edm.to_path_buf(),
+            kind: EdmKind::Both,
             map_target: MapTarget::Entropy,
             edm_channels: Some(a.edm_channels()),
             epochs: a.edm_epochs,
@@ -284,13 +240,17 @@ pub fn run(a: PipelineArgs) -> anyhow::Result<()> {
             force: false,
         })?;
     }
-    let baseline = calibrated[1].clone();
+    Ok(())
+}
+
+/// Evaluates ADD with its decision makers against the baseline unless done.
+fn eval_stage(a: &PipelineArgs, data: PathBuf, add_edm: &Path, baseline: &Path) -> anyhow::Result<()> {
     let eval_dir = a.out.join("eval");
     if !eval_dir.join("eval.json").exists() {
         println!("[5/5] evaluating");
         crate::eval::run::run(EvalArgs {
-            model: add_edm.clone(),
-            baseline: Some(baseline.clone()),
+            model: add_edm.to_path_buf(),
+            baseline: Some(baseline.to_path_buf()),
             data,
             split: "val".into(),
             max_images: 100_000,
@@ -302,11 +262,38 @@ pub fn run(a: PipelineArgs) -> anyhow::Result<()> {
             device: a.device.clone(),
         })?;
     }
+    Ok(())
+}
+
+fn copy_atomic(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let bytes = std::fs::read(from)?;
+    crate::fsutil::atomic_write(to, &bytes)?;
+    println!("shipped {}", to.display());
+    Ok(())
+}
+
+/// Runs `add pipeline`.
+pub fn run(a: PipelineArgs) -> anyhow::Result<()> {
+    let data = a.out.join("data");
+    synth_stage(&a, &data)?;
+    let arch = if a.search_epochs > 0 { search_stage(&a)? } else { a.arch.clone() };
+    println!("[2/5] training {arch}");
+    let add_done = train_stage(&a, &arch, a.out.join("add"))?;
+    println!("[3/5] training the Auto-DeepLab baseline");
+    let base_done = train_stage(&a, "autodeeplab", a.out.join("autodeeplab"))?;
+    if !(add_done && base_done) {
+        println!("paused; rerun the same command to continue");
+        return Ok(());
+    }
+    let [add, baseline] = calibrate_stage(&a, &data)?;
+    let add_edm = a.out.join("add_edm.safetensors");
+    edm_stage(&a, &data, &add, &add_edm)?;
+    eval_stage(&a, data, &add_edm, &baseline)?;
     if let Some(dir) = &a.ship {
         std::fs::create_dir_all(dir)?;
         copy_atomic(&add_edm, &dir.join("add.safetensors"))?;
         copy_atomic(&baseline, &dir.join("autodeeplab.safetensors"))?;
-        super::model_card::write(dir, &a)?;
+        model_card::write(dir, &a)?;
     }
     Ok(())
 }

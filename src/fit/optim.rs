@@ -28,6 +28,12 @@ impl Sgd {
         Sgd { vars, momentum, weight_decay, nesterov: false, buffers: HashMap::new() }
     }
 
+    /// Takes up momentum buffers saved by an earlier run (moved to `device`).
+    pub fn restore(&mut self, buffers: HashMap<String, Tensor>, device: &candle_core::Device) -> Result<()> {
+        self.buffers = buffers.into_iter().map(|(n, t)| Ok((n, t.to_device(device)?))).collect::<Result<_>>()?;
+        Ok(())
+    }
+
     /// One update: g += wd * w; buf = mu * buf + g; w -= lr * buf (Nesterov: lr * (g + mu * buf)).
     pub fn step(&mut self, grads: &GradStore, lr: f64) -> Result<()> {
         for (name, var) in &self.vars {
