@@ -1,9 +1,13 @@
-//! The headless command line. Each subcommand lives in its own file beside the part it drives;
-//! this file only routes. Errors become `anyhow` here, at the binary's edge.
+//! The command line: `add` opens the app, `add <subcommand>` does the same work headless. Each
+//! subcommand has its file here: its clap options, turned into the typed job the library part
+//! runs (`train::trainer::TrainJob`, `eval::run::Evaluation`, ...), and `pipeline/` chains the
+//! stages. Only this layer knows clap; errors become `anyhow` here, at the binary's edge.
 
+pub mod app;
 pub mod bench;
 pub mod calibrate_bn;
 pub mod card;
+pub mod eval;
 pub mod import;
 pub mod infer;
 pub mod info;
@@ -25,14 +29,14 @@ pub struct Cli {
     pub command: Option<Command>,
     /// Options of the app, used when no subcommand is given.
     #[command(flatten)]
-    pub app: crate::ui::AppArgs,
+    pub app: app::AppArgs,
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Open the app (the same as no subcommand); `--screenshot` saves one and exits.
-    App(crate::ui::AppArgs),
+    App(app::AppArgs),
     /// Show a model's card, parameters and Multi-Adds per cell and per exit.
     Info(info::InfoArgs),
     /// Run images under an exit policy; write masks, confidence maps and JSON records.
@@ -52,9 +56,9 @@ pub enum Command {
     /// Train the decision makers (scalar EDM, EDM-map) on a frozen trained model.
     TrainEdm(train_edm::TrainEdmArgs),
     /// mIoU per exit and a speed/accuracy sweep per policy; writes presets into the card.
-    Eval(crate::eval::run::EvalArgs),
+    Eval(eval::EvalArgs),
     /// A failure report (HTML): the worst images by four criteria, per-class IoU, confusion.
-    Report(crate::report::ReportArgs),
+    Report(eval::ReportArgs),
     /// Every stage from a fixed seed: scenes, ADD, baseline, decision makers, evaluation.
     Pipeline(pipeline::PipelineArgs),
     /// Generate a synthetic street-scene dataset in the Cityscapes layout.
@@ -66,8 +70,8 @@ pub enum Command {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        None => crate::ui::run_app(cli.app),
-        Some(Command::App(args)) => crate::ui::run_app(args),
+        None => crate::ui::run_app(cli.app.into()),
+        Some(Command::App(args)) => crate::ui::run_app(args.into()),
         Some(Command::Info(args)) => info::run(args),
         Some(Command::Infer(args)) => infer::run(args),
         Some(Command::Card(args)) => card::run(args),
@@ -77,8 +81,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Train(args)) => train::run(args),
         Some(Command::TrainEdm(args)) => train_edm::run(args),
         Some(Command::CalibrateBn(args)) => calibrate_bn::run(args),
-        Some(Command::Eval(args)) => crate::eval::run::run(args),
-        Some(Command::Report(args)) => crate::report::run(args),
+        Some(Command::Eval(args)) => crate::eval::run::run(args.into()),
+        Some(Command::Report(args)) => crate::report::run(args.into()),
         Some(Command::Pipeline(args)) => pipeline::run(args),
         Some(Command::Synth(args)) => synth::run(args),
         Some(Command::Search(args)) => search::run(args),

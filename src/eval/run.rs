@@ -15,37 +15,26 @@ use crate::network::ArchCard;
 use crate::network::card::PolicyPreset;
 use crate::network::checkpoint::{self, TensorFile};
 
-/// Options of `add eval`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct EvalArgs {
-    /// The multi-exit model.
-    #[arg(long, short = 'm')]
+/// What `add eval` does: the models, the labelled set, where the tables go.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// The multi-exit model (its card gets the presets unless `no_presets`).
     pub model: PathBuf,
-    /// The Auto-DeepLab baseline to compare with (speed-ups and mIoU reference).
-    #[arg(long)]
+    /// The Auto-DeepLab baseline (speed-ups and the mIoU reference).
     pub baseline: Option<PathBuf>,
-    /// Dataset root: Cityscapes layout, PASCAL VOC, images/ + masks/, or images with _label masks.
-    #[arg(long)]
+    /// Dataset root, any layout [`crate::data::datasets::detect`] knows.
     pub data: PathBuf,
-    #[arg(long, default_value = "val")]
     pub split: String,
-    #[arg(long, default_value_t = 100_000)]
     pub max_images: usize,
-    #[arg(long, default_value_t = 2049)]
+    /// Longer image side the network sees (larger images are scaled down).
     pub max_side: u32,
     /// Folder for eval.md, eval.csv, eval.json.
-    #[arg(long, short = 'o')]
     pub out: PathBuf,
     /// Thresholds per policy.
-    #[arg(long, default_value_t = 20)]
     pub steps: usize,
-    /// Do not write the accurate/fast presets into the model's card.
-    #[arg(long)]
     pub no_presets: bool,
     /// Leave out (and report) unpaired or unreadable samples instead of stopping.
-    #[arg(long)]
     pub skip_bad: bool,
-    #[arg(long, default_value = "auto")]
     pub device: String,
 }
 
@@ -72,7 +61,7 @@ pub fn policies(
 }
 
 /// Runs `add eval`.
-pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+pub fn run(args: Evaluation) -> anyhow::Result<()> {
     let dev = device::select(Some(&args.device)).map_err(anyhow::Error::msg)?;
     let model = Engine::load(&args.model, None, &dev)?;
     let baseline = args.baseline.as_ref().map(|b| Engine::load(b, None, &dev)).transpose()?;

@@ -23,34 +23,22 @@ use crate::export::render::{classes_image, gray_image, palette_image, thumbnail}
 /// Images whose longer side exceeds this are scaled down first, as `add eval`'s default.
 const MAX_SIDE: u32 = 2049;
 
-/// Options of `add report`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ReportArgs {
-    /// The multi-exit model.
-    #[arg(long, short = 'm')]
+/// What `add report` does: the models, the labelled set, the policy judged, the folder.
+#[derive(Debug, Clone)]
+pub struct ReportJob {
     pub model: PathBuf,
-    /// The Auto-DeepLab baseline to compare with.
-    #[arg(long)]
     pub baseline: Option<PathBuf>,
-    /// A labelled dataset (Cityscapes layout).
-    #[arg(long)]
+    /// A labelled dataset, any layout [`crate::data::datasets::detect`] knows.
     pub data: PathBuf,
-    #[arg(long, default_value = "val")]
     pub split: String,
-    /// The exit policy the report judges (default: the card's "accurate" preset, else full).
-    #[arg(long)]
+    /// The exit policy judged (default: the card's "accurate" preset, else the full path).
     pub policy: Option<String>,
     /// Images shown per criterion.
-    #[arg(long, default_value_t = 8)]
     pub worst: usize,
-    #[arg(long, default_value_t = 100_000)]
     pub max_images: usize,
-    /// Output folder (index.html, images/); must be new or empty unless --force.
-    #[arg(long, short = 'o')]
+    /// Output folder (index.html, images/); must be new or empty unless `force`.
     pub out: PathBuf,
-    #[arg(long)]
     pub force: bool,
-    #[arg(long, default_value = "auto")]
     pub device: String,
 }
 
@@ -84,7 +72,7 @@ pub struct Shown {
 }
 
 /// Runs `add report`.
-pub fn run(args: ReportArgs) -> anyhow::Result<()> {
+pub fn run(args: ReportJob) -> anyhow::Result<()> {
     let dev = device::select(Some(&args.device)).map_err(anyhow::Error::msg)?;
     let model = Engine::load(&args.model, None, &dev)?;
     let baseline = args.baseline.as_ref().map(|b| Engine::load(b, None, &dev)).transpose()?;

@@ -49,47 +49,32 @@ pub use settings::Settings;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Options of the app window.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct AppArgs {
-    /// ADD model weights (.safetensors or reference .pth) [default: models/add.safetensors;
-    /// random weights when absent].
-    #[arg(long, value_name = "FILE")]
+/// What the window opens with (the command line's `add app` options).
+#[derive(Debug, Clone, Default)]
+pub struct AppOptions {
+    /// ADD model weights (default: models/add.safetensors; random weights when absent).
     pub model: Option<PathBuf>,
-    /// Architecture card of the model [default: <model>.json or the one embedded].
-    #[arg(long, value_name = "FILE")]
+    /// Architecture card of the model (default: `<model>.json` or the one embedded).
     pub card: Option<PathBuf>,
-    /// Full Auto-DeepLab baseline weights to compare with [default: models/autodeeplab.safetensors].
-    #[arg(long, value_name = "FILE")]
+    /// The full Auto-DeepLab baseline to compare with (default: models/autodeeplab.safetensors).
     pub baseline: Option<PathBuf>,
     /// Image to open at start.
-    #[arg(long, value_name = "FILE")]
     pub image: Option<PathBuf>,
     /// Save a screenshot of the window once the image's results are in, then exit.
-    #[arg(long, value_name = "FILE", requires = "image")]
     pub screenshot: Option<PathBuf>,
-    /// Device: auto, cpu, cuda, cuda:N or metal.
-    #[arg(long, default_value = "auto")]
+    /// auto, cpu, cuda, cuda:N or metal.
     pub device: String,
-    /// Use demo data (colour rules) instead of a network: for trying the UI.
-    #[arg(long)]
+    /// Demo data (colour rules) instead of a network.
     pub demo: bool,
-    /// Tab to open on: inspector, network, plots or dataset (for screenshots of a view).
-    #[arg(long, default_value = "inspector", value_parser = ["inspector", "network", "plots", "dataset"])]
+    /// Tab to open on: inspector, network, plots or dataset.
     pub tab: String,
-    /// Select this cell in the network view (0-11).
-    #[arg(long, value_name = "N")]
+    /// Cell selected in the network view.
     pub cell: Option<usize>,
-    /// Open this dataset folder in the browser at start and run it.
-    #[arg(long, value_name = "DIR")]
+    /// Dataset folder to open and run at start.
     pub dataset: Option<PathBuf>,
-    /// Open this search history folder in the Plots tab and the network view: the --out of
-    /// `add search`, or a reference search experiment folder (epoch folders of .npy files).
-    #[arg(long, value_name = "DIR")]
+    /// Search history folder to open at start.
     pub search_history: Option<PathBuf>,
-    /// Exit policy: a card preset (`accurate`, `fast`) or a policy such as `edm:0.3`
-    /// [default: the card's accurate preset, or what was chosen last time].
-    #[arg(long, value_name = "POLICY")]
+    /// A card preset (`accurate`, `fast`) or a policy such as `edm:0.3`.
     pub policy: Option<String>,
 }
 
@@ -105,7 +90,7 @@ pub fn apply_policy_arg(settings: &mut Settings, arg: &str) -> anyhow::Result<()
 }
 
 /// Opens the app window.
-pub fn run_app(args: AppArgs) -> anyhow::Result<()> {
+pub fn run_app(args: AppOptions) -> anyhow::Result<()> {
     if let Some(p) = &args.policy {
         apply_policy_arg(&mut Settings::default(), p)?; // a typo fails before the window opens
     }

@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 
-use crate::data::size::parse_size;
 use super::model_arg::ModelArgs;
+use crate::data::size::parse_size;
 use crate::engine::prepare::prepare;
 use crate::network::{AddNet, BuildMode, CostTable, checkpoint};
 

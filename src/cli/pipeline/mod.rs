@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use crate::data::datasets::{OnBad, cityscapes};
 use crate::data::size::parse_size;
 use crate::data::synth::writer::DatasetPlan;
-use crate::eval::run::EvalArgs;
+use crate::eval::run::Evaluation;
 use crate::fit::checkpoint::RunFolder;
 use crate::network::EdmKind;
 use crate::search::config::default_steps_per_epoch;
@@ -248,7 +248,7 @@ fn eval_stage(a: &PipelineArgs, data: PathBuf, add_edm: &Path, baseline: &Path) 
     let eval_dir = a.out.join("eval");
     if !eval_dir.join("eval.json").exists() {
         println!("[5/5] evaluating");
-        crate::eval::run::run(EvalArgs {
+        crate::eval::run::run(Evaluation {
             model: add_edm.to_path_buf(),
             baseline: Some(baseline.to_path_buf()),
             data,
