@@ -50,7 +50,7 @@ impl CustomOp1 for BnStats {
 
     fn cuda_fwd(&self, s: &CudaStorage, l: &Layout) -> Result<(CudaStorage, Shape)> {
         let (n, c, h, w) = l.shape().dims4()?;
-        let dev = s.device().clone();
+        let dev = s.device.clone();
         let xv = dense(s, l, "batch_norm x")?;
         let (ni, ci, hw) = (int_arg(n, "batch")?, int_arg(c, "channels")?, int_arg(h * w, "height x width")?);
         // SAFETY: block c writes the three statistics of channel c.
@@ -74,7 +74,7 @@ impl CustomOp2 for BnApply {
 
     fn cuda_fwd(&self, s1: &CudaStorage, l1: &Layout, s2: &CudaStorage, l2: &Layout) -> Result<(CudaStorage, Shape)> {
         let (n, c, h, w) = l1.shape().dims4()?;
-        let dev = s1.device().clone();
+        let dev = s1.device.clone();
         let (xv, pv) = (dense(s1, l1, "batch_norm x")?, dense(s2, l2, "batch_norm parameters")?);
         let (ci, hw, total) = (int_arg(c, "channels")?, int_arg(h * w, "height x width")?, (n * c * h * w) as u64);
         // SAFETY: bn_apply writes every element.
@@ -128,7 +128,7 @@ impl CustomOp3 for BnGradSums {
         if l2.dims() != l1.dims() {
             bail!("batch_norm backward: gradient {:?} differs from input {:?}", l2.dims(), l1.dims())
         }
-        let dev = s1.device().clone();
+        let dev = s1.device.clone();
         let (xv, gv) = (dense(s1, l1, "batch_norm x")?, dense(s2, l2, "batch_norm grad")?);
         let pv = dense(s3, l3, "batch_norm parameters")?;
         let (ni, ci, hw) = (int_arg(n, "batch")?, int_arg(c, "channels")?, int_arg(h * w, "height x width")?);
@@ -169,7 +169,7 @@ impl CustomOp3 for BnGradInput {
         l3: &Layout,
     ) -> Result<(CudaStorage, Shape)> {
         let (n, c, h, w) = l1.shape().dims4()?;
-        let dev = s1.device().clone();
+        let dev = s1.device.clone();
         let (xv, gv) = (dense(s1, l1, "batch_norm x")?, dense(s2, l2, "batch_norm grad")?);
         let pv = dense(s3, l3, "batch_norm parameters")?;
         let (ci, hw, total, m) =

@@ -13,7 +13,7 @@ pub(crate) fn forward(
     w: &CudaStorage,
     lw: &Layout,
 ) -> Result<CudaStorage> {
-    let dev = x.device().clone();
+    let dev = x.device.clone();
     let (xv, wv) = (dense(x, lx, "depthwise_conv2d x")?, dense(w, lw, "depthwise_conv2d w")?);
     let nc = int_arg(a.n as usize * a.c as usize, "batch x channels")?;
     // SAFETY: dw_fwd writes every output element.
@@ -30,7 +30,7 @@ pub(crate) fn input_grad(
     w: &CudaStorage,
     lw: &Layout,
 ) -> Result<CudaStorage> {
-    let dev = gy.device().clone();
+    let dev = gy.device.clone();
     let (gv, wv) = (dense(gy, lg, "depthwise_conv2d grad")?, dense(w, lw, "depthwise_conv2d w")?);
     let nc = int_arg(a.n as usize * a.c as usize, "batch x channels")?;
     // SAFETY: dw_bwd_input writes every element.
@@ -47,7 +47,7 @@ pub(crate) fn weight_grad(
     gy: &CudaStorage,
     lg: &Layout,
 ) -> Result<CudaStorage> {
-    let dev = x.device().clone();
+    let dev = x.device.clone();
     let (xv, gv) = (dense(x, lx, "depthwise_conv2d x")?, dense(gy, lg, "depthwise_conv2d grad")?);
     let launch = a.weight_grad_launch()?;
     // SAFETY: block b of dw_bwd_weight writes gw[b], one block per element.

@@ -36,7 +36,7 @@ impl CustomOp1 for ExitMaps {
         if st[3] != 1 {
             bail!("exit maps: logits need a unit column stride, got strides {st:?}")
         }
-        let dev = s.device().clone();
+        let dev = s.device.clone();
         let data = s.as_cuda_slice::<f32>()?;
         let (ki, hi, wi) = (int_arg(k, "classes")?, int_arg(h, "height")?, int_arg(w, "width")?);
         let (offset, cs, rs) = (l.start_offset() as i64, st[1] as i64, st[2] as i64);

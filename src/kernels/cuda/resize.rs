@@ -30,7 +30,7 @@ impl Args {
 pub(crate) fn forward(x: &CudaStorage, l: &Layout, out: (usize, usize), align: bool) -> Result<CudaStorage> {
     let (n, c, h, w) = l.shape().dims4()?;
     let a = Args::new(n * c, (h, w), out, align)?;
-    let dev = x.device().clone();
+    let dev = x.device.clone();
     let xv = dense(x, l, "resize_bilinear x")?;
     let total = n * c * out.0 * out.1;
     // SAFETY: resize_fwd writes every output element.
@@ -43,7 +43,7 @@ pub(crate) fn forward(x: &CudaStorage, l: &Layout, out: (usize, usize), align: b
 pub(crate) fn backward(gy: &CudaStorage, l: &Layout, input: (usize, usize), align: bool) -> Result<CudaStorage> {
     let (n, c, oh, ow) = l.shape().dims4()?;
     let a = Args::new(n * c, input, (oh, ow), align)?;
-    let dev = gy.device().clone();
+    let dev = gy.device.clone();
     let gv = dense(gy, l, "resize_bilinear grad")?;
     let gx = dev.alloc_zeros::<f32>(n * c * input.0 * input.1)?;
     launch!(dev, "resize_bwd", elementwise(n * c * oh * ow); &gv, &gx, &a.nc, &a.hw.0, &a.hw.1, &a.out.0, &a.out.1, &a.scale.0, &a.scale.1, &a.align);
