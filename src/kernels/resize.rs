@@ -79,12 +79,9 @@ struct ResizeBilinearGrad {
     fwd: ResizeBilinear,
 }
 
-impl CustomOp1 for ResizeBilinearGrad {
-    fn name(&self) -> &'static str {
-        "resize_bilinear_grad"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+impl ResizeBilinearGrad {
+    /// (N,C,oh,ow) of the incoming gradient, which must have the forward's output size.
+    fn grad_dims(&self, l: &Layout) -> Result<(usize, usize, usize, usize)> {
         let (n, c, oh, ow) = l.shape().dims4()?;
         if (oh, ow) != (self.fwd.out_h, self.fwd.out_w) {
             bail!(
@@ -94,6 +91,17 @@ impl CustomOp1 for ResizeBilinearGrad {
                 shape_str(l.dims())
             )
         }
+        Ok((n, c, oh, ow))
+    }
+}
+
+impl CustomOp1 for ResizeBilinearGrad {
+    fn name(&self) -> &'static str {
+        "resize_bilinear_grad"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (n, c, oh, ow) = self.grad_dims(l)?;
         let (h, w) = (self.in_h, self.in_w);
         let gy = dense_f32(s, l, "resize_bilinear grad")?;
         let ty = axis_taps(h, oh, self.fwd.align_corners);
@@ -109,15 +117,7 @@ impl CustomOp1 for ResizeBilinearGrad {
 
     #[cfg(feature = "cuda")]
     fn cuda_fwd(&self, s: &candle_core::CudaStorage, l: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
-        let (n, c, oh, ow) = l.shape().dims4()?;
-        if (oh, ow) != (self.fwd.out_h, self.fwd.out_w) {
-            bail!(
-                "resize_bilinear backward: gradient must be (N,C,{},{}), got {}",
-                self.fwd.out_h,
-                self.fwd.out_w,
-                shape_str(l.dims())
-            )
-        }
+        let (n, c, _, _) = self.grad_dims(l)?;
         let gx = super::cuda::resize::backward(s, l, (self.in_h, self.in_w), self.fwd.align_corners)?;
         Ok((gx, Shape::from((n, c, self.in_h, self.in_w))))
     }

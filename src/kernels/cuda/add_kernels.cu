@@ -6,6 +6,20 @@
 
 #define BLOCK 256
 
+// Element i of a row-major (planes, H, W) tensor: its plane and its row and column.
+struct Pixel {
+    size_t plane;
+    int y, x;
+};
+
+__device__ __forceinline__ Pixel pixel(size_t i, int H, int W) {
+    Pixel p;
+    p.x = (int)(i % W);
+    p.y = (int)((i / W) % H);
+    p.plane = i / ((size_t)W * H);
+    return p;
+}
+
 // ---- depthwise convolution: y[n,c,oy,ox] = sum w[c,ky,kx] * x[n,c,oy*S+ky*D-P, ox*S+kx*D-P] ----
 
 template <int K>
@@ -35,12 +49,10 @@ extern "C" __global__ void dw_fwd(const float* __restrict__ x, const float* __re
                                   int NC, int C, int H, int W, int OH, int OW, int K, int S, int P, int D) {
     const size_t total = (size_t)NC * OH * OW;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
-        const int ox = (int)(i % OW);
-        const int oy = (int)((i / OW) % OH);
-        const size_t nc = i / ((size_t)OW * OH);
-        const float* xp = x + nc * H * W;
-        const float* wc = w + (size_t)(nc % C) * K * K;
-        const int iy0 = oy * S - P, ix0 = ox * S - P;
+        const Pixel o = pixel(i, OH, OW);
+        const float* xp = x + o.plane * H * W;
+        const float* wc = w + (o.plane % C) * K * K;
+        const int iy0 = o.y * S - P, ix0 = o.x * S - P;
         float v;
         if (K == 3) v = dw_point<3>(xp, wc, H, W, iy0, ix0, D, 3);
         else if (K == 5) v = dw_point<5>(xp, wc, H, W, iy0, ix0, D, 5);
@@ -56,11 +68,10 @@ extern "C" __global__ void dw_bwd_input(const float* __restrict__ gy, const floa
                                         int S, int P, int D) {
     const size_t total = (size_t)NC * H * W;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
-        const int ix = (int)(i % W);
-        const int iy = (int)((i / W) % H);
-        const size_t nc = i / ((size_t)W * H);
-        const float* gp = gy + nc * OH * OW;
-        const float* wc = w + (size_t)(nc % C) * K * K;
+        const Pixel in = pixel(i, H, W);
+        const int iy = in.y, ix = in.x;
+        const float* gp = gy + in.plane * OH * OW;
+        const float* wc = w + (in.plane % C) * K * K;
         float acc = 0.f;
         for (int ky = 0; ky < K; ++ky) {
             const int ty = iy + P - ky * D;
@@ -140,12 +151,10 @@ extern "C" __global__ void resize_fwd(const float* __restrict__ x, float* __rest
                                       int OH, int OW, float scale_h, float scale_w, int align) {
     const size_t total = (size_t)NC * OH * OW;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
-        const int ox = (int)(i % OW);
-        const int oy = (int)((i / OW) % OH);
-        const size_t nc = i / ((size_t)OW * OH);
-        const Tap ty = axis_tap(oy, H, scale_h, align), tx = axis_tap(ox, W, scale_w, align);
-        const float* r0 = x + nc * H * W + (size_t)ty.i0 * W;
-        const float* r1 = x + nc * H * W + (size_t)ty.i1 * W;
+        const Pixel o = pixel(i, OH, OW);
+        const Tap ty = axis_tap(o.y, H, scale_h, align), tx = axis_tap(o.x, W, scale_w, align);
+        const float* r0 = x + o.plane * H * W + (size_t)ty.i0 * W;
+        const float* r1 = x + o.plane * H * W + (size_t)ty.i1 * W;
         const float a = __fadd_rn(__fmul_rn(tx.l0, r0[tx.i0]), __fmul_rn(tx.l1, r0[tx.i1]));
         const float b = __fadd_rn(__fmul_rn(tx.l0, r1[tx.i0]), __fmul_rn(tx.l1, r1[tx.i1]));
         y[i] = __fadd_rn(__fmul_rn(ty.l0, a), __fmul_rn(ty.l1, b));
@@ -159,12 +168,10 @@ extern "C" __global__ void resize_bwd(const float* __restrict__ gy, float* __res
                                       int OH, int OW, float scale_h, float scale_w, int align) {
     const size_t total = (size_t)NC * OH * OW;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
-        const int ox = (int)(i % OW);
-        const int oy = (int)((i / OW) % OH);
-        const size_t nc = i / ((size_t)OW * OH);
-        const Tap ty = axis_tap(oy, H, scale_h, align), tx = axis_tap(ox, W, scale_w, align);
+        const Pixel o = pixel(i, OH, OW);
+        const Tap ty = axis_tap(o.y, H, scale_h, align), tx = axis_tap(o.x, W, scale_w, align);
         const float g = gy[i];
-        float* p = gx + nc * H * W;
+        float* p = gx + o.plane * H * W;
         atomicAdd(p + (size_t)ty.i0 * W + tx.i0, ty.l0 * tx.l0 * g);
         atomicAdd(p + (size_t)ty.i0 * W + tx.i1, ty.l0 * tx.l1 * g);
         atomicAdd(p + (size_t)ty.i1 * W + tx.i0, ty.l1 * tx.l0 * g);
