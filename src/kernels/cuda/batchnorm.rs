@@ -86,8 +86,8 @@ impl CustomOp2 for BnApply {
     fn bwd(&self, x: &Tensor, params: &Tensor, _res: &Tensor, gy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let gy = gy.contiguous()?;
         // (2,C): dgamma, dbeta
-        let sums = x.apply_op3_no_bwd(&gy, params, &BnGradSums)?;
-        let gx = x.apply_op3_no_bwd(&gy, &Tensor::cat(&[params, &sums], 0)?, &BnGradInput)?;
+        let sums = x.apply_op3_no_bwd(&gy, params, &BnGrad::Sums)?;
+        let gx = x.apply_op3_no_bwd(&gy, &Tensor::cat(&[params, &sums], 0)?, &BnGrad::Input)?;
         // the statistics rows are constants: zero gradient
         let c = params.dim(1)?;
         let gparams = Tensor::cat(&[&sums, &Tensor::zeros((3, c), params.dtype(), params.device())?], 0)?;
@@ -95,12 +95,21 @@ impl CustomOp2 for BnApply {
     }
 }
 
-/// Backward sums per channel from (x, gy, parameters (5,C)): (2,C) rows dgamma, dbeta.
-struct BnGradSums;
+/// The backward's two kernels, both from (x, gy, per-channel rows):
+/// - `Sums`: rows (5,C) -> (2,C) rows dgamma, dbeta;
+/// - `Input`: rows (7,C), the parameters then the sums -> dL/dx.
+#[derive(Clone, Copy)]
+enum BnGrad {
+    Sums,
+    Input,
+}
 
-impl CustomOp3 for BnGradSums {
+impl CustomOp3 for BnGrad {
     fn name(&self) -> &'static str {
-        "batch_norm_grad_sums_cuda"
+        match self {
+            BnGrad::Sums => "batch_norm_grad_sums_cuda",
+            BnGrad::Input => "batch_norm_grad_input_cuda",
+        }
     }
 
     fn cpu_fwd(
@@ -112,7 +121,7 @@ impl CustomOp3 for BnGradSums {
         _: &CpuStorage,
         _: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        bail!("batch_norm_grad_sums_cuda runs on CUDA only")
+        bail!("{} runs on CUDA only; the CPU has kernels::batch_norm_stats_apply", self.name())
     }
 
     fn cuda_fwd(
@@ -131,52 +140,22 @@ impl CustomOp3 for BnGradSums {
         let dev = s1.device.clone();
         let (xv, gv) = (dense(s1, l1, "batch_norm x")?, dense(s2, l2, "batch_norm grad")?);
         let pv = dense(s3, l3, "batch_norm parameters")?;
-        let (ni, ci, hw) = (int_arg(n, "batch")?, int_arg(c, "channels")?, int_arg(h * w, "height x width")?);
-        // SAFETY: block c writes both sums of channel c.
-        let out = unsafe { dev.alloc::<f32>(2 * c)? };
-        launch!(dev, "bn_bwd_sums", per_reduction(c)?; &xv, &gv, &pv, &out, &ni, &ci, &hw);
-        Ok((CudaStorage::wrap_cuda_slice(out, dev), Shape::from((2, c))))
-    }
-}
-
-/// dL/dx from (x, gy, parameters and sums (7,C)).
-struct BnGradInput;
-
-impl CustomOp3 for BnGradInput {
-    fn name(&self) -> &'static str {
-        "batch_norm_grad_input_cuda"
-    }
-
-    fn cpu_fwd(
-        &self,
-        _: &CpuStorage,
-        _: &Layout,
-        _: &CpuStorage,
-        _: &Layout,
-        _: &CpuStorage,
-        _: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        bail!("batch_norm_grad_input_cuda runs on CUDA only")
-    }
-
-    fn cuda_fwd(
-        &self,
-        s1: &CudaStorage,
-        l1: &Layout,
-        s2: &CudaStorage,
-        l2: &Layout,
-        s3: &CudaStorage,
-        l3: &Layout,
-    ) -> Result<(CudaStorage, Shape)> {
-        let (n, c, h, w) = l1.shape().dims4()?;
-        let dev = s1.device.clone();
-        let (xv, gv) = (dense(s1, l1, "batch_norm x")?, dense(s2, l2, "batch_norm grad")?);
-        let pv = dense(s3, l3, "batch_norm parameters")?;
-        let (ci, hw, total, m) =
-            (int_arg(c, "channels")?, int_arg(h * w, "height x width")?, (n * c * h * w) as u64, (n * h * w) as f64);
-        // SAFETY: bn_bwd_dx writes every element.
-        let gx = unsafe { dev.alloc::<f32>(total as usize)? };
-        launch!(dev, "bn_bwd_dx", elementwise(total as usize); &xv, &gv, &pv, &gx, &ci, &hw, &total, &m);
-        Ok((CudaStorage::wrap_cuda_slice(gx, dev), l1.shape().clone()))
+        let (ci, hw) = (int_arg(c, "channels")?, int_arg(h * w, "height x width")?);
+        match self {
+            BnGrad::Sums => {
+                let ni = int_arg(n, "batch")?;
+                // SAFETY: block c writes both sums of channel c.
+                let out = unsafe { dev.alloc::<f32>(2 * c)? };
+                launch!(dev, "bn_bwd_sums", per_reduction(c)?; &xv, &gv, &pv, &out, &ni, &ci, &hw);
+                Ok((CudaStorage::wrap_cuda_slice(out, dev), Shape::from((2, c))))
+            }
+            BnGrad::Input => {
+                let (total, m) = ((n * c * h * w) as u64, (n * h * w) as f64);
+                // SAFETY: bn_bwd_dx writes every element.
+                let gx = unsafe { dev.alloc::<f32>(total as usize)? };
+                launch!(dev, "bn_bwd_dx", elementwise(total as usize); &xv, &gv, &pv, &gx, &ci, &hw, &total, &m);
+                Ok((CudaStorage::wrap_cuda_slice(gx, dev), l1.shape().clone()))
+            }
+        }
     }
 }
