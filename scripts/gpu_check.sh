@@ -1,35 +1,58 @@
 #!/usr/bin/env bash
-# The GPU checks of ADD Studio, for a machine with an NVIDIA GPU, its driver and PyTorch's CUDA
-# libraries but no Rust toolchain. Build and pack first, on any machine (no GPU needed):
+# The GPU checks of ADD Studio (issue 17), for a machine with an NVIDIA GPU, its driver and
+# PyTorch's CUDA libraries but no Rust toolchain. Build and pack first, on any machine (no GPU):
 #     bash scripts/build_gpu_check.sh        # -> gpu-check/ (add.xz, gpu-tests.xz, lib/)
-# then carry gpu-check/ and run from the repository root:
+# then carry gpu-check/ and run from the repository root (about 7 minutes on an H200):
 #     OUT=/some/folder bash scripts/gpu_check.sh
-# It runs, each step under its own time limit (about 8 minutes in all on an H100/H200):
-#  1. GPU against CPU parity of every exit's logits (add-3, autodeeplab, add-2 at F=20), and
-#     the kernel-level GPU tests (tests/gpu.rs: forward and backward of every kernel; a GPU that
-#     cannot be opened fails them);
-#  2. `add bench` on cuda:0 at 1025x2049 for add-2, add-3 and autodeeplab at F=20 (per exit and
-#     full path, warm-up, medians; every cell and exit ends with a device synchronise);
-#  3. the PyTorch peer benchmark (benches/peer/torch_peer.py) if it and torch are there.
-# Results go to $OUT (default ./gpu-check-out): one log per step and summary.md. A failed
-# step is recorded and the script goes on; the exit status is non-zero if any step failed.
+# Steps, each under its own time limit, all within BUDGET_S (default 450 s):
+#  1. tests/gpu.rs: every CUDA kernel against its CPU kernel (forward and backward, 1e-5), the
+#     exit maps, every exit of add-2, add-3 and autodeeplab at F=20 (a GPU that cannot be
+#     opened fails them);
+#  2. `add parity` of every exit, GPU against CPU, add-2, add-3, autodeeplab at F=20 (<= 1e-4);
+#  3. `add bench --peer python3` on cuda:0: every exit and the full path at 257x513 and
+#     1025x2049, ours and PyTorch eager on the same GPU and weights (after a peer parity check);
+#  4. one training step (batch 8 of 257x513), ours and PyTorch's;
+#  5. GPU memory of loading plus one full-path inference at 1025x2049, ours and PyTorch's.
+# $OUT gets 8 files: summary.md (the tables and the issue's target ratios), steps.log,
+# environment.txt, and one log per step (tests, parity, bench, train, mem .txt). A failed step
+# is recorded and the script goes on; the exit status is non-zero if any step failed.
+#
+# Dry run on a machine without a GPU (checks the script's logic, the peer and the summary with
+# the CPU build; small sizes):
+#     DEVICE=cpu ADD=target/release/add PYTHON=/work/venv/bin/python SIZES=65x129,129x257 \
+#         CROP=65x129 BATCH=2 FILTERS=4 REPS=2 OUT=/tmp/gc bash scripts/gpu_check.sh
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT="${OUT:-$PWD/gpu-check-out}"
-SIZE="${BENCH_SIZE:-1025x2049}"
-REPS="${BENCH_REPS:-10}"
+DEVICE="${DEVICE:-cuda:0}"
+SIZES="${SIZES:-257x513,1025x2049}"
+BIG="${SIZES##*,}" # the size the targets are judged at
+REPS="${REPS:-10}"
 F="${FILTERS:-20}"
+CROP="${CROP:-257x513}" BATCH="${BATCH:-8}"
+PY="${PYTHON:-python3}"
+PRESETS=(add-3 autodeeplab add-2)
 mkdir -p "$OUT"
 export RUST_BACKTRACE="${GPU_CHECK_BACKTRACE:-0}" # one-line errors in the logs; 1 to debug
 failed=()
 log() { echo "[gpu_check $(date -u +%T) +${SECONDS}s] $*" | tee -a "$OUT/steps.log"; }
 
-# Runs one step: step NAME LIMIT_S CMD...; output to $OUT/NAME.txt.
-# Steps share BUDGET_S seconds (default 460): a step gets at most what is left, none under 20 s.
+# --- the binaries and the libraries they link ---
+if [[ -z "${ADD:-}" ]]; then
+    source scripts/gpu_env.sh # sets BIN (with add, gpu-tests) and ADD, LD_LIBRARY_PATH
+else
+    BIN="$(mktemp -d)" # a dry run with a given `add`; GPU_TESTS may name a test binary
+    [[ -n "${GPU_TESTS:-}" ]] && cp "$GPU_TESTS" "$BIN/gpu-tests"
+fi
+STEPS="$(mktemp -d)" # one output per step, for the summary; $OUT gets them grouped by kind
+
+# Runs one step: step KIND NAME LIMIT_S CMD...; its output goes to $STEPS/NAME.txt and is
+# appended to $OUT/KIND.txt. Steps share BUDGET_S seconds: a step gets at most what is left,
+# none under 20 s.
 step() {
-    local name=$1 limit=$2
-    shift 2
-    local left=$((${BUDGET_S:-460} - SECONDS))
+    local kind=$1 name=$2 limit=$3
+    shift 3
+    local left=$((${BUDGET_S:-450} - SECONDS))
     ((limit > left)) && limit=$left
     if ((limit < 20)); then
         failed+=("$name (skipped: time budget spent)")
@@ -37,95 +60,69 @@ step() {
         return 1
     fi
     log "$name: $*"
-    timeout --kill-after=10 "$limit" "$@" >"$OUT/$name.txt" 2>&1
+    local t0=$SECONDS
+    timeout --kill-after=10 "$limit" "$@" >"$STEPS/$name.txt" 2>&1
     local rc=$?
+    { echo "=== $name: rc $rc after $((SECONDS - t0)) s: $*"; cat "$STEPS/$name.txt"; echo; } >>"$OUT/$kind.txt"
     if [[ $rc -ne 0 ]]; then
         failed+=("$name (rc $rc$([[ $rc -eq 124 || $rc -eq 137 ]] && echo ", timed out after ${limit}s"))")
         log "$name FAILED rc=$rc; last lines:"
-        tail -n 5 "$OUT/$name.txt" | tee -a "$OUT/steps.log"
+        tail -n 5 "$STEPS/$name.txt" | tee -a "$OUT/steps.log"
     fi
     return $rc
 }
 
-# --- the binaries and the libraries they link ---
-source scripts/gpu_env.sh
 {
     date -u
     nvidia-smi 2>&1 || echo "nvidia-smi failed"
-    echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+    "$PY" -c 'import torch; print("torch", torch.__version__, "cuda available:", torch.cuda.is_available())' 2>&1
+    echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
     ldd "$ADD"
+    "$ADD" info --preset add-3 --filters "$F" --device "$DEVICE" 2>&1 | head -n 5
 } >"$OUT/environment.txt" 2>&1
 if ldd "$ADD" | grep -q 'not found'; then
-    log "missing libraries:"; ldd "$ADD" | grep 'not found' | tee -a "$OUT/steps.log"
+    log "missing libraries:"
+    ldd "$ADD" | grep 'not found' | tee -a "$OUT/steps.log"
     exit 3
 fi
-step info 60 "$ADD" info --preset add-3 --filters "$F" --device cuda:0 || true
 
-# --- 1. parity, then the kernel tests ---
-for preset in add-3 autodeeplab add-2; do
-    step "parity_$preset" 150 "$ADD" parity --preset "$preset" --filters "$F" --size 257x513 --devices cpu,cuda:0 --tol 1e-4
-done
-step parity_add-3_513x1025 150 "$ADD" parity --preset add-3 --filters "$F" --size 513x1025 --devices cpu,cuda:0 --tol 1e-4
+# --- 1. kernel tests and exit parity in tests/gpu.rs ---
 # --include-ignored: a gpu-tests built without `--features cuda` fails here instead of
 # reporting its tests as ignored; ADD_REQUIRE_GPU=1 says a GPU is required.
 if [[ -x "$BIN/gpu-tests" ]]; then
-    ADD_REQUIRE_GPU=1 step gpu_tests 150 "$BIN/gpu-tests" --include-ignored --test-threads=1 --nocapture
-else
+    ADD_REQUIRE_GPU=1 step tests gpu_tests 150 "$BIN/gpu-tests" --include-ignored --test-threads=1 --nocapture
+elif [[ "$DEVICE" == cuda* ]]; then
     failed+=("gpu_tests (no gpu-tests in the pack)")
     log "gpu_tests FAILED: no gpu-tests in the pack"
 fi
 
-# --- 2. timings on the GPU ---
-for preset in add-3 autodeeplab add-2; do
-    step "bench_$preset" 150 "$ADD" bench --preset "$preset" --filters "$F" --device cuda:0 --size "$SIZE" --reps "$REPS" --json
+# --- 2. parity of every exit, GPU against CPU ---
+for p in "${PRESETS[@]}"; do
+    step parity "parity_$p" 60 "$ADD" parity --preset "$p" --filters "$F" --size "${SIZES%%,*}" --devices "cpu,$DEVICE" --tol 1e-4
 done
 
-# --- 3. the PyTorch peer, on the same GPU ---
-if [[ -f benches/peer/torch_peer.py ]] && python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
-    # shellcheck disable=SC2086
-    step torch_peer 150 python3 benches/peer/torch_peer.py --device cuda ${PEER_ARGS:-}
+# --- 3.-5. ours and PyTorch's on the same device ---
+peer=()
+if "$PY" -c 'import sys, torch; sys.exit(0 if sys.argv[1] == "cpu" or torch.cuda.is_available() else 1)' "$DEVICE" 2>/dev/null; then
+    peer=(--peer "$PY")
 else
-    log "torch_peer skipped: no benches/peer/torch_peer.py or no CUDA torch"
+    failed+=("peer (no PyTorch for $DEVICE under $PY: ours measured alone)")
+    log "no PyTorch for $DEVICE under $PY: benchmarks without the peer"
 fi
+for p in "${PRESETS[@]}"; do
+    step bench "bench_$p" 110 "$ADD" bench --preset "$p" --filters "$F" --device "$DEVICE" --size "$SIZES" --reps "$REPS" --json "${peer[@]}"
+done
+step train train_add-3 90 "$ADD" bench --preset add-3 --filters "$F" --device "$DEVICE" --train-step --batch "$BATCH" --crop "$CROP" --reps 5 --json "${peer[@]}"
+for p in add-3 autodeeplab; do
+    step mem "mem_$p" 45 "$ADD" bench --preset "$p" --filters "$F" --device "$DEVICE" --peak-mem "$BIG" --json "${peer[@]}"
+done
 
 # --- summary ---
-python3 - "$OUT" "$SIZE" <<'PY' >"$OUT/summary.md" 2>>"$OUT/steps.log"
-import json, os, re, sys
-out, size = sys.argv[1], sys.argv[2]
-def read(name):
-    p = os.path.join(out, name + ".txt")
-    return open(p).read() if os.path.exists(p) else ""
-print("# ADD on the GPU\n")
-dev = re.search(r"^device: (.*)$", read("info"), re.M)
-print(f"Device: {dev.group(1) if dev else 'see environment.txt'}\n")
-print("## Parity (relative L2 error of every exit's logits, GPU against CPU)\n")
-for name in sorted(n[:-4] for n in os.listdir(out) if n.startswith("parity_")):
-    verdict = [l for l in read(name).splitlines() if l.startswith(("parity ", "Error"))][:1] or ["(no verdict)"]
-    print(f"- {name}: {verdict[0]}")
-print("\n## Times on the GPU at " + size + " (ms per image, median)\n")
-rows = {}
-for name in ("bench_add-2", "bench_add-3", "bench_autodeeplab"):
-    for line in read(name).splitlines():
-        if line.startswith("{"):
-            r = json.loads(line)
-            rows.setdefault(r["model"], []).append(r)
-base = None
-for model, rs in rows.items():
-    if "autodeeplab" in model.lower() or "auto-deeplab" in model.lower():
-        base = rs[-1]["ms"]
-print("| model | answer at | ms | G Multi-Adds | GFLOP/s | speed-up vs Auto-DeepLab |")
-print("|---|---|---|---|---|---|")
-for model, rs in rows.items():
-    for r in rs:
-        at = "full path" if r is rs[-1] else f"exit {r['exit']}"
-        sp = f"{base / r['ms']:.2f}x" if base else "n/a"
-        print(f"| {model} | {at} | {r['ms']:.1f} | {r['madds'] / 1e9:.2f} | {r['gflops']:.0f} | {sp} |")
-peer = read("torch_peer")
-if peer:
-    print("\n## PyTorch peer\n\n```\n" + peer[-3000:] + "\n```")
-PY
-
+"$PY" scripts/gpu_summary.py "$STEPS" "$BIG" >"$OUT/summary.md" 2>>"$OUT/steps.log" ||
+    failed+=("summary (see steps.log)")
 if [[ ${#failed[@]} -gt 0 ]]; then
+    printf '\n## Failed steps\n\n' >>"$OUT/summary.md"
+    printf -- '- %s\n' "${failed[@]}" >>"$OUT/summary.md"
     log "FAILED steps: ${failed[*]}"
     exit 1
 fi

@@ -154,7 +154,7 @@ fn a_pytorch_trained_model_opens_in_add_with_the_same_logits() {
 
     // same logits at every exit, ours against PyTorch's on the same weights
     let net = checkpoint::build(&card, file.tensors.clone(), &Device::Cpu, BuildMode::Unfolded).unwrap();
-    let peer = Peer::new(&py, &repo().join("benches/peer/torch_peer.py"), &card, &file.tensors).unwrap();
+    let peer = Peer::new(&py, &repo().join("benches/peer/torch_peer.py"), &card, &file.tensors, &Device::Cpu).unwrap();
     let err = peer.parity(&net, &Device::Cpu).unwrap();
     assert!(err <= 1e-4, "relative L2 error {err} between add and PyTorch");
 }

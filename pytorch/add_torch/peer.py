@@ -3,7 +3,8 @@
 Modes (every result is one JSON line on stdout):
   infer   ms per image answering at each exit (median of --reps after one warm-up)
   train   ms per training step (forward all exits + backward + SGD), batch and crop given
-  mem     peak resident memory (VmHWM) after loading and one full-path inference
+  mem     peak resident memory (VmHWM) after loading and one full-path inference; on a GPU
+          also the most GPU memory in use meanwhile beyond what was in use before (polled)
   parity  writes every exit's logits (float32, exit order) for a raw float32 NCHW input
 """
 
@@ -31,6 +32,38 @@ def peak_rss_mb():
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def gpu_used_mb():
+    """Memory in use on the current GPU by every process (the driver's total - free), MiB."""
+    free, total = torch.cuda.mem_get_info()
+    return (total - free) / 1048576.0
+
+
+def gpu_peak_during(fn):
+    """fn() while a thread polls the GPU's memory in use every 0.2 ms: the most in use beyond
+    what was before, MiB. `add bench --peak-mem` measures its own the same way."""
+    import threading
+
+    torch.cuda.synchronize()
+    before = gpu_used_mb()
+    peak = [before]
+    done = threading.Event()
+
+    def poll():
+        while not done.is_set():
+            peak[0] = max(peak[0], gpu_used_mb())
+            time.sleep(0.0002)
+
+    t = threading.Thread(target=poll)
+    t.start()
+    try:
+        fn()
+        torch.cuda.synchronize()
+    finally:
+        done.set()
+        t.join()
+    return peak[0] - before
 
 
 def build(args):
@@ -89,6 +122,26 @@ def main(args):
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
+    if args.device.startswith("cuda"):
+        torch.cuda.set_device(args.device)
+        torch.zeros(1, device=args.device)  # the context, before anything is measured
+    if args.mode == "mem" and args.device.startswith("cuda"):
+        # the network is built inside the measurement, as `add bench --peak-mem` builds its own
+        h, w = map(int, (args.size or ["1025x2049"])[0].split("x"))
+        res = {}
+
+        def load_and_run():
+            net = build(args)
+            net.eval()
+            with torch.inference_mode():
+                net(normalise(bench_image(h, w, args.device), net.card))
+            res["net"] = net
+
+        gpu_mb = gpu_peak_during(load_and_run)
+        common = {"peer": f"pytorch {torch.__version__}", "threads": torch.get_num_threads(), "device": args.device}
+        print(json.dumps({**common, "mode": "mem", "size": [h, w], "peak_rss_mb": peak_rss_mb(), "gpu_peak_mb": gpu_mb,
+                          "torch_max_reserved_mb": torch.cuda.max_memory_reserved() / 1048576.0}), flush=True)
+        return
     net = build(args)
     card = net.card
     common = {"peer": f"pytorch {torch.__version__}", "threads": torch.get_num_threads(), "device": args.device}

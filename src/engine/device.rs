@@ -62,6 +62,23 @@ pub fn name(d: &Device) -> String {
     }
 }
 
+/// Memory in use on `d`'s GPU (by every process: the driver's used = total - free), MiB;
+/// None on the CPU, or in a build without CUDA.
+#[cfg(feature = "cuda")]
+pub fn gpu_used_mb(d: &Device) -> Option<f64> {
+    match d {
+        Device::Cuda(c) => {
+            c.cuda_stream().context().mem_get_info().ok().map(|(free, total)| (total - free) as f64 / 1048576.0)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+pub fn gpu_used_mb(_: &Device) -> Option<f64> {
+    None
+}
+
 /// The GPU's product name as the driver reports it.
 #[cfg(feature = "cuda")]
 fn gpu_model(d: &Device) -> Option<String> {

@@ -2,7 +2,8 @@
 //! map, the max-probability and normalised-entropy maps, their mean entropy and the share of
 //! confident pixels. Every answer pays for this at full image size, so it reads the logits
 //! where they lie (a cropped view of the padded output needs no copy) and runs the vectorised
-//! [`class_stats`] kernel on segments of rows, in parallel.
+//! [`class_stats`] kernel on segments of rows, in parallel. Logits on a CUDA GPU get their maps
+//! there (`--features cuda`), so three planes come to the host instead of all K.
 
 use candle_core::{DType, Device, Storage, Tensor};
 
@@ -23,6 +24,10 @@ pub fn maps_from_logits(logits: &Tensor, confident_prob: f32) -> candle_core::Re
     }
     if k > 256 {
         candle_core::bail!("maps_from_logits: {k} classes do not fit the u8 class map");
+    }
+    #[cfg(feature = "cuda")]
+    if let Some(planes) = crate::kernels::exit_maps_cuda(logits)? {
+        return maps_from_planes(&planes, (h, w), confident_prob);
     }
     let mut logits = logits.clone();
     if !logits.device().is_cpu() || logits.dtype() != DType::F32 {
@@ -56,9 +61,29 @@ pub fn maps_from_logits(logits: &Tensor, confident_prob: f32) -> candle_core::Re
                 }
             }
         });
-    let mean_entropy = (entropy.iter().map(|&e| e as f64).sum::<f64>() / n as f64) as f32;
-    let confident = max_prob.iter().filter(|&&p| p > confident_prob).count() as f32 / n as f32;
-    Ok((ExitMaps { width: w, height: h, classes, max_prob, entropy }, mean_entropy, confident))
+    Ok(summarise(ExitMaps { width: w, height: h, classes, max_prob, entropy }, confident_prob))
+}
+
+/// The maps from the GPU's (3,H,W) planes: class (as f32), max probability, entropy.
+#[cfg(feature = "cuda")]
+fn maps_from_planes(
+    planes: &Tensor,
+    (h, w): (usize, usize),
+    confident_prob: f32,
+) -> candle_core::Result<(ExitMaps, f32, f32)> {
+    let v: Vec<f32> = planes.flatten_all()?.to_device(&Device::Cpu)?.to_vec1()?;
+    let n = h * w;
+    let classes = v[..n].iter().map(|&c| c as u8).collect();
+    let maps = ExitMaps { width: w, height: h, classes, max_prob: v[n..2 * n].to_vec(), entropy: v[2 * n..].to_vec() };
+    Ok(summarise(maps, confident_prob))
+}
+
+/// The maps with their mean entropy and the share of pixels above `confident_prob`.
+fn summarise(maps: ExitMaps, confident_prob: f32) -> (ExitMaps, f32, f32) {
+    let n = maps.entropy.len().max(1);
+    let mean_entropy = (maps.entropy.iter().map(|&e| e as f64).sum::<f64>() / n as f64) as f32;
+    let confident = maps.max_prob.iter().filter(|&&p| p > confident_prob).count() as f32 / n as f32;
+    (maps, mean_entropy, confident)
 }
 
 #[cfg(test)]

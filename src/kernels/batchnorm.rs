@@ -13,9 +13,19 @@ use std::sync::Arc;
 /// `bn.forward_t(x, true)` for a candle_nn BatchNorm with affine parameters: normalises `x`
 /// (N,C,H,W) with its batch statistics and updates the running statistics like PyTorch
 /// (`running = (1 - momentum) * running + momentum * batch`, the variance unbiased). CPU/f32
-/// runs the fused kernels; anything else candle_nn's own training path.
+/// runs the fused kernels, f32 CUDA tensors (`--features cuda`) their CUDA twins; anything else
+/// candle_nn's own training path.
 pub fn batch_norm_train(x: &Tensor, bn: &BatchNorm) -> Result<Tensor> {
     use candle_core::ModuleT;
+    #[cfg(feature = "cuda")]
+    if let (Some((gamma, beta)), true, Ok((_, c, _, _))) =
+        (bn.weight_and_bias(), super::util::use_cuda_kernel(x), x.dims4())
+    {
+        if bn.running_mean().dims() != [c] || gamma.dims() != [c] || beta.dims() != [c] {
+            bail!("batch_norm_train: expected {c} channels for input {}", shape_str(x.dims()))
+        }
+        return super::cuda::batchnorm::batch_norm_train(x, bn, gamma, beta);
+    }
     let (Some((gamma, beta)), true, Ok((n, c, h, w))) = (bn.weight_and_bias(), use_cpu_kernel(x), x.dims4()) else {
         return bn.forward_t(x, true);
     };

@@ -2,12 +2,17 @@
 //! convolution per channel (chunk + cat), about 10x slower than PyTorch on sep-convs.
 
 use super::depthwise_cpu::{Geom, corr_plane, scatter_plane, weight_grad_plane};
-use super::util::{assume_init, dense_f32, has_avx2_fma, par_planes, shape_str, uninit_f32, use_cpu_kernel};
+use super::launch::MAX_DEPTHWISE_K;
+use super::util::{
+    assume_init, dense_f32, dense_on_gpu, has_avx2_fma, par_planes, shape_str, uninit_f32, use_cpu_kernel,
+    use_cuda_kernel,
+};
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor, bail};
 
 /// Depthwise conv2d, like PyTorch `F.conv2d(x, w, stride, padding, dilation, groups=C)`:
-/// x (N,C,H,W), w (C,1,k,k), no bias. Fast CPU/f32 kernel with backward; elsewhere a sum of
-/// shifted views ([`super::fallback`]), not candle's grouped conv2d (one conv per channel).
+/// x (N,C,H,W), w (C,1,k,k), no bias. Fast CPU/f32 kernel with backward, and with `--features
+/// cuda` CUDA kernels for f32 GPU tensors (k <= 8); elsewhere a sum of shifted views
+/// ([`super::fallback`]), not candle's grouped conv2d (one conv per channel).
 pub fn depthwise_conv2d(x: &Tensor, w: &Tensor, stride: usize, padding: usize, dilation: usize) -> Result<Tensor> {
     let Ok((_, c, h, wd)) = x.dims4() else {
         bail!("depthwise_conv2d: input x must be (N,C,H,W), got {}", shape_str(x.dims()))
@@ -29,10 +34,11 @@ pub fn depthwise_conv2d(x: &Tensor, w: &Tensor, stride: usize, padding: usize, d
     if x.dtype() != w.dtype() {
         bail!("depthwise_conv2d: weight dtype {:?} differs from input dtype {:?}", w.dtype(), x.dtype())
     }
-    if !use_cpu_kernel(x) || !w.device().same_device(x.device()) {
+    let ours = use_cpu_kernel(x) || (use_cuda_kernel(x) && k <= MAX_DEPTHWISE_K);
+    if !ours || !w.device().same_device(x.device()) {
         return super::fallback::depthwise_conv2d(x, w, stride, padding, dilation);
     }
-    x.apply_op2(w, DepthwiseConv { stride, padding, dilation })
+    dense_on_gpu(x)?.apply_op2(&dense_on_gpu(w)?, DepthwiseConv { stride, padding, dilation })
 }
 
 /// PyTorch's output size `(n + 2p - d(k-1) - 1) / s + 1`, `None` when the kernel does not fit.
@@ -56,6 +62,14 @@ impl DepthwiseConv {
             bail!("depthwise_conv2d: input ({h},{w}) is smaller than the dilated kernel")
         };
         Ok(Geom { ih: h, iw: w, oh, ow, k, s, d, pad: p as isize, simd: has_avx2_fma() })
+    }
+
+    /// The CUDA kernels' arguments for x (N,C,H,W) and kernel size `k`.
+    #[cfg(feature = "cuda")]
+    fn cuda_args(&self, x: &Layout, k: usize) -> Result<super::launch::DepthwiseArgs> {
+        let (n, c, h, w) = x.shape().dims4()?;
+        let g = self.geom(h, w, k)?;
+        super::launch::DepthwiseArgs::new(n, c, (h, w), (g.oh, g.ow), k, self.stride, self.padding, self.dilation)
     }
 }
 
@@ -81,9 +95,23 @@ impl CustomOp2 for DepthwiseConv {
         Ok((CpuStorage::F32(out), Shape::from((n, c, g.oh, g.ow))))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let a = self.cuda_args(l1, l2.dims()[2])?;
+        let y = super::cuda::depthwise::forward(&a, s1, l1, s2, l2)?;
+        Ok((y, Shape::from((a.n as usize, a.c as usize, a.oh as usize, a.ow as usize))))
+    }
+
     fn bwd(&self, x: &Tensor, w: &Tensor, _res: &Tensor, gy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (_, _, h, wd) = x.dims4()?;
         let k = w.dim(2)?;
+        let gy = &dense_on_gpu(gy)?;
         let gx = gy.apply_op2_no_bwd(w, &DepthwiseInputGrad { conv: *self, ih: h, iw: wd })?;
         let gw = x.apply_op2_no_bwd(gy, &DepthwiseWeightGrad { conv: *self, k })?;
         Ok((Some(gx), Some(gw)))
@@ -137,6 +165,33 @@ impl CustomOp2 for DepthwiseInputGrad {
         let out = unsafe { assume_init(out) };
         Ok((CpuStorage::F32(out), Shape::from((n, c, ih, iw))))
     }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let (n, c, oh, ow) = l1.shape().dims4()?;
+        let a = super::launch::DepthwiseArgs::new(
+            n,
+            c,
+            (self.ih, self.iw),
+            (oh, ow),
+            l2.dims()[2],
+            self.conv.stride,
+            self.conv.padding,
+            self.conv.dilation,
+        )?;
+        let g = self.conv.geom(self.ih, self.iw, l2.dims()[2])?;
+        if (g.oh, g.ow) != (oh, ow) {
+            bail!("depthwise_conv2d backward: gradient must be (N,C,{},{}), got {}", g.oh, g.ow, shape_str(l1.dims()))
+        }
+        let gx = super::cuda::depthwise::input_grad(&a, s1, l1, s2, l2)?;
+        Ok((gx, Shape::from((n, c, self.ih, self.iw))))
+    }
 }
 
 /// dL/dw from (x, gy): per channel, row dot products summed over the batch.
@@ -178,6 +233,22 @@ impl CustomOp2 for DepthwiseWeightGrad {
             }
         });
         Ok((CpuStorage::F32(out), Shape::from((c, 1, k, k))))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let a = self.conv.cuda_args(l1, self.k)?;
+        if l2.dims() != [a.n as usize, a.c as usize, a.oh as usize, a.ow as usize] {
+            bail!("depthwise_conv2d backward: gradient must be (N,C,{},{}), got {}", a.oh, a.ow, shape_str(l2.dims()))
+        }
+        let gw = super::cuda::depthwise::weight_grad(&a, s1, l1, s2, l2)?;
+        Ok((gw, Shape::from((a.c as usize, 1, self.k, self.k))))
     }
 }
 

@@ -2,13 +2,16 @@
 //! the network resizes features (cell inputs, dense fusion, decoder) on the training path.
 
 use super::resize_cpu::{axis_taps, resize_plane, resize_plane_bwd};
-use super::util::{assume_init, dense_f32, par_planes, shape_str, uninit_f32, use_cpu_kernel, zeroed};
+use super::util::{
+    assume_init, dense_f32, dense_on_gpu, par_planes, shape_str, uninit_f32, use_cpu_kernel, use_cuda_kernel, zeroed,
+};
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor, bail};
 
 /// Bilinear resize of x (N,C,H,W) to (N,C,out_h,out_w), exactly PyTorch's
 /// `F.interpolate(x, size=(out_h, out_w), mode='bilinear', align_corners=...)` (no antialias),
-/// with a backward pass on CPU/f32; elsewhere [`super::fallback::resize_bilinear`], the same taps
-/// as gathers and blends (candle's `upsample_bilinear2d` has no backward).
+/// with a backward pass on CPU/f32 and, with `--features cuda`, on f32 GPU tensors; elsewhere
+/// [`super::fallback::resize_bilinear`], the same taps as gathers and blends (candle's
+/// `upsample_bilinear2d` has no backward).
 pub fn resize_bilinear(x: &Tensor, out_h: usize, out_w: usize, align_corners: bool) -> Result<Tensor> {
     let Ok((_, _, h, w)) = x.dims4() else {
         bail!("resize_bilinear: input x must be (N,C,H,W), got {}", shape_str(x.dims()))
@@ -20,10 +23,10 @@ pub fn resize_bilinear(x: &Tensor, out_h: usize, out_w: usize, align_corners: bo
         // Both align_corners modes are the identity here (scale 1, zero fractions).
         return Ok(x.clone());
     }
-    if !use_cpu_kernel(x) {
+    if !use_cpu_kernel(x) && !use_cuda_kernel(x) {
         return super::fallback::resize_bilinear(x, out_h, out_w, align_corners);
     }
-    x.apply_op1(ResizeBilinear { out_h, out_w, align_corners })
+    dense_on_gpu(x)?.apply_op1(ResizeBilinear { out_h, out_w, align_corners })
 }
 
 /// Forward op: the target size; the input size comes from the layout.
@@ -54,10 +57,17 @@ impl CustomOp1 for ResizeBilinear {
         Ok((CpuStorage::F32(out), Shape::from((n, c, oh, ow))))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(&self, s: &candle_core::CudaStorage, l: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
+        let (n, c, _, _) = l.shape().dims4()?;
+        let y = super::cuda::resize::forward(s, l, (self.out_h, self.out_w), self.align_corners)?;
+        Ok((y, Shape::from((n, c, self.out_h, self.out_w))))
+    }
+
     fn bwd(&self, x: &Tensor, _res: &Tensor, gy: &Tensor) -> Result<Option<Tensor>> {
         let (_, _, h, w) = x.dims4()?;
         let op = ResizeBilinearGrad { in_h: h, in_w: w, fwd: *self };
-        Ok(Some(gy.apply_op1_no_bwd(&op)?))
+        Ok(Some(dense_on_gpu(gy)?.apply_op1_no_bwd(&op)?))
     }
 }
 
@@ -69,12 +79,9 @@ struct ResizeBilinearGrad {
     fwd: ResizeBilinear,
 }
 
-impl CustomOp1 for ResizeBilinearGrad {
-    fn name(&self) -> &'static str {
-        "resize_bilinear_grad"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+impl ResizeBilinearGrad {
+    /// (N,C,oh,ow) of the incoming gradient, which must have the forward's output size.
+    fn grad_dims(&self, l: &Layout) -> Result<(usize, usize, usize, usize)> {
         let (n, c, oh, ow) = l.shape().dims4()?;
         if (oh, ow) != (self.fwd.out_h, self.fwd.out_w) {
             bail!(
@@ -84,6 +91,17 @@ impl CustomOp1 for ResizeBilinearGrad {
                 shape_str(l.dims())
             )
         }
+        Ok((n, c, oh, ow))
+    }
+}
+
+impl CustomOp1 for ResizeBilinearGrad {
+    fn name(&self) -> &'static str {
+        "resize_bilinear_grad"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (n, c, oh, ow) = self.grad_dims(l)?;
         let (h, w) = (self.in_h, self.in_w);
         let gy = dense_f32(s, l, "resize_bilinear grad")?;
         let ty = axis_taps(h, oh, self.fwd.align_corners);
@@ -95,6 +113,13 @@ impl CustomOp1 for ResizeBilinearGrad {
         // SAFETY: `zeroed` initialised every plane.
         let out = unsafe { assume_init(out) };
         Ok((CpuStorage::F32(out), Shape::from((n, c, h, w))))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(&self, s: &candle_core::CudaStorage, l: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
+        let (n, c, _, _) = self.grad_dims(l)?;
+        let gx = super::cuda::resize::backward(s, l, (self.in_h, self.in_w), self.fwd.align_corners)?;
+        Ok((gx, Shape::from((n, c, self.in_h, self.in_w))))
     }
 }
 

@@ -18,13 +18,19 @@ pub(crate) struct Tap {
     pub l1: f32,
 }
 
-/// PyTorch's `compute_indices_weights_linear` (size mode, no antialias) for one axis.
-pub(crate) fn axis_taps(in_len: usize, out_len: usize, align_corners: bool) -> Vec<Tap> {
-    let scale: f32 = if align_corners {
+/// PyTorch's `area_pixel_compute_scale` in size mode, in f32: source pixels per output pixel.
+/// The CUDA kernels get this same number (`launch::resize_scales`).
+pub(crate) fn axis_scale(in_len: usize, out_len: usize, align_corners: bool) -> f32 {
+    if align_corners {
         if out_len > 1 { (in_len - 1) as f32 / (out_len - 1) as f32 } else { 0.0 }
     } else {
         in_len as f32 / out_len as f32
-    };
+    }
+}
+
+/// PyTorch's `compute_indices_weights_linear` (size mode, no antialias) for one axis.
+pub(crate) fn axis_taps(in_len: usize, out_len: usize, align_corners: bool) -> Vec<Tap> {
+    let scale = axis_scale(in_len, out_len, align_corners);
     (0..out_len)
         .map(|i| {
             let src = if align_corners { scale * i as f32 } else { (scale * (i as f32 + 0.5) - 0.5).max(0.0) };

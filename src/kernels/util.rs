@@ -19,8 +19,20 @@ pub(crate) fn use_cpu_kernel(t: &Tensor) -> bool {
     matches!(t.device(), Device::Cpu) && t.dtype() == DType::F32 && !GENERIC_ONLY.with(|g| g.get())
 }
 
-/// While alive, this thread's kernel calls take the generic path that CUDA and Metal run (the
-/// `fallback` module: candle ops only), also on the CPU. So the GPU's code path, forward and
+/// True when `t` should go through our CUDA kernels (`--features cuda`, a CUDA tensor, f32,
+/// and not inside [`GenericKernels`]); always false in a build without CUDA.
+pub(crate) fn use_cuda_kernel(t: &Tensor) -> bool {
+    cfg!(feature = "cuda") && t.device().is_cuda() && t.dtype() == DType::F32 && !GENERIC_ONLY.with(|g| g.get())
+}
+
+/// `t` as our CUDA kernels read it: made contiguous when it is bound for them, else as it is
+/// (the CPU kernels read any layout).
+pub(crate) fn dense_on_gpu(t: &Tensor) -> Result<Tensor> {
+    if use_cuda_kernel(t) { t.contiguous() } else { Ok(t.clone()) }
+}
+
+/// While alive, this thread's kernel calls take the generic path that Metal (and CUDA without
+/// our CUDA kernels) runs (the `fallback` module: candle ops only), also on the CPU and GPU. So the GPU's code path, forward and
 /// backward through the whole network, is tested on a machine without a GPU: candle's CPU ops
 /// have the same layout rules as its CUDA ones (index-select and index-add want contiguous
 /// inputs, for one), which is how a GPU-only training failure was reproduced here.

@@ -143,7 +143,7 @@ fn thread_count(threads: usize) -> usize {
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let device = crate::engine::device::select(Some(&args.model.device)).map_err(anyhow::Error::msg)?;
     let (card, tensors) = args.model.weights()?;
-    let peer = args.peer.as_ref().map(|py| Peer::new(py, &args.peer_script, &card, &tensors)).transpose()?;
+    let peer = args.peer.as_ref().map(|py| Peer::new(py, &args.peer_script, &card, &tensors, &device)).transpose()?;
     if let Some(size) = &args.peak_mem {
         return peak_memory(&args, &card, tensors, &device, size, peer.as_ref());
     }
@@ -334,16 +334,24 @@ fn peak_memory(
 ) -> anyhow::Result<()> {
     let (h, w) = parse_size("--size", size)?;
     let (h, w) = (h as usize, w as usize);
-    let net = checkpoint::build(card, tensors, device, BuildMode::Folded)?;
-    let x = prepare(&bench_image(h, w), &card.normalization, u32::MAX, device).map_err(anyhow::Error::msg)?.tensor;
-    forward_to(&net, &x, card.num_exits() - 1)?;
-    device.synchronize()?;
+    let (run, gpu_ours) = gpu_peak_during(device, || -> anyhow::Result<()> {
+        let net = checkpoint::build(card, tensors, device, BuildMode::Folded)?;
+        let x = prepare(&bench_image(h, w), &card.normalization, u32::MAX, device).map_err(anyhow::Error::msg)?.tensor;
+        forward_to(&net, &x, card.num_exits() - 1)?;
+        device.synchronize()?;
+        Ok(())
+    });
+    run?;
     let ours = peak_rss_mb().ok_or_else(|| anyhow::anyhow!("/proc/self/status has no VmHWM"))?;
-    let theirs = peer.map(|p| p.peak_mem(size)).transpose()?;
+    let (theirs, gpu_theirs) = match peer {
+        Some(p) => p.peak_mem(size).map(|(r, g)| (Some(r), g))?,
+        None => (None, None),
+    };
     if args.json {
         println!(
             "{}",
-            serde_json::json!({ "model": card.name, "size": [h, w], "peak_rss_mb": ours, "pytorch_peak_rss_mb": theirs })
+            serde_json::json!({ "model": card.name, "size": [h, w], "peak_rss_mb": ours, "pytorch_peak_rss_mb": theirs,
+                "gpu_peak_mb": gpu_ours, "pytorch_gpu_peak_mb": gpu_theirs })
         );
     } else {
         print!("{} at {h}x{w}: peak resident memory {ours:.0} MiB", card.name);
@@ -351,6 +359,38 @@ fn peak_memory(
             Some(t) => println!("; PyTorch {t:.0} MiB (ours/PyTorch {:.2})", ours / t),
             None => println!(),
         }
+        if let Some(g) = gpu_ours {
+            print!("GPU memory in use at most (beyond the context): {g:.0} MiB");
+            match gpu_theirs {
+                Some(t) => println!("; PyTorch {t:.0} MiB (ours/PyTorch {:.2})", g / t),
+                None => println!(),
+            }
+        }
     }
     Ok(())
+}
+
+/// Runs `f` while a second thread polls the GPU's memory in use every 0.2 ms; returns f's
+/// result and the most in use beyond what was before `f`, MiB (None on the CPU). Polled
+/// because candle has no allocator statistics; the peer measures the same way.
+fn gpu_peak_during<T>(device: &Device, f: impl FnOnce() -> T) -> (T, Option<f64>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let Some(before) = crate::engine::device::gpu_used_mb(device) else {
+        return (f(), None);
+    };
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let poll = s.spawn(|| {
+            let mut peak = before;
+            while !done.load(Ordering::Relaxed) {
+                peak = peak.max(crate::engine::device::gpu_used_mb(device).unwrap_or(peak));
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            peak
+        });
+        let out = f();
+        done.store(true, Ordering::Relaxed);
+        let peak = poll.join().unwrap_or(before);
+        (out, Some(peak - before))
+    })
 }

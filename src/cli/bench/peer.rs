@@ -16,6 +16,8 @@ pub struct Peer {
     python: String,
     script: PathBuf,
     dir: tempfile::TempDir,
+    /// PyTorch's name of the device we run on (`cpu`, `cuda:N`), so both use the same one.
+    device: String,
 }
 
 impl Peer {
@@ -25,6 +27,7 @@ impl Peer {
         script: &Path,
         card: &ArchCard,
         tensors: &HashMap<String, Tensor>,
+        device: &Device,
     ) -> anyhow::Result<Peer> {
         anyhow::ensure!(
             script.is_file(),
@@ -34,7 +37,14 @@ impl Peer {
         let dir = tempfile::tempdir()?;
         std::fs::write(dir.path().join("card.json"), serde_json::to_string_pretty(card)?)?;
         checkpoint::save(&dir.path().join("weights.safetensors"), card, tensors)?;
-        Ok(Peer { python: python.to_string(), script: script.to_path_buf(), dir })
+        let device = match device.location() {
+            candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+            candle_core::DeviceLocation::Cpu => "cpu".to_string(),
+            candle_core::DeviceLocation::Metal { .. } => {
+                anyhow::bail!("the PyTorch peer runs on cpu or cuda, not Metal")
+            }
+        };
+        Ok(Peer { python: python.to_string(), script: script.to_path_buf(), dir, device })
     }
 
     /// Runs the script in `mode` with `extra` arguments; returns its JSON lines.
@@ -46,6 +56,7 @@ impl Peer {
             .arg(self.dir.path().join("card.json"))
             .arg("--weights")
             .arg(self.dir.path().join("weights.safetensors"))
+            .args(["--device", &self.device])
             .args(extra)
             .output()
             .with_context(|| format!("cannot run the peer with `{}`", self.python))?;
@@ -78,10 +89,13 @@ impl Peer {
         lines.first().and_then(|v| v["ms"].as_f64()).context("peer printed no training time")
     }
 
-    /// The peer process's peak resident memory after one full-path inference, MiB.
-    pub fn peak_mem(&self, size: &str) -> anyhow::Result<f64> {
+    /// The peer process's peak resident memory after one full-path inference, MiB, and on a
+    /// GPU the most GPU memory in use during it beyond what was in use before.
+    pub fn peak_mem(&self, size: &str) -> anyhow::Result<(f64, Option<f64>)> {
         let lines = self.call("mem", &["--size".to_string(), size.to_string()])?;
-        lines.first().and_then(|v| v["peak_rss_mb"].as_f64()).context("peer printed no memory figure")
+        let line = lines.first().context("peer printed no memory figure")?;
+        let rss = line["peak_rss_mb"].as_f64().context("peer printed no memory figure")?;
+        Ok((rss, line["gpu_peak_mb"].as_f64()))
     }
 
     /// Largest relative L2 error between our logits and the peer's, over the exits, on a

@@ -23,9 +23,12 @@ pub fn run(
     let (h, w) = (h as usize, w as usize);
     let trainee = Trainee::new(card, tensors, device)?;
     let mut opt = Sgd::new(trainee.trainable(), 0.9, 4e-5);
-    let x = Tensor::randn(0f32, 1.0, (args.batch, 3, h, w), device)?;
-    let labels =
-        Tensor::rand(0f32, card.classes.len() as f32, (args.batch, h, w), device)?.floor()?.to_dtype(DType::U32)?;
+    // drawn on the CPU: a GPU machine may have only the stand-in cuRAND (scripts/gpu_env.sh)
+    let x = Tensor::randn(0f32, 1.0, (args.batch, 3, h, w), &Device::Cpu)?.to_device(device)?;
+    let labels = Tensor::rand(0f32, card.classes.len() as f32, (args.batch, h, w), &Device::Cpu)?
+        .floor()?
+        .to_dtype(DType::U32)?
+        .to_device(device)?;
     if !args.json {
         println!(
             "{}: one training step, batch {} of {h}x{w}, {} rep(s) after a warm-up, medians",
