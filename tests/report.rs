@@ -79,3 +79,47 @@ fn the_report_shows_evals_numbers_every_section_and_its_images() {
     let o = add(&["report", "--device", "cpu"], &[&common[..], &[("-o", report.as_path())]].concat());
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("not empty; pass --force"));
 }
+
+/// The dataset browser's "Export report": after a run over a folder, the app writes the same
+/// report for its models, folder and policy, and says where.
+#[test]
+fn the_app_exports_the_report_of_its_dataset_run() {
+    use add_studio::jobs::open_set::open_dataset;
+    use add_studio::jobs::{Role, WorkerMsg};
+    use add_studio::network::checkpoint::TensorFile;
+    use add_studio::ui::{Settings, StudioApp};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let plan = DatasetPlan {
+        out: data.clone(),
+        count: 3,
+        width: 160,
+        height: 96,
+        seed: 12,
+        val_fraction: 1.0,
+        difficulty: (0.0, 1.0),
+    };
+    write_dataset(&plan, &indicatif::ProgressBar::hidden()).unwrap();
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/add.safetensors");
+    let card = TensorFile::read(&model).unwrap().card.unwrap();
+    let mut app = StudioApp::new(Settings::default(), None, std::sync::Arc::new(|| {}));
+    app.set_model_path(Some(model));
+    app.set_device("cpu".into());
+    app.apply(WorkerMsg::ModelReady { role: Role::Add, card: card.clone(), device: "cpu".into(), banner: None });
+    let set = open_dataset(&data, &card.classes).unwrap();
+    assert_eq!(set.split.as_deref(), Some("val"));
+    app.dataset_mut().start(data.clone(), set, 1024, false);
+    let out = tmp.path().join("report");
+    app.export_report(out.clone());
+    let ctx = eframe::egui::Context::default();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while !app.messages().iter().any(|m| m.text.starts_with("report")) {
+        assert!(std::time::Instant::now() < deadline, "no report after 300 s: {:?}", app.messages());
+        let _ = ctx.run_ui(Default::default(), |ui| app.ui(ui));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let last = app.messages().last().unwrap().clone();
+    assert!(!last.error && last.text.contains("index.html"), "{last:?}");
+    let page = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(page.contains("Exited early, but wrong"));
+}

@@ -15,6 +15,8 @@ pub struct DatasetRun {
     pub root: Option<PathBuf>,
     /// The recognised layout, for the status line.
     pub kind: String,
+    /// The split listed, when the layout has splits.
+    pub split: Option<String>,
     pub dataset: Option<Arc<Dataset>>,
     /// Known difficulty of each sample (generated sets), by index.
     pub difficulty: Arc<Vec<Option<f32>>>,
@@ -51,6 +53,7 @@ impl DatasetRun {
         self.cancel = Arc::new(AtomicBool::new(false));
         self.root = Some(root);
         self.kind = set.kind;
+        self.split = set.split;
         self.difficulty = Arc::new(set.difficulty);
         let ds = Arc::new(set.dataset);
         self.dataset = Some(ds.clone());

@@ -32,6 +32,10 @@ pub enum IoMsg {
     PickedFolder(PathBuf),
     PickedModel(crate::jobs::Role, PathBuf),
     PickedExportDir(PathBuf),
+    /// An empty folder for the failure report of the dataset run.
+    PickedReportDir(PathBuf),
+    /// The report was written (its index.html), or why not.
+    Reported(Result<PathBuf, String>),
     /// Where to write the shown mask for an annotation tool, and in which format.
     PickedMaskExport(crate::export::ExportFormat, PathBuf),
     Opened(Box<Opened>),

@@ -134,6 +134,8 @@ pub fn run_app(args: AppOptions) -> anyhow::Result<()> {
             app.set_device(args.device.clone());
             let default_add = crate::jobs::models::default_file(crate::jobs::models::DEFAULT_ADD);
             app.set_model_path(args.model.clone().or(default_add));
+            let default_baseline = crate::jobs::models::default_file(crate::jobs::models::DEFAULT_BASELINE);
+            app.set_baseline_path(args.baseline.clone().or(default_baseline));
             if let Some(p) = &args.screenshot {
                 let job = screenshot::ScreenshotJob::new(p.clone());
                 *outcome2.lock().unwrap() = Some(job.outcome.clone());

@@ -13,6 +13,9 @@ pub struct Detected {
     pub dataset: Dataset,
     /// E.g. "Cityscapes, split val", "generated scenes, split val", "PASCAL VOC".
     pub kind: String,
+    /// The split listed (Cityscapes) or the VOC list used; None for plain folders. Passing it
+    /// back to [`open_detected`] lists the same samples.
+    pub split: Option<String>,
 }
 
 /// Lists the dataset at `root`. `split` picks a Cityscapes split (None: the first of val, test,
@@ -38,7 +41,7 @@ pub fn open_detected(
         };
         let dataset = cityscapes::open(root, &split, on_bad)?;
         let what = if root.join("manifest.jsonl").is_file() { "generated scenes" } else { "Cityscapes" };
-        return Ok(Detected { dataset, kind: format!("{what}, split {split}") });
+        return Ok(Detected { dataset, kind: format!("{what}, split {split}"), split: Some(split) });
     }
     if root.join("JPEGImages").is_dir() {
         let list = split.filter(|s| root.join("ImageSets/Segmentation").join(format!("{s}.txt")).is_file());
@@ -47,7 +50,7 @@ pub fn open_detected(
             Some(s) => format!("PASCAL VOC, split {s}"),
             None => "PASCAL VOC".to_string(),
         };
-        return Ok(Detected { dataset, kind });
+        return Ok(Detected { dataset, kind, split: list.map(String::from) });
     }
     let (images, masks) = (root.join("images"), root.join("masks"));
     let dataset = if images.is_dir() && masks.is_dir() {
@@ -55,5 +58,5 @@ pub fn open_detected(
     } else {
         folder::open(root, None, palette, false, on_bad)?
     };
-    Ok(Detected { dataset, kind: "images and masks".to_string() })
+    Ok(Detected { dataset, kind: "images and masks".to_string(), split: None })
 }

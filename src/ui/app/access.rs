@@ -76,6 +76,9 @@ impl StudioApp {
     pub fn set_model_path(&mut self, path: Option<PathBuf>) {
         self.model_path = path;
     }
+    pub fn set_baseline_path(&mut self, path: Option<PathBuf>) {
+        self.baseline_path = path;
+    }
     pub fn set_screenshot(&mut self, job: ScreenshotJob) {
         self.screenshot = Some(job);
     }

@@ -115,6 +115,9 @@ impl StudioApp {
     /// Loads a model file into `role` (the card is `<model>.json` when present).
     pub fn load_model(&mut self, role: Role, model: PathBuf) {
         let card = model.with_extension("json");
+        if role == Role::Full {
+            self.baseline_path = Some(model.clone());
+        }
         if role == Role::Add {
             self.model_path = Some(model.clone());
             // the old model's evaluation and history go with it
@@ -144,6 +147,34 @@ impl StudioApp {
     /// reference search experiment folder.
     pub fn open_history(&self, dir: PathBuf) {
         self.io.spawn(move || Some(IoMsg::ModelExtras(Box::new(super::super::extras::history_extras(&dir)))));
+    }
+
+    /// Writes the failure report of the dataset run into `out` on a helper thread: `add report`
+    /// over the run's folder with the loaded models and the current policy (it runs every image
+    /// again, as `add report` does, for the thumbnails).
+    pub fn export_report(&mut self, out: PathBuf) {
+        let (Some(model), Some(data)) = (self.model_path.clone(), self.dataset.root.clone()) else {
+            self.say("the report needs the ADD model's file and a dataset run", true);
+            return;
+        };
+        let n = self.dataset.rows.len();
+        let job = crate::report::ReportJob {
+            model,
+            baseline: matches!(self.full_model, ModelSlot::Ready(_)).then(|| self.baseline_path.clone()).flatten(),
+            data,
+            split: self.dataset.split.clone().unwrap_or_else(|| "val".into()),
+            policy: Some(self.settings.policy.to_string()),
+            worst: 8,
+            max_images: 100_000,
+            out: out.clone(),
+            force: false,
+            device: if self.device.is_empty() { "auto".into() } else { self.device.clone() },
+        };
+        self.say(format!("writing the report over {n} images into {} ...", out.display()), false);
+        self.io.spawn(move || {
+            let index = out.join("index.html");
+            Some(IoMsg::Reported(crate::report::run(job).map(|_| index).map_err(|e| format!("{e:#}"))))
+        });
     }
 
     /// Takes in extras read from disk (the model's, or a history opened by hand).
@@ -264,6 +295,9 @@ impl StudioApp {
                 }),
                 None => self.say("no mask on screen to export (its head was not computed)", true),
             },
+            IoMsg::PickedReportDir(out) => self.export_report(out),
+            IoMsg::Reported(Ok(index)) => self.say(format!("report written: {}", index.display()), false),
+            IoMsg::Reported(Err(e)) => self.say(format!("report failed: {e}"), true),
             IoMsg::Opened(o) => {
                 if self.io.loading.as_ref() != Some(&o.path) {
                     return; // a newer open superseded this one

@@ -77,6 +77,8 @@ pub struct StudioApp {
     exit_to_screen_ms: Vec<f32>,
     /// The ADD model file, when known (its folder may hold a search history and an evaluation).
     model_path: Option<PathBuf>,
+    /// The baseline's file, when known (for the failure report).
+    baseline_path: Option<PathBuf>,
     /// What `add search` / `add eval` left next to the model.
     extras: ModelExtras,
     dataset: DatasetRun,
@@ -116,6 +118,7 @@ impl StudioApp {
             last_exit_arrival: None,
             exit_to_screen_ms: Vec::new(),
             model_path: None,
+            baseline_path: None,
             extras: ModelExtras::default(),
             dataset: DatasetRun::default(),
             main_tex: Textures::default(),

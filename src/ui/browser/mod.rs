@@ -107,6 +107,18 @@ pub fn show(ui: &mut egui::Ui, ctx: &Ctx, state: &mut BrowserState) -> Actions {
         if ui.add_enabled(!b.rows.is_empty(), egui::Button::new("Export CSV...")).clicked() {
             csv::save(ctx, state, &mut acts);
         }
+        let done = !b.running && b.rows.iter().any(|r| r.labelled);
+        let report = ui.add_enabled(done, egui::Button::new("Export report..."));
+        let report = report.on_hover_text(
+            "A self-contained HTML failure report (add report) over this folder, under the current policy: \
+             worst images by four criteria, per-class IoU, the confusion matrix. Needs labels.",
+        );
+        if report.on_disabled_hover_text("after a run over labelled images").clicked() {
+            acts.spawn(|| {
+                let d = rfd::FileDialog::new().set_title("An empty folder for the report");
+                d.pick_folder().map(IoMsg::PickedReportDir)
+            });
+        }
     });
     if b.dataset.is_none() && !b.opening {
         ui.add_space(20.0);
