@@ -13,7 +13,6 @@ use eframe::egui::{self, Color32, RichText};
 
 pub fn show(ui: &mut egui::Ui, ctx: &Ctx) -> Actions {
     let mut acts = Actions::default();
-    let s = ctx.settings;
     ui.add_space(2.0);
     ui.horizontal_wrapped(|ui| {
         file_menus(ui, ctx, &mut acts);
@@ -36,6 +35,16 @@ pub fn show(ui: &mut egui::Ui, ctx: &Ctx) -> Actions {
             ui.label(format!("opening {}...", p.file_name().unwrap_or_default().to_string_lossy()));
         }
     });
+    overlay_rows(ui, ctx, &mut acts);
+    banners(ui, ctx);
+    messages(ui, ctx, &mut acts);
+    ui.add_space(2.0);
+    acts
+}
+
+/// The overlay choice, then opacity, compare, flip, hide, fit and the keys' help.
+fn overlay_rows(ui: &mut egui::Ui, ctx: &Ctx, acts: &mut Actions) {
+    let s = ctx.settings;
     ui.horizontal_wrapped(|ui| {
         acts.edit_setting(
             &s.overlay,
@@ -101,10 +110,6 @@ pub fn show(ui: &mut egui::Ui, ctx: &Ctx) -> Actions {
             });
         });
     });
-    banners(ui, ctx);
-    messages(ui, ctx, &mut acts);
-    ui.add_space(2.0);
-    acts
 }
 
 fn file_menus(ui: &mut egui::Ui, ctx: &Ctx, acts: &mut Actions) {
