@@ -67,10 +67,10 @@ fn import_info_infer() {
     assert!(t.contains("broken.png") && t.contains("1 of 2 image(s) failed"), "{t}");
     let rec: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("street.json")).unwrap()).unwrap();
-    assert_eq!(rec["chosen_exit"], 0);
+    assert_eq!(rec["chosen_exit"], 1, "exits count from 1");
     assert_eq!(rec["exits"].as_array().unwrap().len(), 2, "analysis mode computes every exit");
     for k in 0..2 {
-        let mask = image::open(out.join(format!("street_exit{k}.png"))).unwrap();
+        let mask = image::open(out.join(format!("street_exit{}.png", k + 1))).unwrap();
         assert_eq!((mask.width(), mask.height()), (120, 80));
     }
     assert_eq!(std::fs::read_to_string(out.join("results.jsonl")).unwrap().lines().count(), 1);

@@ -51,7 +51,7 @@ fn infer(images: &Path, out: &Path, extra: &[&str]) {
         .arg(images)
         .arg("--model")
         .arg(&model)
-        .args(["--policy", "exit:1", "--device", "cpu", "-o"])
+        .args(["--policy", "exit:2", "--device", "cpu", "-o"])
         .arg(out)
         .args(extra)
         .output()
@@ -76,7 +76,7 @@ fn infer_exports_cvat_coco_and_cityscapes_that_agree() {
     infer(&imgs, &cvat, &["--export", "cvat"]);
     infer(&imgs, &unsure, &["--export", "cityscapes", "--unsure-below", "0.9"]);
 
-    // Cityscapes: the three files per image; the mask is the chosen exit's (exit 1)
+    // Cityscapes: the three files per image; the mask is the chosen exit's (exit 2)
     let card = add_studio::network::checkpoint::TensorFile::read(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("models/add.safetensors"),
     )
@@ -89,7 +89,7 @@ fn infer_exports_cvat_coco_and_cityscapes_that_agree() {
             assert!(cs.join(format!("cityscapes/{stem}_gtFine_{suffix}.png")).is_file(), "{stem} {suffix}");
         }
         let (w, h, ids) = train_ids(&cs.join(format!("cityscapes/{stem}_gtFine_labelTrainIds.png")));
-        let palette = image::open(cs.join(format!("{stem}_exit1.png"))).unwrap().to_rgb8();
+        let palette = image::open(cs.join(format!("{stem}_exit2.png"))).unwrap().to_rgb8();
         for (i, p) in palette.pixels().enumerate() {
             assert_eq!(card.classes[usize::from(ids[i])].color, p.0, "{stem}: pixel {i} differs from infer's own mask");
         }
@@ -169,7 +169,11 @@ fn a_bad_export_source_is_named() {
     let tmp = tempfile::tempdir().unwrap();
     let imgs = images(tmp.path());
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/add.safetensors");
-    for (source, expected) in [("exit:7", "the model's exits are 0..2"), ("last", "expected `chosen` or `exit:K`")] {
+    for (source, expected) in [
+        ("exit:7", "the model's exits are 1..3"),
+        ("exit:0", "exits count from 1"),
+        ("last", "expected `chosen` or `exit:N`"),
+    ] {
         let o = Command::new(env!("CARGO_BIN_EXE_add"))
             .arg("infer")
             .arg(&imgs)

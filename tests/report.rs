@@ -48,7 +48,7 @@ fn the_report_shows_evals_numbers_every_section_and_its_images() {
     let ev: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(eval.join("eval.json")).unwrap()).unwrap();
     for (k, e) in ev["exits"].as_array().unwrap().iter().enumerate() {
-        let shown = format!("<th>exit {k} (cell {})<br>{:.2}</th>", e["cell"], e["miou"].as_f64().unwrap());
+        let shown = format!("<th>exit {} (cell {})<br>{:.2}</th>", k + 1, e["cell"], e["miou"].as_f64().unwrap());
         assert!(page.contains(&shown), "{shown} not in the page");
     }
     let base = format!(
@@ -72,7 +72,7 @@ fn the_report_shows_evals_numbers_every_section_and_its_images() {
     for l in &links {
         assert!(report.join("images").join(l).is_file(), "{l} missing");
     }
-    for kind in ["photo", "label", "exit0", "exit1", "exit2", "baseline", "edm0", "edm1"] {
+    for kind in ["photo", "label", "exit1", "exit2", "exit3", "baseline", "edm1", "edm2"] {
         assert!(links.iter().any(|l| l.ends_with(&format!("_{kind}.png"))), "no {kind} thumbnail");
     }
     // a folder in use is not written over

@@ -369,12 +369,12 @@ fn snapshot_plots() {
 
 #[test]
 fn the_speed_plot_reads_eval_json_and_sweeps_rows() {
-    // What `add eval` writes: the reference row is exit:<usize::MAX>.
+    // What `add eval` writes: the reference row is `full`, exits count from 1.
     let v = serde_json::json!({
         "baseline": { "miou": null, "mean_ms": null },
         "sweep": [
-            { "policy": format!("exit:{}", usize::MAX), "miou": 70.0, "mean_ms": 100.0, "speedup": null },
-            { "policy": "exit:0", "miou": 50.0, "mean_ms": 40.0, "speedup": null },
+            { "policy": "full", "miou": 70.0, "mean_ms": 100.0, "speedup": null },
+            { "policy": "exit:1", "miou": 50.0, "mean_ms": 40.0, "speedup": null },
             { "policy": "edm:0.2", "miou": 68.0, "mean_ms": 60.0, "speedup": null }
         ],
         "presets": { "fast": { "policy": "edm:0.2", "miou": 68.0, "speedup": 1.6 } }
@@ -393,7 +393,7 @@ fn the_speed_plot_reads_eval_json_and_sweeps_rows() {
     let reference = reference.unwrap();
     assert_eq!(reference.speedup, 1.0);
     assert!(pts.iter().filter(|p| p.family == "exit").count() == 3);
-    let exit1 = pts.iter().find(|p| p.policy == "exit:0").unwrap();
+    let exit1 = pts.iter().find(|p| p.policy == "exit:1").unwrap();
     assert!(exit1.speedup > 1.0 && exit1.miou < reference.miou, "exit 1 is faster and worse");
     assert!(pts.iter().any(|p| p.family == "edm"));
     assert_eq!(presets.len(), 2, "the demo card's accurate and fast presets");

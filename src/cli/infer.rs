@@ -19,7 +19,7 @@ pub struct InferArgs {
     pub images: Vec<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Exit policy: edm:T, edm-map:T, entropy:T, confident:T[@P], exit:K or full.
+    /// Exit policy: edm:T, edm-map:T, entropy:T, confident:T[@P], max:T, exit:N (1 = first exit) or full.
     #[arg(long, default_value = "full")]
     pub policy: String,
     /// Compute every exit's head (the policy's decision is still recorded).
@@ -35,7 +35,7 @@ pub struct InferArgs {
     /// (masks_coco.json) or cityscapes (cityscapes/*_gtFine_*.png), into --out.
     #[arg(long, value_enum)]
     pub export: Option<crate::export::ExportFormat>,
-    /// Which mask to export: `chosen` (the policy's answer) or `exit:K` (computes every head).
+    /// Which mask to export: `chosen` (the policy's answer) or `exit:N`, 1 = the first exit (computes every head).
     #[arg(long, default_value = "chosen")]
     pub export_source: String,
     /// Export pixels whose max-probability is below this as unlabelled, for annotators to check first.
@@ -54,11 +54,12 @@ fn export_source(text: &str, exits: usize) -> anyhow::Result<ExportSource> {
     if text == "chosen" {
         return Ok(ExportSource::Chosen);
     }
-    let k = text.strip_prefix("exit:").and_then(|k| k.parse::<usize>().ok());
-    match k {
-        Some(k) if k < exits => Ok(ExportSource::Exit(k)),
-        Some(k) => anyhow::bail!("--export-source exit:{k}: the model's exits are 0..{}", exits - 1),
-        None => anyhow::bail!("--export-source `{text}`: expected `chosen` or `exit:K`"),
+    let n = text.strip_prefix("exit:").and_then(|k| k.parse::<usize>().ok());
+    match n {
+        Some(0) => anyhow::bail!("--export-source exit:0: exits count from 1, as in the app (exit:1 is the first)"),
+        Some(n) if n <= exits => Ok(ExportSource::Exit(n - 1)),
+        Some(n) => anyhow::bail!("--export-source exit:{n}: the model's exits are 1..{exits}"),
+        None => anyhow::bail!("--export-source `{text}`: expected `chosen` or `exit:N` (1 = the first exit)"),
     }
 }
 
@@ -197,20 +198,20 @@ fn infer_one(
             RunEvent::Exit(r) => {
                 let mut files = Vec::new();
                 if let Some(m) = &r.maps {
-                    let mask = out.join(format!("{stem}_exit{}.png", r.exit));
+                    let mask = out.join(format!("{stem}_exit{}.png", r.exit + 1));
                     save(&palette_image(m, card), &mask)?;
-                    let conf = out.join(format!("{stem}_exit{}_confidence.png", r.exit));
+                    let conf = out.join(format!("{stem}_exit{}_confidence.png", r.exit + 1));
                     save(&gray_image(m.width, m.height, &m.max_prob), &conf)?;
                     files.push(mask);
                     files.push(conf);
                 }
                 if let Some(map) = &r.edm_map {
-                    let f = out.join(format!("{stem}_exit{}_edm_map.png", r.exit));
+                    let f = out.join(format!("{stem}_exit{}_edm_map.png", r.exit + 1));
                     save(&gray_image(image.width() as usize, image.height() as usize, map), &f)?;
                     files.push(f);
                 }
                 exits.push(serde_json::json!({
-                    "exit": r.exit, "cell": r.cell, "level": r.level,
+                    "exit": r.exit + 1, "cell": r.cell, "level": r.level,
                     "decision": match r.decision { Decision::Stop => "stop", Decision::Continue => "continue", Decision::Final => "final" },
                     "head_computed": r.maps.is_some(),
                     "edm_score": r.edm_score, "edm_map_score": r.edm_map_score,
@@ -225,7 +226,7 @@ fn infer_one(
     let record = serde_json::json!({
         "image": path, "width": image.width(), "height": image.height(),
         "policy": opts.policy.to_string(), "analysis": opts.analysis,
-        "chosen_exit": summary.chosen_exit, "total_ms": summary.total_ms, "madds": summary.madds,
+        "chosen_exit": summary.chosen_exit + 1, "total_ms": summary.total_ms, "madds": summary.madds,
         "device": engine.device_name(), "cells": cells, "exits": exits,
     });
     if let Some(job) = export {
@@ -239,7 +240,7 @@ fn infer_one(
                 RunEvent::Exit(r) if r.exit == want => r.maps.clone(),
                 _ => None,
             })
-            .with_context(|| format!("{}: exit {want}'s head was not computed", path.display()))?;
+            .with_context(|| format!("{}: exit {}'s head was not computed", path.display(), want + 1))?;
         let classes = match job.unsure_below {
             Some(p) => crate::export::drop_unsure(&maps.classes, &maps.max_prob, p),
             None => maps.classes.clone(),

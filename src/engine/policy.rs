@@ -39,7 +39,7 @@ pub enum PolicyError {
     #[error("policy `{0}` needs a decision maker, but the model has none of that kind")]
     NoEdm(String),
     #[error(
-        "cannot parse policy `{text}`: {why} (expected edm:T, edm-map:T, entropy:T, confident:T[@P], max:T, exit:K)"
+        "cannot parse policy `{text}`: {why} (expected edm:T, edm-map:T, entropy:T, confident:T[@P], max:T, exit:N with 1 the first exit, full)"
     )]
     Parse { text: String, why: String },
 }
@@ -106,7 +106,8 @@ impl fmt::Display for Policy {
             Policy::Entropy { threshold } => write!(f, "entropy:{threshold}"),
             Policy::ConfidentFraction { prob, threshold } => write!(f, "confident:{threshold}@{prob}"),
             Policy::FixedExit(usize::MAX) => write!(f, "full"),
-            Policy::FixedExit(k) => write!(f, "exit:{k}"),
+            // exits count from 1 wherever a person reads or types them, as in the app
+            Policy::FixedExit(k) => write!(f, "exit:{}", k + 1),
         }
     }
 }
@@ -114,8 +115,8 @@ impl fmt::Display for Policy {
 impl FromStr for Policy {
     type Err = PolicyError;
 
-    /// Parses `edm:0.3`, `edm-map:0.3`, `entropy:0.2`, `confident:0.8@0.9`, `max:0.9`, `exit:1`,
-    /// `full`. `max:T` is the reference's `max` policy, which uses T as both the pixel level and
+    /// Parses `edm:0.3`, `edm-map:0.3`, `entropy:0.2`, `confident:0.8@0.9`, `max:0.9`, `exit:1`
+    /// (exits count from 1: the first exit), `full`. `max:T` is the reference's `max` policy, which uses T as both the pixel level and
     /// the fraction: `confident:T@T`.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let err = |why: &str| PolicyError::Parse { text: text.to_string(), why: why.to_string() };
@@ -149,7 +150,10 @@ impl FromStr for Policy {
                 }
                 Policy::ConfidentFraction { prob: t, threshold: t }
             }
-            "exit" => Policy::FixedExit(value.parse().map_err(|_| err("exit is not a whole number"))?),
+            "exit" => match value.parse::<usize>().map_err(|_| err("exit is not a whole number"))? {
+                0 => return Err(err("exits count from 1, as in the app: exit:1 is the first exit")),
+                n => Policy::FixedExit(n - 1),
+            },
             _ => return Err(err("unknown policy name")),
         })
     }
@@ -165,6 +169,9 @@ mod tests {
             let p: Policy = text.parse().unwrap();
             assert_eq!(p.to_string(), text);
         }
+        assert_eq!("exit:1".parse::<Policy>().unwrap(), Policy::FixedExit(0), "exits count from 1");
+        let e = "exit:0".parse::<Policy>().unwrap_err().to_string();
+        assert!(e.contains("exits count from 1"), "{e}");
         assert!("edm:abc".parse::<Policy>().is_err());
         assert!("speed:1".parse::<Policy>().is_err());
         assert!("confident:0.5@2".parse::<Policy>().is_err());

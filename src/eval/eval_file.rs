@@ -15,6 +15,7 @@ use crate::network::card::PolicyPreset;
 /// One exit's quality over the set.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExitQuality {
+    /// Counted from 1, as everywhere a person reads it.
     pub exit: usize,
     /// The cell the exit sits after.
     pub cell: usize,

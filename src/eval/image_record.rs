@@ -58,8 +58,10 @@ pub fn image_record(
             RunEvent::Started { input_size: s, .. } => input_size = Some(s),
             RunEvent::CellDone { cell_ms: ms, .. } => cell_ms.push(ms),
             RunEvent::Exit(r) => {
-                let m =
-                    r.maps.clone().ok_or_else(|| anyhow::anyhow!("analysis mode ran no head at exit {}", r.exit))?;
+                let m = r
+                    .maps
+                    .clone()
+                    .ok_or_else(|| anyhow::anyhow!("analysis mode ran no head at exit {}", r.exit + 1))?;
                 exits.push(ExitRecord {
                     stats: ExitStats {
                         edm_score: r.edm_score,

@@ -78,7 +78,7 @@ pub fn run(args: Evaluation) -> anyhow::Result<()> {
     let exits: Vec<ExitQuality> = (0..card.num_exits())
         .map(|e| {
             let (miou, iou) = super::summary::exit_quality(&recs, e, k);
-            ExitQuality { exit: e, cell: exit_cells[e], miou, iou }
+            ExitQuality { exit: e + 1, cell: exit_cells[e], miou, iou }
         })
         .collect();
     let base = super::summary::baseline_quality(&recs, k);

@@ -180,7 +180,11 @@ fn thumbnails(
         .collect();
     for r in &exits {
         if let Some(m) = &r.maps {
-            save(palette_image(m, card), &format!("exit{}", r.exit), format!("exit {} (cell {})", r.exit, r.cell))?;
+            save(
+                palette_image(m, card),
+                &format!("exit{}", r.exit + 1),
+                format!("exit {} (cell {})", r.exit + 1, r.cell),
+            )?;
         }
     }
     if let Some(b) = baseline {
@@ -199,8 +203,8 @@ fn thumbnails(
         if let Some(map) = &r.edm_map {
             save(
                 gray_image(w, h, map),
-                &format!("edm{}", r.exit),
-                format!("EDM-map at exit {} (white: unsure)", r.exit),
+                &format!("edm{}", r.exit + 1),
+                format!("EDM-map at exit {} (white: unsure)", r.exit + 1),
             )?;
         }
     }

@@ -90,7 +90,7 @@ fn summary(s: &mut String, r: &Report) {
 fn per_class(s: &mut String, r: &Report) {
     s.push_str("<h2>IoU per class</h2><table><tr><th class=\"l\">class</th>");
     for (e, (cell, miou, _)) in r.exits.iter().enumerate() {
-        let _ = write!(s, "<th>exit {e} (cell {cell})<br>{miou:.2}</th>");
+        let _ = write!(s, "<th>exit {} (cell {cell})<br>{miou:.2}</th>", e + 1);
     }
     s.push_str("</tr>");
     for (k, name) in r.classes.iter().enumerate() {

@@ -58,11 +58,14 @@ impl Criterion {
             }
             Criterion::LowestIou => {
                 let m = miou(chosen);
-                m.is_finite().then(|| (-m, format!("exit {chosen}: {m:.1} mIoU")))
+                m.is_finite().then(|| (-m, format!("exit {}: {m:.1} mIoU", chosen + 1)))
             }
             Criterion::BaselineDisagreement => {
                 let a = r.exits[chosen].baseline_agreement?;
-                Some((1.0 - a, format!("exit {chosen} agrees with full Auto-DeepLab on {:.1} % of pixels", 100.0 * a)))
+                Some((
+                    1.0 - a,
+                    format!("exit {} agrees with full Auto-DeepLab on {:.1} % of pixels", chosen + 1, 100.0 * a),
+                ))
             }
             Criterion::DecisionMakerWrong => {
                 // every early exit the decision maker judged, the worst one
@@ -71,7 +74,10 @@ impl Criterion {
                         let s = &r.exits[e].stats;
                         let said = s.edm_score.or(s.edm_map_score)?;
                         let real = s.mean_entropy?;
-                        Some(((real - said) as f64, format!("exit {e}: EDM said {said:.3}, entropy was {real:.3}")))
+                        Some((
+                            (real - said) as f64,
+                            format!("exit {}: EDM said {said:.3}, entropy was {real:.3}", e + 1),
+                        ))
                     })
                     .max_by(|a, b| a.0.total_cmp(&b.0))
                     .filter(|(gap, _)| *gap > 0.0)

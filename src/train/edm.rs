@@ -325,7 +325,7 @@ fn report(
         }
         let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len().max(1) as f32;
         let spread = mean(&exs.iter().map(|e| e.mean_entropy).collect::<Vec<_>>());
-        writeln!(out, "- val exit {k} (cell {}): {} images, mean entropy {spread:.4}", card.exits[k], exs.len())?;
+        writeln!(out, "- val exit {} (cell {}): {} images, mean entropy {spread:.4}", k + 1, card.exits[k], exs.len())?;
         if !scalar_err.is_empty() {
             writeln!(out, "  - scalar EDM: mean |score - entropy| {:.4}", mean(&scalar_err))?;
         }

@@ -59,7 +59,9 @@ pub fn family(policy: &str) -> String {
 
 /// Whether a policy text means "always the last exit" (how `add eval` writes its reference row).
 pub fn is_last_exit(policy: &str) -> bool {
-    policy == "exit:last" || policy.strip_prefix("exit:").and_then(|k| k.parse::<usize>().ok()) == Some(usize::MAX)
+    policy == "full"
+        || policy == "exit:last"
+        || policy.strip_prefix("exit:").and_then(|k| k.parse::<usize>().ok()) == Some(usize::MAX)
 }
 
 /// The sweep and presets of an `eval.json` written by `add eval`: points whose speed-up is

@@ -197,13 +197,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 let label = if exit + 1 == card.num_exits() {
                     "full path".to_string()
                 } else {
-                    format!("exit {exit} (cell {})", table.exits[exit].cell)
+                    format!("exit {} (cell {})", exit + 1, table.exits[exit].cell)
                 };
                 if args.json {
                     println!(
                         "{}",
                         serde_json::json!({ "model": card.name, "device": crate::engine::device::name(&device),
-                            "size": [h, w], "threads": n, "exit": exit, "ms": ms, "madds": madds, "gflops": gflops,
+                            "size": [h, w], "threads": n, "exit": exit + 1, "ms": ms, "madds": madds, "gflops": gflops,
                             "peak_gflops": peak, "pytorch_ms": theirs, "ratio": theirs.map(|t| ms / t) })
                     );
                 } else {
@@ -302,13 +302,13 @@ fn breakdown(args: &BenchArgs, engine: crate::engine::Engine) -> anyhow::Result<
                 let label = if exit + 1 == card.num_exits() {
                     "full path".to_string()
                 } else {
-                    format!("exit {exit} (cell {cell})")
+                    format!("exit {} (cell {cell})", exit + 1)
                 };
                 if args.json {
                     println!(
                         "{}",
                         serde_json::json!({ "model": card.name, "device": engine.device_name(), "size": [h, w],
-                            "threads": n, "exit": exit, "parts_ms": p })
+                            "threads": n, "exit": exit + 1, "parts_ms": p })
                     );
                 } else {
                     println!(
