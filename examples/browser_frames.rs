@@ -10,12 +10,10 @@
 #[path = "../tests/browser_feed/mod.rs"]
 mod browser_feed;
 
-use add_studio::engine::Policy;
 use add_studio::ui::StudioApp;
-use add_studio::ui::browser::table::SortKey;
 use add_studio::ui::settings::Settings;
 use add_studio::ui::worker::{Role, WorkerMsg};
-use browser_feed::{Frame, RowFeed, card, print_frame_stats, rows_before_frame, thread_cpu_ns, write_set};
+use browser_feed::{Frame, MEASURED_FRAMES, RowFeed, before_frame, card, print_frame_stats, thread_cpu_ns, write_set};
 use eframe::egui;
 use std::sync::Arc;
 use std::time::Instant;
@@ -28,7 +26,6 @@ struct Measure {
     /// eframe reports next frame.
     pending: Option<(usize, f64, Option<u64>)>,
     k: usize,
-    wheel: f32,
     done: bool,
     _dir: tempfile::TempDir,
 }
@@ -37,18 +34,11 @@ const TOTAL: usize = 5000;
 
 impl eframe::App for Measure {
     fn raw_input_hook(&mut self, _ctx: &egui::Context, raw: &mut egui::RawInput) {
-        // the pointer over the table, the wheel turning (as in the headless measurement)
-        if self.k % 200 == 199 {
-            self.wheel = -self.wheel;
+        // this frame's rows, clicks and input events, before eframe runs the frame
+        if !self.done {
+            let events = before_frame(&mut self.app, &mut self.feed, self.k);
+            raw.events.extend(events);
         }
-        raw.events.push(egui::Event::PointerMoved(egui::pos2(600.0, 400.0 + (self.k % 300) as f32)));
-        raw.events.push(egui::Event::MouseWheel {
-            unit: egui::MouseWheelUnit::Line,
-            delta: egui::vec2(0.0, self.wheel),
-            modifiers: Default::default(),
-            phase: egui::TouchPhase::Move,
-            source: egui::MouseWheelSource::Unknown,
-        });
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
@@ -62,20 +52,11 @@ impl eframe::App for Measure {
         if self.done {
             return;
         }
-        let before = self.feed.sent;
-        self.feed.send(&mut self.app, rows_before_frame(before));
-        let crossed = |n: usize| before < n && self.feed.sent >= n;
-        if crossed(4200) || crossed(4600) {
-            self.app.browser.view.sort_by(SortKey::Time);
-        }
-        if crossed(4800) {
-            self.app.settings.policy = Policy::FixedExit(0);
-        }
         let t = Instant::now();
         self.app.ui(ui);
         self.pending = Some((self.app.browser.rows.len(), t.elapsed().as_secs_f64() * 1e3, cpu_now));
         self.k += 1;
-        if self.feed.sent == TOTAL && self.k > 1102 {
+        if self.k == MEASURED_FRAMES {
             self.done = true;
             let b = &self.app.browser;
             assert_eq!(b.view.order.len(), TOTAL, "every row shows");
@@ -102,16 +83,7 @@ fn main() -> eframe::Result {
             app.gallery.clear();
             app.apply(WorkerMsg::ModelReady { role: Role::Add, card: card(), device: "demo".into(), banner: None });
             let feed = RowFeed::start(&mut app, dir.path(), TOTAL);
-            Ok(Box::new(Measure {
-                app,
-                feed,
-                frames: Vec::new(),
-                pending: None,
-                k: 0,
-                wheel: -3.0,
-                done: false,
-                _dir: dir,
-            }))
+            Ok(Box::new(Measure { app, feed, frames: Vec::new(), pending: None, k: 0, done: false, _dir: dir }))
         }),
     )
 }

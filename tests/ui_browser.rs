@@ -22,7 +22,9 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 mod browser_feed;
-use browser_feed::{Frame, N, RowFeed, card, print_frame_stats, rows_before_frame, run_rows, thread_cpu_ns, write_set};
+use browser_feed::{
+    Frame, MEASURED_FRAMES, N, RowFeed, before_frame, card, print_frame_stats, run_rows, thread_cpu_ns, write_set,
+};
 
 fn app_with_rows(dir: &Path) -> StudioApp {
     let mut app = StudioApp::new(Settings::default(), None, Arc::new(|| {}));
@@ -339,10 +341,9 @@ fn rows_arriving_keep_the_table_sorted_and_only_visible_rows_laid_out() {
 /// Frame times of the dataset tab while a 5,000-image run streams in: a load measurement, not
 /// a unit test (it asserts nothing about time). Each frame is what eframe does on the CPU:
 /// the app's `ui` (update and layout) through `Context::run_ui`, then `Context::tessellate` of
-/// its shapes, on a 1920x1080 window. Between frames the worker's rows arrive
-/// ([`rows_before_frame`]), the mouse wheel scrolls the table and the pointer moves over it; at
-/// 4,200 rows the "ms" column is sorted, at 4,600 the direction flips, at 4,800 the policy
-/// changes. Prints median, p99 and worst, for all frames and for those at 4,000 rows or more.
+/// its shapes, on a 1920x1080 window. Between frames: rows arrive, the user sorts, flips and
+/// changes the policy, the wheel scrolls ([`before_frame`]). Prints median, p99 and worst, for
+/// all frames and for those at 4,000 rows or more.
 ///
 ///     cargo test --release --test ui_browser -- --ignored --nocapture streaming_frame_times
 #[test]
@@ -360,39 +361,13 @@ fn streaming_frame_times() {
     let ctx = egui::Context::default();
     let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1920.0, 1080.0));
     let mut frames = Vec::new();
-    let mut time = 0.0;
-    let mut wheel = -3.0;
-    for k in 0.. {
-        let before = feed.sent;
-        feed.send(&mut app, rows_before_frame(feed.sent));
-        let crossed = |n: usize| before < n && feed.sent >= n;
-        if crossed(4200) {
-            app.browser.view.sort_by(SortKey::Time);
-        }
-        if crossed(4600) {
-            app.browser.view.sort_by(SortKey::Time);
-        }
-        if crossed(4800) {
-            app.settings.policy = Policy::FixedExit(0);
-        }
-        if k % 200 == 199 {
-            wheel = -wheel;
-        }
-        time += 1.0 / 60.0;
+    for k in 0..MEASURED_FRAMES {
+        let events = before_frame(&mut app, &mut feed, k);
         let input = egui::RawInput {
             screen_rect: Some(screen),
-            time: Some(time),
+            time: Some(k as f64 / 60.0),
             predicted_dt: 1.0 / 60.0,
-            events: vec![
-                egui::Event::PointerMoved(egui::pos2(600.0, 400.0 + (k % 300) as f32)),
-                egui::Event::MouseWheel {
-                    unit: egui::MouseWheelUnit::Line,
-                    delta: egui::vec2(0.0, wheel),
-                    modifiers: Default::default(),
-                    phase: egui::TouchPhase::Move,
-                    source: egui::MouseWheelSource::Unknown,
-                },
-            ],
+            events,
             ..Default::default()
         };
         let (t, cpu) = (Instant::now(), thread_cpu_ns());
@@ -404,9 +379,6 @@ fn streaming_frame_times() {
         let cpu_ms = cpu.zip(thread_cpu_ns()).map(|(a, b)| (b - a) as f64 / 1e6);
         assert!(!prims.is_empty());
         frames.push(Frame { rows: app.browser.rows.len(), ui_ms, rest_ms, cpu_ms });
-        if feed.sent == total && k > 1100 {
-            break;
-        }
     }
     let b = &app.browser;
     assert_eq!((b.rows.len(), b.view.order.len()), (total, total), "every row arrived and shows");

@@ -83,11 +83,44 @@ impl RowFeed {
     }
 }
 
-/// Rows the worker delivers before frame `k` of a 5,000-image run: 40 a frame up to 4,000
+/// Rows the worker delivers before a frame of a 5,000-image run: 40 a frame up to 4,000
 /// (a fast model), then one a frame to the end, so the last 1,000 frames each draw a table that
 /// grew by one row.
 pub fn rows_before_frame(sent: usize) -> usize {
     if sent < 4000 { 40 } else { 1 }
+}
+
+/// Frames of the measured run: every row arrived, plus a few frames.
+pub const MEASURED_FRAMES: usize = 1102;
+
+/// What happens before frame `k` of the measured run: the worker's rows arrive
+/// ([`rows_before_frame`]); at 4,200 rows the user sorts by the "ms" column, at 4,600 flips the
+/// direction, at 4,800 picks another policy; the pointer is over the table and the wheel turns
+/// (200 frames down, 200 up). Returns the input events of the frame.
+pub fn before_frame(app: &mut StudioApp, feed: &mut RowFeed, k: usize) -> Vec<eframe::egui::Event> {
+    use add_studio::engine::Policy;
+    use add_studio::ui::browser::table::SortKey;
+    use eframe::egui;
+    let before = feed.sent;
+    feed.send(app, rows_before_frame(before));
+    let crossed = |n: usize| before < n && feed.sent >= n;
+    if crossed(4200) || crossed(4600) {
+        app.browser.view.sort_by(SortKey::Time);
+    }
+    if crossed(4800) {
+        app.settings.policy = Policy::FixedExit(0);
+    }
+    let wheel = if (k / 200) % 2 == 0 { -3.0 } else { 3.0 };
+    vec![
+        egui::Event::PointerMoved(egui::pos2(600.0, 400.0 + (k % 300) as f32)),
+        egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Line,
+            delta: egui::vec2(0.0, wheel),
+            modifiers: Default::default(),
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Unknown,
+        },
+    ]
 }
 
 /// One measured frame: rows in the table, the app's `ui` (update and layout), the rest of the
