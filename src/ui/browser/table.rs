@@ -75,7 +75,10 @@ pub struct TableView {
     /// Indices into the rows, in display order, and what they were computed for.
     pub order: Vec<usize>,
     pub views: Vec<RowView>,
+    /// The policy and view settings the order was computed for.
     key: Option<String>,
+    /// The rows it covers: their number and the dataset index of the last one.
+    seen: (usize, Option<usize>),
 }
 
 impl Default for TableView {
@@ -90,14 +93,16 @@ impl Default for TableView {
             order: Vec::new(),
             views: Vec::new(),
             key: None,
+            seen: (0, None),
         }
     }
 }
 
-fn cmp_opt<T: PartialOrd>(a: Option<T>, b: Option<T>) -> std::cmp::Ordering {
-    // Missing values sort last either way round.
+/// Missing values sort last either way round; NaN after every number (a total order, so that
+/// sorting and inserting agree).
+fn cmp_opt(a: Option<f64>, b: Option<f64>) -> std::cmp::Ordering {
     match (a, b) {
-        (Some(a), Some(b)) => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
+        (Some(a), Some(b)) => a.total_cmp(&b),
         (Some(_), None) => std::cmp::Ordering::Less,
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (None, None) => std::cmp::Ordering::Equal,
@@ -120,72 +125,87 @@ impl TableView {
         }
     }
 
-    /// Recomputes the views and the order when the rows, the policy or the view changed.
+    /// Recomputes the views and the order when the policy or the view changed. Rows that
+    /// arrived since the last call (rows only ever arrive, or all go with a new job) are added
+    /// to the kept order, each inserted where a full stable sort would put it, so a frame
+    /// while a dataset streams in costs the new rows, not all 5,000.
     pub fn refresh(&mut self, rows: &[DatasetRow], policy: &Policy, exit_cells: &[usize]) {
         let key = format!(
-            "{}|{policy:?}|{:?}|{}|{:?}|{}|{}|{:?}",
-            rows.len(),
-            self.sort,
-            self.descending,
-            self.outcome,
-            self.search,
-            self.margin,
-            self.confusion
+            "{policy:?}|{:?}|{}|{:?}|{}|{}|{:?}",
+            self.sort, self.descending, self.outcome, self.search, self.margin, self.confusion
         );
-        if self.key.as_deref() == Some(key.as_str()) {
+        let (seen, last_index) = self.seen;
+        let extends = self.key.as_deref() == Some(key.as_str())
+            && rows.len() >= seen
+            && (seen == 0 || rows.get(seen - 1).map(|r| r.index) == last_index);
+        if !extends {
+            self.key = Some(key);
+            self.views.clear();
+            self.order.clear();
+        }
+        let from = self.views.len();
+        self.seen = (rows.len(), rows.last().map(|r| r.index));
+        if from == rows.len() {
             return;
         }
-        self.key = Some(key);
         let last = exit_cells.len().saturating_sub(1);
-        self.views = rows
-            .iter()
-            .map(|r| {
-                let exit = r.exit_taken(policy).min(r.agree_full.len().saturating_sub(1));
-                let (ms, madds) = r.cost(policy, exit_cells);
-                RowView {
-                    exit,
-                    ms,
-                    madds,
-                    agree: r.agree_full.get(exit).copied().unwrap_or(f32::NAN),
-                    wrong: r.wrong_at(exit, self.margin),
-                    worst: r.worst_class(exit),
-                }
-            })
-            .collect();
+        let margin = self.margin;
+        self.views.extend(rows[from..].iter().map(|r| {
+            let exit = r.exit_taken(policy).min(r.agree_full.len().saturating_sub(1));
+            let (ms, madds) = r.cost(policy, exit_cells);
+            RowView {
+                exit,
+                ms,
+                madds,
+                agree: r.agree_full.get(exit).copied().unwrap_or(f32::NAN),
+                wrong: r.wrong_at(exit, margin),
+                worst: r.worst_class(exit),
+            }
+        }));
         let needle = self.search.to_lowercase();
-        let mut order: Vec<usize> = (0..rows.len())
-            .filter(|&i| {
-                let (r, v) = (&rows[i], &self.views[i]);
-                let outcome = match self.outcome {
-                    Outcome::All => true,
-                    Outcome::ExitedEarly => v.exit < last,
-                    Outcome::EarlyButWrong => v.exit < last && v.wrong,
-                    Outcome::WentDeep => v.exit >= last,
-                };
-                let named = needle.is_empty() || r.name.to_lowercase().contains(&needle);
-                let confused = self.confusion.is_none_or(|(e, l, p)| {
-                    r.record.exits.get(e).is_some_and(|x| x.confusion.classes > l.max(p) && x.confusion.get(l, p) > 0)
-                });
-                outcome && named && confused
-            })
-            .collect();
+        let new = (from..rows.len()).filter(|&i| {
+            let (r, v) = (&rows[i], &self.views[i]);
+            let outcome = match self.outcome {
+                Outcome::All => true,
+                Outcome::ExitedEarly => v.exit < last,
+                Outcome::EarlyButWrong => v.exit < last && v.wrong,
+                Outcome::WentDeep => v.exit >= last,
+            };
+            let named = needle.is_empty() || r.name.to_lowercase().contains(&needle);
+            let confused = self.confusion.is_none_or(|(e, l, p)| {
+                r.record.exits.get(e).is_some_and(|x| x.confusion.classes > l.max(p) && x.confusion.get(l, p) > 0)
+            });
+            outcome && named && confused
+        });
+        let new: Vec<usize> = new.collect();
         let v = &self.views;
-        order.sort_by(|&a, &b| {
+        let cmp = |a: usize, b: usize| {
             let (ra, rb) = (&rows[a], &rows[b]);
+            let f = |x: Option<f32>| x.map(f64::from);
             let o = match self.sort {
                 SortKey::Name => ra.name.cmp(&rb.name),
                 SortKey::Exit => v[a].exit.cmp(&v[b].exit),
-                SortKey::Edm => cmp_opt(ra.edm_score(), rb.edm_score()),
+                SortKey::Edm => cmp_opt(f(ra.edm_score()), f(rb.edm_score())),
                 SortKey::Time => v[a].ms.total_cmp(&v[b].ms),
                 SortKey::MultiAdds => v[a].madds.cmp(&v[b].madds),
-                SortKey::Iou(k) => cmp_opt(ra.iou.get(k).copied().flatten(), rb.iou.get(k).copied().flatten()),
+                SortKey::Iou(k) => cmp_opt(f(ra.iou.get(k).copied().flatten()), f(rb.iou.get(k).copied().flatten())),
                 SortKey::Agree => v[a].agree.total_cmp(&v[b].agree),
                 SortKey::Worst => cmp_opt(v[a].worst.map(|w| w.1), v[b].worst.map(|w| w.1)),
-                SortKey::Difficulty => cmp_opt(ra.difficulty, rb.difficulty),
+                SortKey::Difficulty => cmp_opt(f(ra.difficulty), f(rb.difficulty)),
             };
             if self.descending { o.reverse() } else { o }
-        });
-        self.order = order;
+        };
+        if self.order.is_empty() || new.len() > self.order.len() {
+            // many rows at once: append and sort (stable, so equal rows keep arrival order)
+            self.order.extend(new);
+            self.order.sort_by(|&a, &b| cmp(a, b));
+        } else {
+            // after every kept row that sorts before or equal to it: what the stable sort does
+            for i in new {
+                let at = self.order.partition_point(|&j| cmp(j, i) != std::cmp::Ordering::Greater);
+                self.order.insert(at, i);
+            }
+        }
     }
 }
 
