@@ -45,6 +45,10 @@ pub struct AppArgs {
     /// [default: the card's accurate preset, or what was chosen last time].
     #[arg(long, value_name = "POLICY")]
     pub policy: Option<String>,
+    /// Open in presenter mode at this step (0 = the photo) once the image's results are in; with
+    /// --screenshot, a picture of that step.
+    #[arg(long, value_name = "STEP", requires = "image")]
+    pub present: Option<usize>,
 }
 
 impl From<AppArgs> for crate::ui::AppOptions {
@@ -62,6 +66,7 @@ impl From<AppArgs> for crate::ui::AppOptions {
             dataset: a.dataset,
             search_history: a.search_history,
             policy: a.policy,
+            present: a.present,
         }
     }
 }

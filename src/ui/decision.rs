@@ -83,3 +83,28 @@ pub fn decide(policy: &Policy, run: &ModelRun, num_exits: usize) -> Decided {
     }
     Decided { exit, verdicts }
 }
+
+/// The reason for a verdict, with the number the policy compared.
+pub fn reason(policy: &Policy, s: Option<crate::engine::ExitStats>, v: &Verdict) -> String {
+    let word = match v {
+        Verdict::Stop => "stop",
+        Verdict::Continue => "go on",
+        Verdict::Final => return "last exit".into(),
+        Verdict::NotReached => return "not reached".into(),
+        Verdict::NeedsHead => return "head not computed".into(),
+        Verdict::Error(e) => return e.clone(),
+    };
+    let Some(s) = s else { return word.into() };
+    let (name, value, op_stop, op_go) = match *policy {
+        Policy::Edm { .. } => ("EDM", s.edm_score.or(s.edm_map_score), "<=", ">"),
+        Policy::EdmMap { .. } => ("EDM-map", s.edm_map_score, "<=", ">"),
+        Policy::Entropy { .. } => ("entropy", s.mean_entropy, "<", ">="),
+        Policy::ConfidentFraction { .. } => ("confident", s.confident_fraction, ">", "<="),
+        Policy::FixedExit(_) => return word.into(),
+    };
+    let t = policy.threshold().unwrap_or(0.0);
+    match value {
+        Some(x) => format!("{name} {x:.3} {} {t:.2}: {word}", if *v == Verdict::Stop { op_stop } else { op_go }),
+        None => word.into(),
+    }
+}

@@ -8,7 +8,7 @@
 //! ([`extras`]). Each panel draws from a read-only [`panel::Ctx`] and the state it owns, and
 //! returns [`panel::Action`]s: [`toolbar`], [`policy_panel`], [`legend`], [`main_view`] (with
 //! [`image_view`], [`welcome`]), [`exit_strip`], [`hover`], [`shortcuts`]; the tabs
-//! [`network_view`], [`plots`] and [`browser`]. Machinery under them: [`files`] (helper
+//! [`network_view`], [`plots`] and [`browser`]; [`present`] takes the whole window (F5). Machinery under them: [`files`] (helper
 //! threads), [`textures`], [`render`], [`overlay`], [`decision`], [`export`], [`export_masks`], [`screenshot`],
 //! [`net_summary`], [`frame_times`]. No panel imports the app (`tests/architecture.rs`).
 
@@ -33,6 +33,7 @@ pub mod overlay;
 pub mod panel;
 pub mod plots;
 pub mod policy_panel;
+pub mod present;
 pub mod render;
 pub mod results;
 pub mod screenshot;
@@ -76,6 +77,8 @@ pub struct AppOptions {
     pub search_history: Option<PathBuf>,
     /// A card preset (`accurate`, `fast`) or a policy such as `edm:0.3`.
     pub policy: Option<String>,
+    /// Present this step of the image's run (presenter mode) once its results are in.
+    pub present: Option<usize>,
 }
 
 /// Applies `--policy` to the settings: a preset name to follow, or a policy set by hand.
@@ -152,6 +155,9 @@ pub fn run_app(args: AppOptions) -> anyhow::Result<()> {
             }
             if let Some(img) = &args.image {
                 app.open_path(img.clone());
+            }
+            if let Some(step) = args.present {
+                app.present_when_done(step);
             }
             Ok(Box::new(app))
         }),

@@ -116,17 +116,12 @@ pub enum Action {
     },
     /// Open sample `index` of a dataset in the inspector.
     OpenSample(Arc<Dataset>, usize),
-    /// List a dataset folder and run it.
-    OpenDataset(PathBuf),
     CancelDataset,
     /// Start a background task (file dialogs, exports, summaries).
     Spawn(Task),
-    /// A line in the message area.
-    Say {
-        text: String,
-        error: bool,
-    },
     DismissMessage(usize),
+    /// Enter (true) or leave presenter mode.
+    Present(bool),
 }
 
 /// The actions a panel returns, with shorthands for the common ones.
@@ -176,10 +171,6 @@ impl Actions {
 
     pub fn spawn(&mut self, task: impl FnOnce() -> Option<IoMsg> + Send + 'static) {
         self.0.push(Action::Spawn(Box::new(task)));
-    }
-
-    pub fn say(&mut self, text: impl Into<String>, error: bool) {
-        self.0.push(Action::Say { text: text.into(), error });
     }
 
     /// Switch to `tab`.

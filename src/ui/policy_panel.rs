@@ -3,7 +3,7 @@
 //! from the stored per-exit statistics, with the reason at each exit. A rerun is only needed
 //! when the new decision lands on an exit that was never computed, and the panel says so.
 
-use super::decision::{self, Verdict};
+use super::decision;
 use super::panel::{Action, Actions, Ctx};
 use super::results::RunStatus;
 use crate::engine::Policy;
@@ -137,31 +137,6 @@ fn presets(ui: &mut egui::Ui, ctx: &Ctx, c: &mut Choice) {
     });
 }
 
-/// The reason for a verdict, with the number the policy compared.
-fn reason(policy: &Policy, s: Option<crate::engine::ExitStats>, v: &Verdict) -> String {
-    let word = match v {
-        Verdict::Stop => "stop",
-        Verdict::Continue => "go on",
-        Verdict::Final => return "last exit".into(),
-        Verdict::NotReached => return "not reached".into(),
-        Verdict::NeedsHead => return "head not computed".into(),
-        Verdict::Error(e) => return e.clone(),
-    };
-    let Some(s) = s else { return word.into() };
-    let (name, value, op_stop, op_go) = match *policy {
-        Policy::Edm { .. } => ("EDM", s.edm_score.or(s.edm_map_score), "<=", ">"),
-        Policy::EdmMap { .. } => ("EDM-map", s.edm_map_score, "<=", ">"),
-        Policy::Entropy { .. } => ("entropy", s.mean_entropy, "<", ">="),
-        Policy::ConfidentFraction { .. } => ("confident", s.confident_fraction, ">", "<="),
-        Policy::FixedExit(_) => return word.into(),
-    };
-    let t = policy.threshold().unwrap_or(0.0);
-    match value {
-        Some(x) => format!("{name} {x:.3} {} {t:.2}: {word}", if *v == Verdict::Stop { op_stop } else { op_go }),
-        None => word.into(),
-    }
-}
-
 /// The decision under `policy` (this frame's, edits included) with the reason at each exit.
 fn decision_lines(ui: &mut egui::Ui, ctx: &Ctx, policy: &Policy) {
     let Some(r) = ctx.results else {
@@ -189,7 +164,7 @@ fn decision_lines(ui: &mut egui::Ui, ctx: &Ctx, policy: &Policy) {
     ui.label(RichText::new(head).strong());
     for (k, v) in d.verdicts.iter().enumerate() {
         let s = decision::stats_at(&r.add, k, &policy);
-        ui.label(format!("exit {}: {}", k + 1, reason(&policy, s, v)));
+        ui.label(format!("exit {}: {}", k + 1, decision::reason(&policy, s, v)));
     }
     if let Some(e) = r.add.engine_choice
         && d.exit != Some(e)

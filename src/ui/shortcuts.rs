@@ -21,6 +21,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("S", "side by side"),
     ("H", "hide / show overlays"),
     ("R", "fit the image"),
+    ("F5", "present: full screen, step by step (Space, arrows, B blank, Esc)"),
     ("I / N / P / T", "tabs: inspector, network, plots, dataset table"),
 ];
 
@@ -32,6 +33,9 @@ pub fn handle(app: &Ctx, ctx: &egui::Context) -> Actions {
         return acts;
     }
     let pressed = |k: Key| ctx.input(|i| i.key_pressed(k) && i.modifiers.is_none());
+    if pressed(Key::F5) && app.results.is_some() {
+        acts.push(Action::Present(true));
+    }
     if pressed(Key::ArrowRight) {
         acts.push(Action::StepFolder(1));
     }

@@ -27,6 +27,9 @@ pub fn show(ui: &mut egui::Ui, ctx: &Ctx) -> Actions {
             }
         }
         if let Some(r) = ctx.results {
+            if ui.button("Present").on_hover_text("Full screen, step by step (F5)").clicked() {
+                acts.push(Action::Present(true));
+            }
             ui.label(RichText::new(&r.name).strong());
             let (w, h) = r.size();
             ui.label(format!("{w}x{h}{}", if r.label.is_some() { ", labelled" } else { "" }));

@@ -8,6 +8,7 @@ use super::super::extras::ModelExtras;
 use super::super::files::Sample;
 use super::super::model_slot::Message;
 use super::super::network_view::NetworkState;
+use super::super::present::PresenterState;
 use super::super::results::ImageResults;
 use super::super::screenshot::ScreenshotJob;
 use super::super::settings::Settings;
@@ -63,6 +64,13 @@ impl StudioApp {
     }
     pub fn browser_mut(&mut self) -> &mut BrowserState {
         &mut self.browser
+    }
+    /// Enters presenter mode at `step` as soon as the image's results are all in.
+    pub fn present_when_done(&mut self, step: usize) {
+        self.present_at = Some(step);
+    }
+    pub fn presenter(&self) -> &PresenterState {
+        &self.presenter
     }
     pub fn frames(&self) -> &FrameTimes {
         &self.frames

@@ -230,10 +230,10 @@ impl StudioApp {
                     self.show_image(name, None, image, label);
                 }
                 Action::OpenSample(ds, i) => self.io.open_sample(ds, i),
-                Action::OpenDataset(root) => self.open_dataset(root),
                 Action::CancelDataset => self.dataset.cancel(),
                 Action::Spawn(task) => self.io.spawn(task),
-                Action::Say { text, error } => self.say(text, error),
+                Action::Present(true) if self.results.is_some() => self.presenter.start_at(0),
+                Action::Present(_) => self.presenter.active = false,
                 Action::DismissMessage(i) => {
                     if i < self.messages.len() {
                         self.messages.remove(i);

@@ -12,6 +12,7 @@ pub use super::model_slot::{Message, ModelInfo, ModelSlot};
 use super::network_view::NetworkState;
 use super::panel::Ctx;
 use super::plots::PlotsState;
+use super::present::{self, PresenterState};
 use super::results::ImageResults;
 use super::settings::Settings;
 use super::textures::Textures;
@@ -88,6 +89,11 @@ pub struct StudioApp {
     network: NetworkState,
     browser: BrowserState,
     plots: PlotsState,
+    presenter: PresenterState,
+    /// Whether the window was last asked to be full screen (for presenter mode).
+    fullscreen: bool,
+    /// `--present STEP`: enter presenter mode at that step once the results are in.
+    present_at: Option<usize>,
 }
 
 impl StudioApp {
@@ -126,6 +132,9 @@ impl StudioApp {
             network: NetworkState::default(),
             browser: BrowserState::default(),
             plots: PlotsState::default(),
+            presenter: PresenterState::default(),
+            fullscreen: false,
+            present_at: None,
         }
     }
 
@@ -199,6 +208,24 @@ impl StudioApp {
         let t0 = Instant::now();
         let ctx = ui.ctx().clone();
         self.poll(&ctx);
+        if let Some(step) = self.present_at
+            && self.results.as_ref().is_some_and(|r| r.is_done())
+        {
+            self.present_at = None;
+            self.presenter.start_at(step);
+        }
+        if self.presenter.active != self.fullscreen {
+            self.fullscreen = self.presenter.active;
+            ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(self.fullscreen));
+        }
+        if self.presenter.active {
+            let acts = egui::CentralPanel::default()
+                .frame(egui::Frame::NONE)
+                .show(ui, |ui| present::show(ui, &ctx!(self), &mut self.presenter))
+                .inner;
+            self.act(acts);
+            return;
+        }
         let acts = shortcuts::handle(&self.ctx(), &ctx);
         self.act(acts);
         let acts = egui::Panel::top("toolbar").show(ui, |ui| toolbar::show(ui, &self.ctx())).inner;

@@ -1,0 +1,94 @@
+//! Presenter mode, driven with kittest as a presenter would: F5 enters, Space steps through the
+//! photo, every cell, each exit right after its cell (with the verdict in words) and the full
+//! output with the time saved; Left goes back, B blanks, Esc leaves.
+
+use add_studio::engine::Policy;
+use add_studio::jobs::demo::{DemoSegmenter, street_scene};
+use add_studio::jobs::{Role, SegmentOptions, Segmenter, WorkerMsg};
+use add_studio::ui::present::{Step, steps};
+use add_studio::ui::{Settings, StudioApp};
+use eframe::egui::Key;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The demo models with the street scene run in analysis mode under `edm:0.3`.
+fn presented_app() -> StudioApp {
+    let mut app = StudioApp::new(Settings::default(), None, Arc::new(|| {}));
+    let (add, full) = (DemoSegmenter::add(Duration::ZERO), DemoSegmenter::full(Duration::ZERO));
+    for (role, m) in [(Role::Add, &add), (Role::Full, &full)] {
+        app.apply(WorkerMsg::ModelReady { role, card: m.card().clone(), device: "test".into(), banner: None });
+    }
+    let policy = Policy::Edm { threshold: 0.3 };
+    app.settings_mut().policy = policy;
+    let (img, label) = street_scene(256, 128);
+    let run_id = app.show_image("street.png".into(), None, img.clone(), Some(label));
+    let opts = SegmentOptions { policy, analysis: true, max_side: 1024 };
+    for event in add.events(&img, &opts, run_id) {
+        app.apply(WorkerMsg::Event { role: Role::Add, event });
+    }
+    let full_opts = SegmentOptions { policy: Policy::FixedExit(usize::MAX), analysis: false, max_side: 1024 };
+    for event in full.events(&img, &full_opts, run_id) {
+        app.apply(WorkerMsg::Event { role: Role::Full, event });
+    }
+    app
+}
+
+fn key(h: &mut Harness<'_, StudioApp>, k: Key) {
+    h.key_press(k);
+    h.run();
+}
+
+#[test]
+fn the_steps_tell_the_run_in_order() {
+    let app = presented_app();
+    let card = DemoSegmenter::add(Duration::ZERO).card().clone();
+    let exit_cells = card.exit_cells();
+    let all = steps(app.results().unwrap(), &exit_cells);
+    let cells = all.iter().filter(|s| matches!(s, Step::Cell(_))).count();
+    assert_eq!(cells, 12, "every cell of the path ran");
+    assert_eq!(all[0], Step::Photo);
+    assert_eq!(*all.last().unwrap(), Step::Full, "the full output comes last");
+    for (k, &cell) in exit_cells.iter().enumerate() {
+        let at = all.iter().position(|&s| s == Step::Exit(k)).unwrap_or_else(|| panic!("exit {k} in {all:?}"));
+        let Step::Cell(i) = all[at - 1] else { panic!("exit {k} follows a cell: {all:?}") };
+        assert_eq!(app.results().unwrap().add.cells[i].cell, cell, "exit {k} right after its cell");
+    }
+    assert_eq!(all.len(), 1 + 12 + exit_cells.len() + 1);
+}
+
+#[test]
+fn f5_presents_space_steps_b_blanks_esc_leaves() {
+    let app = presented_app();
+    let mut h = Harness::builder().with_size([1280.0, 820.0]).build_ui_state(|ui, a: &mut StudioApp| a.ui(ui), app);
+    h.run();
+    key(&mut h, Key::F5);
+    assert!(h.state().presenter().active, "F5 enters presenter mode");
+    assert!(h.query_by_label_contains("street.png: what the network sees").is_some());
+    assert!(h.query_by_label("Exit policy").is_none(), "nothing but the presentation is on screen");
+    key(&mut h, Key::Space);
+    assert!(h.query_by_label_contains("Cell 0 of 12").is_some(), "then the first cell, with its time");
+    let n = steps(h.state().results().unwrap(), &DemoSegmenter::add(Duration::ZERO).card().exit_cells()).len();
+    let mut said = Vec::new();
+    for _ in 1..n - 1 {
+        key(&mut h, Key::Space);
+        said.extend(
+            ["Exit 1: EDM", "Exit 2: EDM", "Exit 3: last exit", "Full Auto-DeepLab"]
+                .into_iter()
+                .filter(|t| h.query_by_label_contains(t).is_some()),
+        );
+    }
+    assert_eq!(said, ["Exit 1: EDM", "Exit 2: EDM", "Exit 3: last exit", "Full Auto-DeepLab"], "in network order");
+    assert!(h.query_by_label_contains("ms saved").is_some(), "the last step says what the early answer saved");
+    key(&mut h, Key::Space);
+    assert_eq!(h.state().presenter().step, n - 1, "no folder: the last step stays");
+    key(&mut h, Key::ArrowLeft);
+    assert_eq!(h.state().presenter().step, n - 2);
+    key(&mut h, Key::B);
+    assert!(h.query_by_label_contains("Exit 3").is_none(), "B blanks the screen");
+    key(&mut h, Key::B);
+    key(&mut h, Key::Escape);
+    assert!(!h.state().presenter().active, "Esc leaves");
+    assert!(h.query_by_label("Exit policy").is_some(), "the inspector is back");
+}
