@@ -72,6 +72,8 @@ impl PresenterState {
     pub fn start_at(&mut self, step: usize) {
         self.active = true;
         self.go(step);
+        // a step jumped to is shown whole; only stepping fades a mask in
+        self.since = Some(f64::NEG_INFINITY);
     }
 
     fn go(&mut self, step: usize) {
@@ -228,6 +230,17 @@ fn paint_panes(
         }
         if c == Content::Photo {
             continue;
+        }
+        if contents.len() > 1 {
+            let caption = c.caption(r);
+            let font = FontId::proportional((area.height() / 24.0).clamp(14.0, 32.0));
+            ui.painter().text(
+                at.left_top() - vec2(0.0, 6.0),
+                egui::Align2::LEFT_BOTTOM,
+                caption,
+                font,
+                Color32::LIGHT_GRAY,
+            );
         }
         let key = overlay::content_key(c, r, &hidden);
         let made = || overlay::content_image(c, r, &palette, &hidden);

@@ -224,9 +224,22 @@ impl StudioApp {
                 .show(ui, |ui| present::show(ui, &ctx!(self), &mut self.presenter))
                 .inner;
             self.act(acts);
-            return;
+        } else {
+            self.panels(ui, &ctx);
         }
-        let acts = shortcuts::handle(&self.ctx(), &ctx);
+        if let Some(job) = self.screenshot.as_mut() {
+            screenshot::tick(job, &ctx!(self), &ctx);
+        }
+        let busy = self.results.as_ref().is_some_and(|r| !r.is_done());
+        self.frames.record(t0.elapsed().as_secs_f32(), busy);
+        if let Some(t) = self.last_exit_arrival.take() {
+            self.exit_to_screen_ms.push(t.elapsed().as_secs_f32() * 1e3);
+        }
+    }
+
+    /// The inspector's panels and the tabs.
+    fn panels(&mut self, ui: &mut egui::Ui, ctx: &egui::Context) {
+        let acts = shortcuts::handle(&self.ctx(), ctx);
         self.act(acts);
         let acts = egui::Panel::top("toolbar").show(ui, |ui| toolbar::show(ui, &self.ctx())).inner;
         self.act(acts);
@@ -267,14 +280,6 @@ impl StudioApp {
             })
             .inner;
         self.act(acts);
-        if let Some(job) = self.screenshot.as_mut() {
-            screenshot::tick(job, &ctx!(self), &ctx);
-        }
-        let busy = self.results.as_ref().is_some_and(|r| !r.is_done());
-        self.frames.record(t0.elapsed().as_secs_f32(), busy);
-        if let Some(t) = self.last_exit_arrival.take() {
-            self.exit_to_screen_ms.push(t.elapsed().as_secs_f32() * 1e3);
-        }
     }
 }
 
