@@ -92,13 +92,15 @@ pub fn image_record(
             x.baseline_agreement = Some(agreement(m, f));
         }
     }
-    let reference = full.unwrap_or_else(|| maps[maps.len() - 1].clone());
+    // the full output the app compares with: the baseline's, else the last exit's
+    let last = maps[maps.len() - 1].clone();
     let derived = maps
         .iter()
         .zip(&exits)
         .map(|(m, x)| {
             let mut d = derive(m);
-            d.agree_full = Some(agreement(m, &reference) as f32);
+            let agree = x.baseline_agreement.unwrap_or_else(|| agreement(m, &last));
+            d.agree_full = Some(agree as f32);
             d.iou_label = label.and_then(|_| Some(x.confusion.miou() as f32).filter(|v| v.is_finite()));
             d
         })

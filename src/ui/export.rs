@@ -48,16 +48,6 @@ pub fn job(app: &Ctx) -> Option<ExportJob> {
     })
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
-    let result = std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
-}
-
 fn png(img: &image::DynamicImage) -> anyhow::Result<Vec<u8>> {
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png)?;
@@ -72,7 +62,7 @@ pub fn write(dir: &Path, job: &ExportJob) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut put = |name: String, bytes: Vec<u8>| -> anyhow::Result<()> {
         let p = dir.join(name);
-        write_atomic(&p, &bytes)?;
+        crate::fsutil::atomic_write(&p, &bytes).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
         files.push(p);
         Ok(())
     };

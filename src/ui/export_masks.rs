@@ -6,7 +6,7 @@
 use super::panel::Ctx;
 use super::settings::Overlay;
 use crate::engine::ExitMaps;
-use crate::export::{ExportFormat, Exporter, Mask, UNLABELLED};
+use crate::export::{ExportFormat, Exporter, Mask, drop_unsure};
 use crate::network::ClassInfo;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,8 +42,8 @@ pub fn job(ctx: &Ctx, unsure_below: Option<f32>) -> Option<MaskJob> {
 /// Writes the mask in `format` under `dir`; returns the file (or folder) written.
 pub fn write(dir: &Path, format: ExportFormat, job: &MaskJob) -> anyhow::Result<PathBuf> {
     let m = &job.maps;
-    let classes: Vec<u8> = match job.unsure_below {
-        Some(p) => m.classes.iter().zip(&m.max_prob).map(|(&c, &q)| if q < p { UNLABELLED } else { c }).collect(),
+    let classes = match job.unsure_below {
+        Some(p) => drop_unsure(&m.classes, &m.max_prob, p),
         None => m.classes.clone(),
     };
     let mut out = Exporter::new(format, dir, &job.classes)?;

@@ -251,7 +251,7 @@ fn label_from(img: image::DynamicImage, size: (u32, u32)) -> LabelMap {
     if l.dimensions() != size {
         l = image::imageops::resize(&l, size.0, size.1, image::imageops::FilterType::Nearest);
     }
-    LabelMap { width: size.0 as usize, height: size.1 as usize, classes: l.into_raw() }
+    LabelMap::from_gray(l)
 }
 
 /// The images of a folder (labels excluded), sorted by name.

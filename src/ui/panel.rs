@@ -53,7 +53,7 @@ impl Ctx<'_> {
     pub fn classes(&self) -> Vec<ClassInfo> {
         match self.add_model.info() {
             Some(i) => i.card.classes.clone(),
-            None => ArchCard::preset("add-2", 8).map(|c| c.classes).unwrap_or_default(),
+            None => self.card().classes,
         }
     }
 

@@ -62,12 +62,6 @@ pub struct PresenterState {
 }
 
 impl PresenterState {
-    /// The step shown, when there is an image.
-    pub fn current(&self, ctx: &Ctx) -> Option<Step> {
-        let r = ctx.results?;
-        steps(r, &ctx.card().exit_cells()).get(self.step).copied()
-    }
-
     /// Enters presenter mode at `step` (kept within the steps when drawn).
     pub fn start_at(&mut self, step: usize) {
         self.active = true;

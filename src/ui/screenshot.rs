@@ -47,7 +47,7 @@ fn save(path: &std::path::Path, img: &egui::ColorImage) -> Result<(), String> {
     let buf = image::RgbaImage::from_raw(img.size[0] as u32, img.size[1] as u32, rgba).ok_or("bad screenshot size")?;
     let mut bytes = std::io::Cursor::new(Vec::new());
     buf.write_to(&mut bytes, image::ImageFormat::Png).map_err(|e| e.to_string())?;
-    super::export::write_atomic(path, &bytes.into_inner()).map_err(|e| format!("{e:#}"))
+    crate::fsutil::atomic_write(path, &bytes.into_inner()).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Advances the screenshot job by one frame.
