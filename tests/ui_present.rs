@@ -92,3 +92,96 @@ fn f5_presents_space_steps_b_blanks_esc_leaves() {
     assert!(!h.state().presenter().active, "Esc leaves");
     assert!(h.query_by_label("Exit policy").is_some(), "the inspector is back");
 }
+
+mod browser_feed;
+
+/// Steps frames until the image named `name` is on screen (decoded on a helper thread).
+fn wait_for_image(h: &mut Harness<'_, StudioApp>, name: &str) {
+    for _ in 0..500 {
+        h.step();
+        if h.state().results().is_some_and(|r| r.name == name) {
+            h.run();
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("{name} never came on screen (now: {:?})", h.state().results().map(|r| r.name.clone()));
+}
+
+#[test]
+fn present_rows_goes_through_the_filtered_rows_in_table_order() {
+    use add_studio::ui::browser::table::SortKey;
+    use add_studio::ui::view_state::Tab;
+    let dir = tempfile::tempdir().unwrap();
+    browser_feed::write_set(dir.path());
+    for i in 0..2 {
+        let (img, label) = street_scene(100, 64);
+        img.save(dir.path().join(format!("other_{i}.png"))).unwrap();
+        let grey = image::GrayImage::from_raw(100, 64, label.classes).unwrap();
+        grey.save(dir.path().join(format!("other_{i}_label.png"))).unwrap();
+    }
+    let mut app = StudioApp::new(Settings::default(), None, Arc::new(|| {}));
+    app.gallery_mut().clear();
+    let card = browser_feed::card();
+    app.apply(WorkerMsg::ModelReady { role: Role::Add, card, device: "demo".into(), banner: None });
+    let (set, rows) = browser_feed::run_rows(dir.path());
+    let job = app.dataset_mut().start(dir.path().to_path_buf(), set, 1024, false);
+    for row in rows {
+        app.apply(WorkerMsg::DatasetRow { job_id: job.job_id, row: Box::new(row) });
+    }
+    app.apply(WorkerMsg::DatasetDone { job_id: job.job_id, cancelled: false });
+    app.view_mut().tab = Tab::Dataset;
+    // only the scenes, names descending
+    let mut h = Harness::builder().with_size([1400.0, 900.0]).build_ui_state(|ui, a: &mut StudioApp| a.ui(ui), app);
+    h.run();
+    let view = &mut h.state_mut().browser_mut().view;
+    view.search = "scene".into(); // not the two "other" images
+    view.sort_by(SortKey::Name); // already by name: now descending
+    h.run();
+    let shown = h.state().browser().shown_samples(&h.state().dataset().rows);
+    let rows = &h.state().dataset().rows;
+    let names: Vec<String> = shown.iter().map(|&i| rows.iter().find(|r| r.index == i).unwrap().name.clone()).collect();
+    assert_eq!(names, ["scene_5.png", "scene_4.png", "scene_3.png", "scene_2.png", "scene_1.png", "scene_0.png"]);
+    assert_eq!(rows.len(), browser_feed::N + 2, "the two others are there, filtered out");
+    let name = |i: usize| names[shown.iter().position(|&s| s == i).unwrap()].clone();
+    h.get_by_label("Present rows").click();
+    h.run();
+    assert!(h.state().presenter().active, "Present rows enters presenter mode");
+    wait_for_image(&mut h, &name(shown[0]));
+    let hint = format!("image 1 of {} (the browser's rows)", shown.len());
+    assert!(h.query_by_label_contains(&hint).is_some(), "the hint says where we are");
+    key(&mut h, Key::Space); // without a worker the photo is the only step: on to the next row
+    wait_for_image(&mut h, &name(shown[1]));
+    assert!(h.state().results().unwrap().label.is_some(), "rows open with their labels");
+    assert_eq!(h.state().browser().opened, Some(shown[1]));
+    key(&mut h, Key::ArrowLeft);
+    wait_for_image(&mut h, &name(shown[0]));
+    key(&mut h, Key::ArrowLeft);
+    for _ in 0..20 {
+        h.step();
+    }
+    assert_eq!(h.state().results().unwrap().name, name(shown[0]), "the first row stays first: no wrapping");
+    assert!(h.state().presenter().active);
+}
+
+#[test]
+fn f5_on_an_image_of_a_folder_presents_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, w) in [(0, 120), (1, 160)] {
+        street_scene(w, 64).0.save(dir.path().join(format!("shot_{i}.png"))).unwrap();
+    }
+    let mut app = StudioApp::new(Settings::default(), None, Arc::new(|| {}));
+    app.gallery_mut().clear();
+    app.open_path(dir.path().join("shot_0.png"));
+    let mut h = Harness::builder().with_size([1280.0, 820.0]).build_ui_state(|ui, a: &mut StudioApp| a.ui(ui), app);
+    wait_for_image(&mut h, "shot_0.png");
+    key(&mut h, Key::F5);
+    assert!(h.query_by_label_contains("image 1 of 2 (the folder)").is_some());
+    key(&mut h, Key::Space);
+    wait_for_image(&mut h, "shot_1.png");
+    assert_eq!(h.state().presenter().step, 0, "the next image starts at its photo");
+    assert!(h.query_by_label_contains("shot_1.png: what the network sees").is_some());
+    key(&mut h, Key::Escape);
+    key(&mut h, Key::ArrowRight);
+    assert!(!h.state().presenter().active);
+}

@@ -9,6 +9,7 @@ use super::decision::{self, Decided};
 use super::extras::ModelExtras;
 use super::files::{FolderNav, IoMsg, Sample};
 use super::model_slot::{Message, ModelSlot};
+use super::playlist::Playlist;
 use super::results::ImageResults;
 use super::settings::Settings;
 use super::view_state::{Selection, Tab, ViewState};
@@ -38,6 +39,8 @@ pub struct Ctx<'a> {
     pub extras: &'a ModelExtras,
     /// The dataset run and its rows.
     pub dataset: &'a DatasetRun,
+    /// What presenter mode goes through, image after image.
+    pub playlist: Option<&'a Playlist>,
 }
 
 impl Ctx<'_> {
@@ -120,8 +123,13 @@ pub enum Action {
     /// Start a background task (file dialogs, exports, summaries).
     Spawn(Task),
     DismissMessage(usize),
-    /// Enter (true) or leave presenter mode.
+    /// Enter (true) or leave presenter mode; entering goes through the playlist the image on
+    /// screen belongs to (the browser's rows, its folder or the samples).
     Present(bool),
+    /// Present this playlist from its current image (the browser's "Present rows").
+    PresentPlaylist(Playlist),
+    /// The playlist's next (+1) or previous (-1) image, in presenter mode.
+    StepPlaylist(isize),
 }
 
 /// The actions a panel returns, with shorthands for the common ones.

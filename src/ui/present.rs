@@ -2,8 +2,8 @@
 //! type, told as a step-through of its real run: the photo; the path lighting up cell by cell
 //! with each cell's measured time; each exit's mask fading in with the decision maker's verdict in
 //! words; and last the full Auto-DeepLab output beside the answer, with the time saved. Space or
-//! the right arrow steps (past the last step, to the folder's next image), the left arrow goes
-//! back, B blanks the screen, Esc leaves.
+//! the right arrow steps (past the last step, to the playlist's next image: the browser's rows,
+//! the folder or the samples), the left arrow goes back, B blanks the screen, Esc leaves.
 
 use super::decision;
 use super::overlay::{self, Content, Src};
@@ -80,7 +80,10 @@ impl PresenterState {
 pub fn show(ui: &mut egui::Ui, ctx: &Ctx, st: &mut PresenterState) -> Actions {
     let mut acts = Actions::default();
     let Some(r) = ctx.results else {
-        acts.push(Action::Present(false));
+        match ctx.loading {
+            Some(path) => opening(ui, ctx, st, path, &mut acts),
+            None => acts.push(Action::Present(false)),
+        }
         return acts;
     };
     if st.image_id != r.image_id {
@@ -117,17 +120,39 @@ pub fn show(ui: &mut egui::Ui, ctx: &Ctx, st: &mut PresenterState) -> Actions {
     }
     let text_at = pos2(rect.center().x, rect.max.y - text_h + size * 0.4);
     ui.painter().text(text_at, egui::Align2::CENTER_TOP, &text, FontId::proportional(size), Color32::WHITE);
-    let hint = format!("{} / {}   Space or Right: next   Left: back   B: blank   Esc: leave", st.step + 1, all.len());
+    let place = match ctx.playlist {
+        Some(p) if p.len() > 1 => format!("image {} of {} ({})   ", p.at + 1, p.len(), p.source),
+        _ => String::new(),
+    };
+    let hint = format!(
+        "{place}step {} / {}   Space or Right: next   Left: back   B: blank   Esc: leave",
+        st.step + 1,
+        all.len()
+    );
     let hint_at = pos2(rect.center().x, rect.max.y - size * 0.9);
-    ui.painter().text(hint_at, egui::Align2::CENTER_TOP, hint, FontId::proportional(size * 0.45), Color32::GRAY);
-    // the step's words as a label too, so screen readers (and tests) read what is on screen
-    ui.put(Rect::from_min_size(rect.min, vec2(1.0, 1.0)), egui::Label::new(RichText::new(text).size(0.1)));
+    ui.painter().text(hint_at, egui::Align2::CENTER_TOP, &hint, FontId::proportional(size * 0.45), Color32::GRAY);
+    // the words as a label too, so screen readers (and tests) read what is on screen
+    let said = format!("{text}\n{hint}");
+    ui.put(Rect::from_min_size(rect.min, vec2(1.0, 1.0)), egui::Label::new(RichText::new(said).size(0.1)));
     acts
 }
 
-/// Space / Right / PageDown step on (past the end, to the folder's next image), Left / PageUp
-/// back, B blanks, Esc leaves.
+/// A black screen naming the image being opened (the playlist's next), with the keys still on.
+fn opening(ui: &mut egui::Ui, ctx: &Ctx, st: &mut PresenterState, path: &std::path::Path, acts: &mut Actions) {
+    keys(ui, ctx, st, 1, acts);
+    let rect = ui.max_rect();
+    ui.painter().rect_filled(rect, 0.0, Color32::BLACK);
+    let size = (rect.height() / 22.0).clamp(16.0, 48.0);
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let text = format!("Opening {name}\u{2026}");
+    ui.painter().text(rect.center(), egui::Align2::CENTER_CENTER, &text, FontId::proportional(size), Color32::GRAY);
+    ui.put(Rect::from_min_size(rect.min, vec2(1.0, 1.0)), egui::Label::new(RichText::new(text).size(0.1)));
+}
+
+/// Space / Right / PageDown step on (past the end, to the playlist's next image), Left / PageUp
+/// back (before the photo, to the playlist's previous image), B blanks, Esc leaves.
 fn keys(ui: &egui::Ui, ctx: &Ctx, st: &mut PresenterState, n: usize, acts: &mut Actions) {
+    let can_step = |d: isize| ctx.playlist.is_some_and(|p| p.can_step(d));
     let pressed = |k: Key| ui.ctx().input(|i| i.key_pressed(k));
     if pressed(Key::Escape) {
         acts.push(Action::Present(false));
@@ -138,12 +163,16 @@ fn keys(ui: &egui::Ui, ctx: &Ctx, st: &mut PresenterState, n: usize, acts: &mut 
     if pressed(Key::Space) || pressed(Key::ArrowRight) || pressed(Key::PageDown) {
         if st.step + 1 < n {
             st.go(st.step + 1);
-        } else if ctx.folder.is_some() {
-            acts.push(Action::StepFolder(1));
+        } else if can_step(1) {
+            acts.push(Action::StepPlaylist(1));
         }
     }
-    if (pressed(Key::ArrowLeft) || pressed(Key::PageUp)) && st.step > 0 {
-        st.go(st.step - 1);
+    if pressed(Key::ArrowLeft) || pressed(Key::PageUp) {
+        if st.step > 0 {
+            st.go(st.step - 1);
+        } else if can_step(-1) {
+            acts.push(Action::StepPlaylist(-1));
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use super::super::extras::{ModelExtras, read_extras};
 use super::super::files::{FolderNav, IoMsg};
 use super::super::model_slot::{ModelInfo, ModelSlot};
 use super::super::panel::{Action, Actions};
+use super::super::playlist::{Item, Playlist};
 use super::super::{export, export_masks};
 use super::StudioApp;
 use crate::jobs::{ModelSpec, Role, WorkerMsg};
@@ -109,6 +110,52 @@ impl StudioApp {
     pub fn step_folder(&mut self, delta: isize) {
         if let Some(p) = self.folder.as_mut().and_then(|f| f.step(delta)) {
             self.io.open(p);
+        }
+    }
+
+    /// The playlist the image on screen belongs to: the browser's rows (as filtered and sorted)
+    /// when it was opened from them, else its folder, else the sample gallery.
+    fn playlist_here(&self) -> Option<Playlist> {
+        let path = self.results.as_ref()?.path.clone()?;
+        if let (Some(i), Some(ds)) = (self.browser.opened, self.dataset.dataset.as_ref())
+            && ds.samples.get(i).is_some_and(|s| s.image == path)
+        {
+            let order = self.browser.shown_samples(&self.dataset.rows);
+            if order.contains(&i) {
+                return Some(Playlist::of_rows(ds.clone(), &order, Some(i)));
+            }
+        }
+        if let Some(f) = self.folder.as_ref().filter(|f| f.files.contains(&path)) {
+            return Some(Playlist::of_files(f.files.clone(), Some(&path), "the folder"));
+        }
+        let samples: Vec<PathBuf> = self.gallery.iter().map(|s| s.path.clone()).collect();
+        samples.contains(&path).then(|| Playlist::of_files(samples, Some(&path), "the samples"))
+    }
+
+    /// Presents `playlist` from its current image, which replaces the one on screen.
+    pub fn present_playlist(&mut self, playlist: Playlist) {
+        let Some(item) = playlist.current().cloned() else { return };
+        self.playlist = Some(playlist);
+        self.results = None; // the old image must not flash up before the new one
+        self.open_item(item);
+        self.presenter.start_at(0);
+    }
+
+    /// Opens a playlist item (a dataset row with its label); the folder's place follows.
+    fn open_item(&mut self, item: Item) {
+        match item {
+            Item::File(p) => {
+                if let Some(f) = self.folder.as_mut()
+                    && let Some(k) = f.files.iter().position(|f| *f == p)
+                {
+                    f.index = k;
+                }
+                self.io.open(p);
+            }
+            Item::Row(ds, i) => {
+                self.browser.opened = Some(i);
+                self.io.open_sample(ds, i);
+            }
         }
     }
 
@@ -232,8 +279,17 @@ impl StudioApp {
                 Action::OpenSample(ds, i) => self.io.open_sample(ds, i),
                 Action::CancelDataset => self.dataset.cancel(),
                 Action::Spawn(task) => self.io.spawn(task),
-                Action::Present(true) if self.results.is_some() => self.presenter.start_at(0),
+                Action::Present(true) if self.results.is_some() => {
+                    self.playlist = self.playlist_here();
+                    self.presenter.start_at(0);
+                }
                 Action::Present(_) => self.presenter.active = false,
+                Action::PresentPlaylist(p) => self.present_playlist(p),
+                Action::StepPlaylist(d) => {
+                    if let Some(item) = self.playlist.as_mut().and_then(|p| p.step(d)).cloned() {
+                        self.open_item(item);
+                    }
+                }
                 Action::DismissMessage(i) => {
                     if i < self.messages.len() {
                         self.messages.remove(i);

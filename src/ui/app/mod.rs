@@ -11,6 +11,7 @@ pub use super::frame_times::FrameTimes;
 pub use super::model_slot::{Message, ModelInfo, ModelSlot};
 use super::network_view::NetworkState;
 use super::panel::Ctx;
+use super::playlist::Playlist;
 use super::plots::PlotsState;
 use super::present::{self, PresenterState};
 use super::results::ImageResults;
@@ -46,6 +47,7 @@ macro_rules! ctx {
             loading: $s.io.loading.as_deref(),
             extras: &$s.extras,
             dataset: &$s.dataset,
+            playlist: $s.playlist.as_ref(),
         }
     };
 }
@@ -94,6 +96,8 @@ pub struct StudioApp {
     fullscreen: bool,
     /// `--present STEP`: enter presenter mode at that step once the results are in.
     present_at: Option<usize>,
+    /// What presenter mode goes through (set when it starts).
+    playlist: Option<Playlist>,
 }
 
 impl StudioApp {
@@ -135,6 +139,7 @@ impl StudioApp {
             presenter: PresenterState::default(),
             fullscreen: false,
             present_at: None,
+            playlist: None,
         }
     }
 

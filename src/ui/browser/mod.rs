@@ -15,6 +15,7 @@ pub mod table;
 use super::dataset_run::DatasetRun;
 use super::files::IoMsg;
 use super::panel::{Action, Actions, Ctx};
+use super::playlist::Playlist;
 use super::view_state::Tab;
 use eframe::egui;
 
@@ -32,6 +33,11 @@ pub struct BrowserState {
 }
 
 impl BrowserState {
+    /// The dataset indices of the rows shown (filtered), in the table's order.
+    pub fn shown_samples(&self, rows: &[crate::jobs::DatasetRow]) -> Vec<usize> {
+        self.view.order.iter().filter_map(|&r| rows.get(r).map(|r| r.index)).collect()
+    }
+
     /// Starts over when a new job replaced the rows.
     fn follow(&mut self, run: &DatasetRun) {
         if self.job_id != run.job_id {
@@ -61,6 +67,13 @@ fn open_row(ctx: &Ctx, state: &mut BrowserState, acts: &mut Actions, row: usize)
     state.opened = Some(r.index);
     acts.push(Action::OpenSample(ds, r.index));
     acts.tab(Tab::Inspector);
+}
+
+/// Presents the rows shown (filtered, in the table's order), from the first.
+fn present_rows(ctx: &Ctx, state: &BrowserState, acts: &mut Actions) {
+    let Some(ds) = ctx.dataset.dataset.clone() else { return };
+    let order = state.shown_samples(&ctx.dataset.rows);
+    acts.push(Action::PresentPlaylist(Playlist::of_rows(ds, &order, None)));
 }
 
 /// Draws the tab.
@@ -106,6 +119,14 @@ pub fn show(ui: &mut egui::Ui, ctx: &Ctx, state: &mut BrowserState) -> Actions {
         }
         if ui.add_enabled(!b.rows.is_empty(), egui::Button::new("Export CSV...")).clicked() {
             csv::save(ctx, state, &mut acts);
+        }
+        let present =
+            ui.add_enabled(b.dataset.is_some() && !state.view.order.is_empty(), egui::Button::new("Present rows"));
+        if present
+            .on_hover_text("Presenter mode over the rows shown, in the table's order (F5 steps, Esc leaves)")
+            .clicked()
+        {
+            present_rows(ctx, state, &mut acts);
         }
         let done = !b.running && b.rows.iter().any(|r| r.labelled);
         let report = ui.add_enabled(done, egui::Button::new("Export report..."));
