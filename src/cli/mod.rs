@@ -14,6 +14,7 @@ pub mod info;
 pub mod model_arg;
 pub mod parity;
 pub mod pipeline;
+pub mod present;
 pub mod search;
 pub mod synth;
 pub mod train;
@@ -59,6 +60,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// A failure report (HTML): the worst images by four criteria, per-class IoU, confusion.
     Report(eval::ReportArgs),
+    /// Presenter mode without a window: the images' step-through as an animated GIF or PNG slides.
+    Present(present::PresentArgs),
     /// Every stage from a fixed seed: scenes, ADD, baseline, decision makers, evaluation.
     Pipeline(pipeline::PipelineArgs),
     /// Generate a synthetic street-scene dataset in the Cityscapes layout.
@@ -84,6 +87,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Eval(args)) => crate::eval::run::run(args.into()),
         Some(Command::Report(args)) => crate::report::run(args.into()),
         Some(Command::Pipeline(args)) => pipeline::run(args),
+        Some(Command::Present(args)) => present::run(args),
         Some(Command::Synth(args)) => synth::run(args),
         Some(Command::Search(args)) => search::run(args),
     }

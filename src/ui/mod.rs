@@ -9,7 +9,7 @@
 //! returns [`panel::Action`]s: [`toolbar`], [`policy_panel`], [`legend`], [`main_view`] (with
 //! [`image_view`], [`welcome`]), [`exit_strip`], [`hover`], [`shortcuts`]; the tabs
 //! [`network_view`], [`plots`] and [`browser`]; [`present`] takes the whole window (F5) and goes through a
-//! [`playlist`]. Machinery under them: [`files`] (helper
+//! [`playlist`]; [`present_export`] runs it without a window (`add present`). Machinery under them: [`files`] (helper
 //! threads), [`textures`], [`render`], [`overlay`], [`decision`], [`export`], [`export_masks`], [`screenshot`],
 //! [`net_summary`], [`frame_times`]. No panel imports the app (`tests/architecture.rs`).
 
@@ -36,6 +36,7 @@ pub mod playlist;
 pub mod plots;
 pub mod policy_panel;
 pub mod present;
+pub mod present_export;
 pub mod render;
 pub mod results;
 pub mod screenshot;
@@ -52,23 +53,50 @@ pub use settings::Settings;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// What the window opens with (the command line's `add app` options).
+/// Which models the app runs and under which policy: the same choice for the window and for
+/// `add present`.
 #[derive(Debug, Clone, Default)]
-pub struct AppOptions {
+pub struct ModelChoice {
     /// ADD model weights (default: models/add.safetensors; random weights when absent).
     pub model: Option<PathBuf>,
     /// Architecture card of the model (default: `<model>.json` or the one embedded).
     pub card: Option<PathBuf>,
     /// The full Auto-DeepLab baseline to compare with (default: models/autodeeplab.safetensors).
     pub baseline: Option<PathBuf>,
-    /// Image to open at start.
-    pub image: Option<PathBuf>,
-    /// Save a screenshot of the window once the image's results are in, then exit.
-    pub screenshot: Option<PathBuf>,
     /// auto, cpu, cuda, cuda:N or metal.
     pub device: String,
     /// Demo data (colour rules) instead of a network.
     pub demo: bool,
+    /// A card preset (`accurate`, `fast`) or a policy such as `edm:0.3`.
+    pub policy: Option<String>,
+}
+
+impl ModelChoice {
+    /// The worker, with both models loading.
+    pub fn worker(&self, repaint: Arc<dyn Fn() + Send + Sync>) -> crate::jobs::Worker {
+        let add =
+            crate::jobs::ModelSpec { model: self.model.clone(), card: self.card.clone(), device: self.device.clone() };
+        let full = crate::jobs::ModelSpec { model: self.baseline.clone(), card: None, device: self.device.clone() };
+        crate::jobs::Worker::spawn(crate::jobs::models::loader(self.demo), add, Some(full), repaint)
+    }
+
+    /// `settings` under the chosen policy (a typo is an error naming --policy).
+    pub fn apply_policy(&self, settings: &mut Settings) -> anyhow::Result<()> {
+        match &self.policy {
+            Some(p) => apply_policy_arg(settings, p),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What the window opens with (the command line's `add app` options).
+#[derive(Debug, Clone, Default)]
+pub struct AppOptions {
+    pub models: ModelChoice,
+    /// Image to open at start.
+    pub image: Option<PathBuf>,
+    /// Save a screenshot of the window once the image's results are in, then exit.
+    pub screenshot: Option<PathBuf>,
     /// Tab to open on: inspector, network, plots or dataset.
     pub tab: String,
     /// Cell selected in the network view.
@@ -77,8 +105,6 @@ pub struct AppOptions {
     pub dataset: Option<PathBuf>,
     /// Search history folder to open at start.
     pub search_history: Option<PathBuf>,
-    /// A card preset (`accurate`, `fast`) or a policy such as `edm:0.3`.
-    pub policy: Option<String>,
     /// Present this step of the image's run (presenter mode) once its results are in.
     pub present: Option<usize>,
 }
@@ -96,9 +122,7 @@ pub fn apply_policy_arg(settings: &mut Settings, arg: &str) -> anyhow::Result<()
 
 /// Opens the app window.
 pub fn run_app(args: AppOptions) -> anyhow::Result<()> {
-    if let Some(p) = &args.policy {
-        apply_policy_arg(&mut Settings::default(), p)?; // a typo fails before the window opens
-    }
+    args.models.apply_policy(&mut Settings::default())?; // a typo fails before the window opens
     let screenshot = args.screenshot.clone();
     let outcome = Arc::new(std::sync::Mutex::new(None));
     let outcome2 = outcome.clone();
@@ -124,23 +148,14 @@ pub fn run_app(args: AppOptions) -> anyhow::Result<()> {
                 (None, Some(s)) => eframe::get_value::<Settings>(s, eframe::APP_KEY).unwrap_or_default(),
                 _ => Settings::default(),
             };
-            if let Some(p) = &args.policy {
-                apply_policy_arg(&mut settings, p).expect("checked before the window opened");
-            }
-            let add = crate::jobs::ModelSpec {
-                model: args.model.clone(),
-                card: args.card.clone(),
-                device: args.device.clone(),
-            };
-            let full = crate::jobs::ModelSpec { model: args.baseline.clone(), card: None, device: args.device.clone() };
-            let w =
-                crate::jobs::Worker::spawn(crate::jobs::models::loader(args.demo), add, Some(full), repaint.clone());
-            let mut app = StudioApp::new(settings, Some(w), repaint);
-            app.set_device(args.device.clone());
+            let m = &args.models;
+            m.apply_policy(&mut settings).expect("checked before the window opened");
+            let mut app = StudioApp::new(settings, Some(m.worker(repaint.clone())), repaint);
+            app.set_device(m.device.clone());
             let default_add = crate::jobs::models::default_file(crate::jobs::models::DEFAULT_ADD);
-            app.set_model_path(args.model.clone().or(default_add));
+            app.set_model_path(m.model.clone().or(default_add));
             let default_baseline = crate::jobs::models::default_file(crate::jobs::models::DEFAULT_BASELINE);
-            app.set_baseline_path(args.baseline.clone().or(default_baseline));
+            app.set_baseline_path(m.baseline.clone().or(default_baseline));
             if let Some(p) = &args.screenshot {
                 let job = screenshot::ScreenshotJob::new(p.clone());
                 *outcome2.lock().unwrap() = Some(job.outcome.clone());

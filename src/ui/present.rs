@@ -14,7 +14,7 @@ use crate::network::card::NUM_CELLS;
 use eframe::egui::{self, Color32, FontId, Key, Pos2, Rect, RichText, Sense, pos2, vec2};
 
 /// How long a mask takes to fade in, in seconds.
-const FADE: f32 = 0.5;
+pub const FADE: f32 = 0.5;
 
 /// One step of the story of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,19 +46,34 @@ pub fn steps(r: &ImageResults, exit_cells: &[usize]) -> Vec<Step> {
 }
 
 /// What the presenter owns.
-#[derive(Default)]
 pub struct PresenterState {
     /// Whether the window presents (the app shows nothing else then).
     pub active: bool,
     pub step: usize,
     /// B: the screen is black.
     pub blank: bool,
+    /// Whether the bottom line names the keys (not in an exported talk, where nobody presses).
+    pub key_hints: bool,
     /// The image the steps are of (a new image starts at the photo).
     image_id: u64,
     /// When (egui's clock, seconds) the current step came on screen, for the fade; set on its
     /// first frame.
     since: Option<f64>,
     tex: Textures<String>,
+}
+
+impl Default for PresenterState {
+    fn default() -> Self {
+        PresenterState {
+            active: false,
+            step: 0,
+            blank: false,
+            key_hints: true,
+            image_id: 0,
+            since: None,
+            tex: Textures::default(),
+        }
+    }
 }
 
 impl PresenterState {
@@ -124,11 +139,8 @@ pub fn show(ui: &mut egui::Ui, ctx: &Ctx, st: &mut PresenterState) -> Actions {
         Some(p) if p.len() > 1 => format!("image {} of {} ({})   ", p.at + 1, p.len(), p.source),
         _ => String::new(),
     };
-    let hint = format!(
-        "{place}step {} / {}   Space or Right: next   Left: back   B: blank   Esc: leave",
-        st.step + 1,
-        all.len()
-    );
+    let keys = if st.key_hints { "   Space or Right: next   Left: back   B: blank   Esc: leave" } else { "" };
+    let hint = format!("{place}step {} / {}{keys}", st.step + 1, all.len());
     let hint_at = pos2(rect.center().x, rect.max.y - size * 0.9);
     ui.painter().text(hint_at, egui::Align2::CENTER_TOP, &hint, FontId::proportional(size * 0.45), Color32::GRAY);
     // the words as a label too, so screen readers (and tests) read what is on screen
@@ -209,13 +221,16 @@ fn describe(ctx: &Ctx, r: &ImageResults, step: Step) -> (String, Vec<Content>) {
             let k = ctx.decided().and_then(|d| d.exit).filter(|&k| r.add.maps(k).is_some());
             let full_ms = r.full.as_ref().and_then(|f| f.total_ms());
             let text = match (k, k.and_then(|k| r.add.exit(k)), full_ms) {
-                (Some(k), Some(e), Some(f)) => format!(
+                (Some(k), Some(e), Some(f)) if e.time_ms < f => format!(
                     "Full Auto-DeepLab: {f:.0} ms. Exit {} answered in {:.0} ms: {:.0} ms saved ({:.1}x)",
                     k + 1,
                     e.time_ms,
                     f - e.time_ms,
                     f / e.time_ms.max(1e-9)
                 ),
+                (Some(k), Some(e), Some(f)) => {
+                    format!("Full Auto-DeepLab: {f:.0} ms. Exit {} took {:.0} ms: no time saved here", k + 1, e.time_ms)
+                }
                 _ => "Full Auto-DeepLab, beside the answer".to_string(),
             };
             let answer = k.map_or(Content::Photo, |k| Content::Mask(Src::Exit(k)));

@@ -6,7 +6,7 @@ use super::super::browser::BrowserState;
 use super::super::dataset_run::DatasetRun;
 use super::super::extras::ModelExtras;
 use super::super::files::Sample;
-use super::super::model_slot::Message;
+use super::super::model_slot::{Message, ModelSlot};
 use super::super::network_view::NetworkState;
 use super::super::present::PresenterState;
 use super::super::results::ImageResults;
@@ -33,6 +33,13 @@ impl StudioApp {
     }
     pub fn results(&self) -> Option<&ImageResults> {
         self.results.as_ref()
+    }
+    /// The ADD model's or the baseline's slot (loading, ready, absent or failed).
+    pub fn model_slot(&self, role: crate::jobs::Role) -> &ModelSlot {
+        match role {
+            crate::jobs::Role::Add => &self.add_model,
+            crate::jobs::Role::Full => &self.full_model,
+        }
     }
     pub fn messages(&self) -> &[Message] {
         &self.messages
@@ -71,6 +78,9 @@ impl StudioApp {
     }
     pub fn presenter(&self) -> &PresenterState {
         &self.presenter
+    }
+    pub fn presenter_mut(&mut self) -> &mut PresenterState {
+        &mut self.presenter
     }
     pub fn frames(&self) -> &FrameTimes {
         &self.frames
