@@ -185,3 +185,17 @@ fn f5_on_an_image_of_a_folder_presents_the_folder() {
     key(&mut h, Key::ArrowRight);
     assert!(!h.state().presenter().active);
 }
+
+#[test]
+fn f5_on_a_sample_presents_the_samples_not_their_folder() {
+    let mut app = StudioApp::new(Settings::default(), None, Arc::new(|| {}));
+    let n = app.gallery_mut().len();
+    assert!(n >= 2, "the shipped samples");
+    let second = app.gallery_mut()[1].path.clone();
+    app.open_path(second.clone());
+    let mut h = Harness::builder().with_size([1280.0, 820.0]).build_ui_state(|ui, a: &mut StudioApp| a.ui(ui), app);
+    wait_for_image(&mut h, &second.file_name().unwrap().to_string_lossy());
+    key(&mut h, Key::F5);
+    let hint = format!("image 2 of {n} (the samples)");
+    assert!(h.query_by_label_contains(&hint).is_some(), "{hint}: the contact sheet beside them is no sample");
+}

@@ -3,7 +3,7 @@
 //! with each cell's measured time; each exit's mask fading in with the decision maker's verdict in
 //! words; and last the full Auto-DeepLab output beside the answer, with the time saved. Space or
 //! the right arrow steps (past the last step, to the playlist's next image: the browser's rows,
-//! the folder or the samples), the left arrow goes back, B blanks the screen, Esc leaves.
+//! the samples or the folder), the left arrow goes back, B blanks the screen, Esc leaves.
 
 use super::decision;
 use super::overlay::{self, Content, Src};
@@ -134,7 +134,9 @@ pub fn show(ui: &mut egui::Ui, ctx: &Ctx, st: &mut PresenterState) -> Actions {
         path_strip(ui, r, &all[..=st.step], pictures, size);
     }
     let text_at = pos2(rect.center().x, rect.max.y - text_h + size * 0.4);
-    ui.painter().text(text_at, egui::Align2::CENTER_TOP, &text, FontId::proportional(size), Color32::WHITE);
+    let line = fitted(ui, &text, size, rect.width() - 40.0);
+    // centred on its own rect (a wrapped, centred layout has rows on both sides of its origin)
+    ui.painter().galley(pos2(text_at.x - line.rect.center().x, text_at.y), line, Color32::WHITE);
     let place = match ctx.playlist {
         Some(p) if p.len() > 1 => format!("image {} of {} ({})   ", p.at + 1, p.len(), p.source),
         _ => String::new(),
@@ -147,6 +149,21 @@ pub fn show(ui: &mut egui::Ui, ctx: &Ctx, st: &mut PresenterState) -> Actions {
     let said = format!("{text}\n{hint}");
     ui.put(Rect::from_min_size(rect.min, vec2(1.0, 1.0)), egui::Label::new(RichText::new(said).size(0.1)));
     acts
+}
+
+/// `text` in one line of at most `width`: at `size`, or smaller down to 70 % of it, else wrapped
+/// (the bottom band has room for two lines).
+fn fitted(ui: &egui::Ui, text: &str, size: f32, width: f32) -> std::sync::Arc<egui::Galley> {
+    let at = |s: f32| ui.painter().layout_no_wrap(text.to_string(), FontId::proportional(s), Color32::WHITE);
+    let line = at(size);
+    let s = (size * width / line.size().x).min(size);
+    if s >= size * 0.7 {
+        return if s < size { at(s) } else { line };
+    }
+    let small = FontId::proportional(size * 0.7);
+    let mut job = egui::text::LayoutJob::simple(text.to_string(), small, Color32::WHITE, width);
+    job.halign = egui::Align::Center;
+    ui.painter().layout_job(job)
 }
 
 /// A black screen naming the image being opened (the playlist's next), with the keys still on.

@@ -114,7 +114,8 @@ impl StudioApp {
     }
 
     /// The playlist the image on screen belongs to: the browser's rows (as filtered and sorted)
-    /// when it was opened from them, else its folder, else the sample gallery.
+    /// when it was opened from them, else the sample gallery when it is a sample (the samples'
+    /// folder also holds their contact sheet), else its folder.
     fn playlist_here(&self) -> Option<Playlist> {
         let path = self.results.as_ref()?.path.clone()?;
         if let (Some(i), Some(ds)) = (self.browser.opened, self.dataset.dataset.as_ref())
@@ -125,11 +126,18 @@ impl StudioApp {
                 return Some(Playlist::of_rows(ds.clone(), &order, Some(i)));
             }
         }
-        if let Some(f) = self.folder.as_ref().filter(|f| f.files.contains(&path)) {
-            return Some(Playlist::of_files(f.files.clone(), Some(&path), "the folder"));
-        }
         let samples: Vec<PathBuf> = self.gallery.iter().map(|s| s.path.clone()).collect();
-        samples.contains(&path).then(|| Playlist::of_files(samples, Some(&path), "the samples"))
+        if samples.contains(&path) {
+            return Some(Playlist::of_files(samples, Some(&path), "the samples"));
+        }
+        let folder = self.folder.as_ref().filter(|f| f.files.contains(&path));
+        folder.map(|f| Playlist::of_files(f.files.clone(), Some(&path), "the folder"))
+    }
+
+    /// Presents the image on screen from `step`, through the playlist it belongs to.
+    pub(super) fn enter_presenter(&mut self, step: usize) {
+        self.playlist = self.playlist_here();
+        self.presenter.start_at(step);
     }
 
     /// Presents `playlist` from its current image, which replaces the one on screen.
@@ -279,10 +287,7 @@ impl StudioApp {
                 Action::OpenSample(ds, i) => self.io.open_sample(ds, i),
                 Action::CancelDataset => self.dataset.cancel(),
                 Action::Spawn(task) => self.io.spawn(task),
-                Action::Present(true) if self.results.is_some() => {
-                    self.playlist = self.playlist_here();
-                    self.presenter.start_at(0);
-                }
+                Action::Present(true) if self.results.is_some() => self.enter_presenter(0),
                 Action::Present(_) => self.presenter.active = false,
                 Action::PresentPlaylist(p) => self.present_playlist(p),
                 Action::StepPlaylist(d) => {

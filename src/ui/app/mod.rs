@@ -217,7 +217,7 @@ impl StudioApp {
             && self.results.as_ref().is_some_and(|r| r.is_done())
         {
             self.present_at = None;
-            self.presenter.start_at(step);
+            self.enter_presenter(step);
         }
         if self.presenter.active != self.fullscreen {
             self.fullscreen = self.presenter.active;
