@@ -1,4 +1,4 @@
-//! Frame times of presenter mode in the real window (eframe, glow) at 1920x1080: a 1024x512
+//! Frame times of presenter mode in the real window (eframe, glow) at 1920x1080 ($PRESENT_SIZE): a 1024x512
 //! sample run by the demo models in analysis mode, stepped forward through every step (a key
 //! every 40 frames, so each mask's fade plays out), blanked and unblanked, then stepped back
 //! (a key every 10 frames). Each frame records the app's `ui`, eframe's time of the whole frame
@@ -110,13 +110,21 @@ fn presented() -> (StudioApp, usize) {
 }
 
 fn main() -> eframe::Result {
-    let (app, n) = presented();
+    let (mut app, n) = presented();
+    // PRESENT_BLANK=1: the same run on a black screen, the floor of what painting costs here
+    let blank = std::env::var_os("PRESENT_BLANK").is_some();
+    app.presenter_mut().blank = blank;
     let mut keys: Vec<(usize, egui::Key)> = (1..n).map(|i| (30 + i * FORWARD_EVERY, egui::Key::Space)).collect();
     let end = 30 + n * FORWARD_EVERY;
-    keys.extend([(end, egui::Key::B), (end + 30, egui::Key::B)]);
+    if !blank {
+        keys.extend([(end, egui::Key::B), (end + 30, egui::Key::B)]);
+    }
     keys.extend((1..n).map(|i| (end + 60 + i * BACK_EVERY, egui::Key::ArrowLeft)));
+    // PRESENT_SIZE=1280x720 for another window size
+    let size = std::env::var("PRESENT_SIZE").unwrap_or_else(|_| "1920x1080".into());
+    let (w, h) = size.split_once('x').and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?))).expect("WxH");
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default().with_title("presenter frames").with_inner_size([1920.0, 1080.0]),
+        viewport: egui::ViewportBuilder::default().with_title("presenter frames").with_inner_size([w, h]),
         persist_window: false,
         ..Default::default()
     };
