@@ -51,15 +51,18 @@ pub fn temp_path(path: &Path) -> std::io::Result<PathBuf> {
 }
 
 /// Removes the temp files that [`atomic_write`] left in `dir` when its process was killed
-/// mid-write (`.NAME.tmp-PID-N` whose PID no longer runs), so a resumed run does not pile
-/// them up. Returns how many it removed. A temp file of a live process is never touched.
+/// mid-write (`.NAME.tmp-PID-N` whose PID no longer runs), and folders staged under such a name
+/// (a report), so a resumed run does not pile them up. Returns how many it removed. A temp file of a live process is never touched.
 pub fn remove_stale_temps(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     let mut removed = 0;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(pid) = temp_writer(&name) else { continue };
-        if !process_alive(pid) && std::fs::remove_file(entry.path()).is_ok() {
+        // a folder staged whole (a report) goes the same way as a file
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        let remove = |p: &Path| if is_dir { std::fs::remove_dir_all(p) } else { std::fs::remove_file(p) };
+        if !process_alive(pid) && remove(&entry.path()).is_ok() {
             removed += 1;
         }
     }
@@ -131,8 +134,11 @@ mod tests {
         for p in [&dead, &live, &other] {
             std::fs::write(p, b"x").unwrap();
         }
-        assert_eq!(remove_stale_temps(dir.path()), 1);
-        assert!(!dead.exists() && live.exists() && other.exists());
+        let staged = dir.path().join(".report.tmp-4194305-1");
+        std::fs::create_dir_all(staged.join("images")).unwrap();
+        std::fs::write(staged.join("images/a.png"), b"x").unwrap();
+        assert_eq!(remove_stale_temps(dir.path()), 2);
+        assert!(!dead.exists() && !staged.exists() && live.exists() && other.exists());
         assert_eq!(temp_writer(".a.b.tmp-12-7"), Some(12));
         assert_eq!(temp_writer(".a.tmp-x-7"), None);
     }

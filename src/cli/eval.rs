@@ -1,5 +1,6 @@
 //! `add eval` and `add report`: their options, which share the models, the data and the device,
-//! turned into the library's [`Evaluation`] and [`ReportJob`].
+//! turned into the library's [`Evaluation`] and [`ReportJob`]; `add report`'s progress bar and
+//! Ctrl-C.
 
 use std::path::PathBuf;
 
@@ -82,6 +83,7 @@ pub struct ReportArgs {
     /// Output folder (index.html, images/); must be new or empty unless --force.
     #[arg(long, short = 'o')]
     pub out: PathBuf,
+    /// Replace the index.html and images/ of a folder in use (other files in it are kept).
     #[arg(long)]
     pub force: bool,
 }
@@ -102,4 +104,24 @@ impl From<ReportArgs> for ReportJob {
             device: i.device,
         }
     }
+}
+
+/// Runs `add report` with a progress bar; Ctrl-C stops it between cells and leaves the output
+/// folder as it was.
+pub fn report(args: ReportArgs) -> anyhow::Result<()> {
+    crate::fit::interrupt::install();
+    let job: ReportJob = args.into();
+    let out = job.out.clone();
+    let bar = crate::eval::collect::image_bar(0);
+    let progress = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let written = crate::report::run(job, crate::fit::interrupt::flag(), &progress);
+    bar.finish_and_clear();
+    match written? {
+        Some(index) => println!("report: {}", index.display()),
+        None => anyhow::bail!("interrupted: no report written; {} is as it was", out.display()),
+    }
+    Ok(())
 }

@@ -85,7 +85,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::TrainEdm(args)) => train_edm::run(args),
         Some(Command::CalibrateBn(args)) => calibrate_bn::run(args),
         Some(Command::Eval(args)) => crate::eval::run::run(args.into()),
-        Some(Command::Report(args)) => crate::report::run(args.into()),
+        Some(Command::Report(args)) => eval::report(args),
         Some(Command::Pipeline(args)) => pipeline::run(args),
         Some(Command::Present(args)) => present::run(args),
         Some(Command::Synth(args)) => synth::run(args),

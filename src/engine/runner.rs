@@ -251,16 +251,18 @@ impl Engine {
             }
             if need_map {
                 let te = Instant::now();
-                if let Some(m) = self.net.edm_map(exit, feature)? {
+                let m = self.net.edm_map(exit, feature)?;
+                if let Some(m) = &m {
                     stats.edm_map_score = Some(m.mean_all()?.to_scalar::<f32>()?);
-                    if opts.edm_maps {
-                        let (ih, iw) = (p.input_size.1, p.input_size.0);
-                        let full = crate::network::layers::resize(&m, ih, iw)?;
-                        edm_map = Some(Arc::new(p.to_image(&full)?.flatten_all()?.to_vec1::<f32>()?));
-                    }
                 }
                 self.device.synchronize()?;
+                // the decision's time: the picture below is for showing, which a policy never pays
                 edm_map_ms = te.elapsed().as_secs_f64() * 1e3;
+                if let Some(m) = m.filter(|_| opts.edm_maps) {
+                    let (ih, iw) = (p.input_size.1, p.input_size.0);
+                    let full = crate::network::layers::resize(&m, ih, iw)?;
+                    edm_map = Some(Arc::new(p.to_image(&full)?.flatten_all()?.to_vec1::<f32>()?));
+                }
             }
         }
         // Does this exit's head run? The last always; analysis mode always; output-based

@@ -1,9 +1,11 @@
 //! Runs a labelled set through a model in analysis mode (every head computed) and keeps, per
 //! image and exit, what any policy needs later: the confusion matrix against the label, the
 //! decision scores, and the measured time of each piece (cells, decision makers, heads). A
-//! policy sweep then re-decides offline without re-running the network.
+//! policy sweep then re-decides offline without re-running the network. [`for_each_image`]
+//! hands each image out as the pass goes, for callers that keep less than every record (`add
+//! report`); [`collect`] keeps them all (`add eval`).
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
@@ -43,12 +45,6 @@ pub struct ImageRecord {
     pub difficulty: Option<f32>,
 }
 
-fn run_events(engine: &Engine, image: &image::RgbImage, opts: &RunOptions) -> anyhow::Result<Vec<RunEvent>> {
-    let mut ev = Vec::new();
-    engine.run(image, opts, 0, &AtomicBool::new(false), &mut |e| ev.push(e))?;
-    Ok(ev)
-}
-
 /// The time a finished run spent in the network: its cells, decision makers and heads, not the
 /// image preparation. Policies are timed from these pieces, so the baseline is timed alike.
 pub fn network_ms(events: &[RunEvent]) -> Option<f64> {
@@ -64,26 +60,74 @@ pub fn network_ms(events: &[RunEvent]) -> Option<f64> {
     None
 }
 
-/// Runs every labelled image of `ds` (at most `limit`) through `model` and, interleaved on the
-/// same image so both see the same machine state, through `baseline`.
-pub fn collect(
-    model: &Engine,
-    baseline: Option<&Engine>,
-    ds: &Dataset,
-    limit: usize,
-    max_side: u32,
-) -> anyhow::Result<Vec<ImageRecord>> {
-    let k = model.card().classes.len();
-    let analysis = RunOptions { policy: Policy::FixedExit(usize::MAX), analysis: true, max_side, edm_maps: false };
-    let full = RunOptions { policy: Policy::FixedExit(usize::MAX), analysis: false, max_side, edm_maps: false };
-    let n = ds.len().min(limit);
+/// The pass was cancelled (the flag given to it was set); nothing it produced is complete.
+#[derive(Debug, thiserror::Error)]
+#[error("cancelled")]
+pub struct Cancelled;
+
+/// How a pass over a labelled set runs.
+pub struct Pass<'a> {
+    /// At most this many images (the set's first).
+    pub limit: usize,
+    /// Longer image side the network sees (larger images are scaled down).
+    pub max_side: u32,
+    /// Also hand out each early exit's EDM-map at image size, for pictures of the images.
+    pub edm_maps: bool,
+    /// Stops the pass between images and, within an image, between cells.
+    pub cancel: &'a AtomicBool,
+    /// Told (images done, images in the pass) after each image.
+    pub progress: &'a dyn Fn(usize, usize),
+}
+
+/// One image as the pass saw it, for callers that keep more than its record (pictures).
+pub struct Seen<'a> {
+    /// Index into the dataset.
+    pub index: usize,
+    pub image: &'a image::RgbImage,
+    pub label: &'a LabelMap,
+    /// ADD's run (analysis mode) and the baseline's (empty without one).
+    pub events: &'a [RunEvent],
+    pub baseline: &'a [RunEvent],
+}
+
+/// A progress bar over `n` images for the terminal.
+pub fn image_bar(n: usize) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(n as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} images [{elapsed} < {eta}]")
             .expect("valid template"),
     );
-    let mut out = Vec::with_capacity(n);
+    bar
+}
+
+/// Runs every labelled image of `ds` (at most `pass.limit`) through `model` and, interleaved on
+/// the same image so both see the same machine state, through `baseline`; hands each image's
+/// record and what the runs produced to `each`, so a caller keeps only what it needs and a long
+/// pass stays flat in memory. [`Cancelled`] when the pass's flag was set.
+pub fn for_each_image(
+    model: &Engine,
+    baseline: Option<&Engine>,
+    ds: &Dataset,
+    pass: &Pass<'_>,
+    each: &mut dyn FnMut(ImageRecord, Seen<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let k = model.card().classes.len();
+    let (max_side, edm_maps) = (pass.max_side, pass.edm_maps);
+    let analysis = RunOptions { policy: Policy::FixedExit(usize::MAX), analysis: true, max_side, edm_maps };
+    let full = RunOptions { analysis: false, edm_maps: false, ..analysis };
+    let run = |engine: &Engine, image: &image::RgbImage, opts: &RunOptions| -> anyhow::Result<Vec<RunEvent>> {
+        let mut ev = Vec::new();
+        engine.run(image, opts, 0, pass.cancel, &mut |e| ev.push(e))?;
+        match ev.iter().any(|e| matches!(e, RunEvent::Cancelled { .. })) {
+            true => Err(Cancelled.into()),
+            false => Ok(ev),
+        }
+    };
+    let n = ds.len().min(pass.limit);
     for i in 0..n {
+        if pass.cancel.load(Ordering::Relaxed) {
+            return Err(Cancelled.into());
+        }
         let d = ds.load(i)?;
         if i == 0 {
             // neither model's first, cold run is timed
@@ -95,15 +139,32 @@ pub fn collect(
         }
         let name = ds.samples[i].image.display().to_string();
         let label = d.label.ok_or_else(|| anyhow::anyhow!("{name}: evaluation needs a label"))?;
-        let events = run_events(model, &d.image, &analysis)?;
+        let label = LabelMap::from_gray(label);
+        let events = run(model, &d.image, &analysis)?;
         let full_events = match baseline {
-            Some(b) => run_events(b, &d.image, &full)?,
+            Some(b) => run(b, &d.image, &full)?,
             None => Vec::new(),
         };
         let meta = ImageMeta { name: &name, classes: k, difficulty: None };
-        out.push(image_record(meta, events, full_events, Some(&LabelMap::from_gray(label)))?.record);
-        bar.inc(1);
+        let record = image_record(meta, &events, &full_events, Some(&label))?.record;
+        let seen = Seen { index: i, image: &d.image, label: &label, events: &events, baseline: &full_events };
+        each(record, seen)?;
+        (pass.progress)(i + 1, n);
     }
-    bar.finish_and_clear();
+    Ok(())
+}
+
+/// Every image's record ([`for_each_image`] keeping them all), for `add eval`'s sweeps.
+pub fn collect(
+    model: &Engine,
+    baseline: Option<&Engine>,
+    ds: &Dataset,
+    pass: &Pass<'_>,
+) -> anyhow::Result<Vec<ImageRecord>> {
+    let mut out = Vec::with_capacity(ds.len().min(pass.limit));
+    for_each_image(model, baseline, ds, pass, &mut |r, _| {
+        out.push(r);
+        Ok(())
+    })?;
     Ok(out)
 }

@@ -40,8 +40,8 @@ pub struct ImageMeta<'a> {
 /// (empty without a baseline). Errors name the image.
 pub fn image_record(
     meta: ImageMeta<'_>,
-    events: Vec<RunEvent>,
-    baseline: Vec<RunEvent>,
+    events: &[RunEvent],
+    baseline: &[RunEvent],
     label: Option<&LabelMap>,
 ) -> anyhow::Result<ImageOutcome> {
     let name = meta.name;
@@ -55,8 +55,8 @@ pub fn image_record(
     let (mut input_size, mut cell_ms, mut exits, mut maps) = (None, Vec::new(), Vec::new(), Vec::new());
     for e in events {
         match e {
-            RunEvent::Started { input_size: s, .. } => input_size = Some(s),
-            RunEvent::CellDone { cell_ms: ms, .. } => cell_ms.push(ms),
+            RunEvent::Started { input_size: s, .. } => input_size = Some(*s),
+            RunEvent::CellDone { cell_ms: ms, .. } => cell_ms.push(*ms),
             RunEvent::Exit(r) => {
                 let m = r
                     .maps
@@ -82,9 +82,9 @@ pub fn image_record(
         }
     }
     anyhow::ensure!(!maps.is_empty(), "{name}: the model reported no exit");
-    let baseline_ms = network_ms(&baseline);
+    let baseline_ms = network_ms(baseline);
     let full: Option<Arc<ExitMaps>> =
-        baseline.into_iter().filter_map(|e| if let RunEvent::Exit(r) = e { r.maps } else { None }).last();
+        baseline.iter().filter_map(|e| if let RunEvent::Exit(r) = e { r.maps.clone() } else { None }).last();
     let baseline_confusion =
         full.as_deref().filter(|_| label.is_some()).map(|m| confusion_of(m, "baseline: ")).transpose()?;
     if let Some(f) = &full {

@@ -4,10 +4,11 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 
-use super::collect::collect;
+use super::collect::{Pass, collect, image_bar};
 use super::eval_file::{BaselineQuality, EvalFile, ExitQuality};
 use super::sweep::{SweepRow, candidate_thresholds, evaluate, fastest_within};
 use crate::engine::{Engine, Policy, device};
@@ -68,20 +69,31 @@ pub fn run(args: Evaluation) -> anyhow::Result<()> {
     let card = model.card().clone();
     let ds = crate::data::datasets::open_for_command(&args.data, &args.split, args.skip_bad, &card.palette())?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("{}: cannot create", args.out.display()))?;
-    let mut recs = collect(&model, baseline.as_ref(), &ds, args.max_images, args.max_side)?;
+    let bar = image_bar(ds.len().min(args.max_images));
+    let never = AtomicBool::new(false);
+    let pass = Pass {
+        limit: args.max_images,
+        max_side: args.max_side,
+        edm_maps: false,
+        cancel: &never,
+        progress: &|done, _| bar.set_position(done as u64),
+    };
+    let mut recs = collect(&model, baseline.as_ref(), &ds, &pass)?;
+    bar.finish_and_clear();
     super::difficulty::attach(&mut recs, &super::difficulty::load(&args.data)?);
     anyhow::ensure!(!recs.is_empty(), "no images evaluated");
     let k = card.classes.len();
     let exit_cells = card.exit_cells();
     let table = super::summary::cost_table(&model, &ds, args.max_side)?;
 
+    let quality = super::summary::Quality::of(&recs, k, card.num_exits());
     let exits: Vec<ExitQuality> = (0..card.num_exits())
         .map(|e| {
-            let (miou, iou) = super::summary::exit_quality(&recs, e, k);
+            let (miou, iou) = quality.exit(e);
             ExitQuality { exit: e + 1, cell: exit_cells[e], miou, iou }
         })
         .collect();
-    let base = super::summary::baseline_quality(&recs, k);
+    let base = quality.baseline();
     let (base_ms, base_miou) = (base.map(|b| b.0), base.map(|b| b.1));
     // the reference for "accurate"/"fast": the baseline when given, else this model's last exit
     let reference = base_miou.unwrap_or(exits[exits.len() - 1].miou);

@@ -78,6 +78,52 @@ fn percentile(xs: &mut [f64], q: f64) -> f64 {
     xs[((xs.len() - 1) as f64 * q).round() as usize]
 }
 
+/// One setting's numbers, added up image by image, so a pass needs not keep every record.
+pub struct Tally {
+    policy: Policy,
+    confusion: ConfusionMatrix,
+    counts: Vec<usize>,
+    times: Vec<f64>,
+    madds: u64,
+}
+
+impl Tally {
+    pub fn new(policy: Policy, classes: usize, exits: usize) -> Tally {
+        Tally { policy, confusion: ConfusionMatrix::new(classes), counts: vec![0; exits], times: Vec::new(), madds: 0 }
+    }
+
+    /// Adds one image: the exit the policy takes, its confusion, time and Multi-Adds.
+    pub fn add(&mut self, r: &ImageRecord, table: &CostTable, exit_cells: &[usize]) {
+        let e = chosen_exit(&self.policy, r);
+        self.counts[e] += 1;
+        self.confusion.merge(&r.exits[e].confusion);
+        let (ms, m) = cost_of(&self.policy, r, table, exit_cells, e);
+        self.times.push(ms);
+        self.madds += m;
+    }
+
+    /// The confusion of the policy's answers so far.
+    pub fn confusion(&self) -> &ConfusionMatrix {
+        &self.confusion
+    }
+
+    /// The row over the images added (at least one).
+    pub fn row(mut self, baseline_mean_ms: Option<f64>) -> SweepRow {
+        let n = self.times.len() as f64;
+        let mean_ms = self.times.iter().sum::<f64>() / n;
+        SweepRow {
+            policy: self.policy.to_string(),
+            threshold: self.policy.threshold(),
+            exit_rate: self.counts.iter().map(|&c| c as f64 / n).collect(),
+            miou: 100.0 * self.confusion.miou(),
+            mean_ms,
+            p95_ms: percentile(&mut self.times, 0.95),
+            mean_madds: self.madds as f64 / n,
+            speedup: baseline_mean_ms.map(|b| b / mean_ms),
+        }
+    }
+}
+
 /// Evaluates one setting over every image.
 pub fn evaluate(
     policy: Policy,
@@ -86,31 +132,9 @@ pub fn evaluate(
     exit_cells: &[usize],
     baseline_mean_ms: Option<f64>,
 ) -> SweepRow {
-    let n_exits = exit_cells.len();
-    let mut confusion = ConfusionMatrix::new(recs[0].exits[0].confusion.classes);
-    let mut counts = vec![0usize; n_exits];
-    let mut times = Vec::with_capacity(recs.len());
-    let mut madds = 0u64;
-    for r in recs {
-        let e = chosen_exit(&policy, r);
-        counts[e] += 1;
-        confusion.merge(&r.exits[e].confusion);
-        let (ms, m) = cost_of(&policy, r, table, exit_cells, e);
-        times.push(ms);
-        madds += m;
-    }
-    let n = recs.len() as f64;
-    let mean_ms = times.iter().sum::<f64>() / n;
-    SweepRow {
-        policy: policy.to_string(),
-        threshold: policy.threshold(),
-        exit_rate: counts.iter().map(|&c| c as f64 / n).collect(),
-        miou: 100.0 * confusion.miou(),
-        mean_ms,
-        p95_ms: percentile(&mut times, 0.95),
-        mean_madds: madds as f64 / n,
-        speedup: baseline_mean_ms.map(|b| b / mean_ms),
-    }
+    let mut t = Tally::new(policy, recs[0].exits[0].confusion.classes, exit_cells.len());
+    recs.iter().for_each(|r| t.add(r, table, exit_cells));
+    t.row(baseline_mean_ms)
 }
 
 /// Thresholds worth trying for a score: its quantiles over the early exits, so each step moves

@@ -21,6 +21,11 @@ pub fn requested() -> bool {
     REQUESTED.load(Ordering::SeqCst)
 }
 
+/// The flag itself, for work that takes a cancel flag (a report, a run of the engine).
+pub fn flag() -> &'static AtomicBool {
+    &REQUESTED
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -121,7 +121,7 @@ pub fn run_sample(
     let label = d.label.map(LabelMap::from_gray);
     let labelled = label.is_some();
     let meta = ImageMeta { name: &name, classes: add.card().classes.len(), difficulty };
-    let ImageOutcome { record, derived, input_size } = image_record(meta, events, full_events, label.as_ref())?;
+    let ImageOutcome { record, derived, input_size } = image_record(meta, &events, &full_events, label.as_ref())?;
     let iou = derived.iter().map(|x| x.iou_label).collect();
     let agree_full = derived.iter().map(|x| x.agree_full.unwrap_or(0.0)).collect();
     let input = input_size.unwrap_or((d.image.height() as usize, d.image.width() as usize));

@@ -4,21 +4,26 @@
 //! the label, every exit, full Auto-DeepLab and the decision maker's maps; the per-exit and
 //! per-class numbers, the confusion matrix and the speed-vs-mIoU plot. A self-contained folder:
 //! `index.html` + `images/`, openable in any browser.
+//!
+//! The pass keeps no image's record: the numbers are added up as it goes, and only the current
+//! candidates for the worst lists keep their thumbnails (made from the pass's own runs), so
+//! memory stays flat over any number of images and the report costs about what `add eval`
+//! costs. It is written into a temp folder and moved into place when complete.
 
+pub mod folder;
 pub mod page;
+pub mod thumbs;
 pub mod worst;
 
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
-use anyhow::Context;
-
-use crate::engine::{Engine, Policy, RunEvent, RunOptions, device};
-use crate::eval::collect::collect;
+use crate::engine::{Engine, Policy, device};
+use crate::eval::collect::{Cancelled, Pass, for_each_image};
 use crate::eval::metrics::ConfusionMatrix;
-use crate::eval::summary;
-use crate::eval::sweep::{SweepRow, chosen_exit, evaluate};
-use crate::export::render::{classes_image, gray_image, palette_image, thumbnail};
+use crate::eval::summary::{self, Quality};
+use crate::eval::sweep::{SweepRow, Tally};
 
 /// Images whose longer side exceeds this are scaled down first, as `add eval`'s default.
 const MAX_SIDE: u32 = 2049;
@@ -71,8 +76,11 @@ pub struct Shown {
     pub thumbs: Vec<(String, String)>,
 }
 
-/// Runs `add report`.
-pub fn run(args: ReportJob) -> anyhow::Result<()> {
+/// Runs `add report`: Some(its index.html) when written; None when `cancel` was set, and then
+/// nothing was written. `progress` hears (images done, images in the pass).
+pub fn run(args: ReportJob, cancel: &AtomicBool, progress: &dyn Fn(usize, usize)) -> anyhow::Result<Option<PathBuf>> {
+    // a folder in use is refused before any work
+    let staged = folder::Staged::new(&args.out, args.force)?;
     let dev = device::select(Some(&args.device)).map_err(anyhow::Error::msg)?;
     let model = Engine::load(&args.model, None, &dev)?;
     let baseline = args.baseline.as_ref().map(|b| Engine::load(b, None, &dev)).transpose()?;
@@ -82,131 +90,70 @@ pub fn run(args: ReportJob) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| card.presets.get("accurate").map(|p| p.policy.clone()).unwrap_or_else(|| "full".into()));
     let policy: Policy = policy_text.parse()?;
-    let images_dir = args.out.join("images");
-    if args.out.exists() && !args.force {
-        let used = std::fs::read_dir(&args.out).map(|mut d| d.next().is_some()).unwrap_or(true);
-        anyhow::ensure!(!used, "{}: not empty; pass --force to write the report into it", args.out.display());
-    }
-    std::fs::create_dir_all(&images_dir).with_context(|| format!("{}: cannot create", images_dir.display()))?;
-    let ds = crate::data::datasets::open_for_command(&args.data, &args.split, false, &model.card().palette())?;
-    let recs = collect(&model, baseline.as_ref(), &ds, args.max_images, MAX_SIDE)?;
-    anyhow::ensure!(!recs.is_empty(), "no images evaluated");
-
-    let k = card.classes.len();
-    let exit_cells = card.exit_cells();
+    let ds = crate::data::datasets::open_for_command(&args.data, &args.split, false, &card.palette())?;
+    let (k, exit_cells) = (card.classes.len(), card.exit_cells());
     let table = summary::cost_table(&model, &ds, MAX_SIDE)?;
-    let base = summary::baseline_quality(&recs, k);
-    let (baseline_ms, baseline_miou) = (base.map(|b| b.0), base.map(|b| b.1));
-    let exits = (0..card.num_exits())
-        .map(|e| {
-            let (miou, iou) = summary::exit_quality(&recs, e, k);
-            (exit_cells[e], miou, iou)
-        })
-        .collect();
-    let mut rows = vec![evaluate(policy, &recs, &table, &exit_cells, baseline_ms)];
-    for e in 0..card.num_exits() {
-        rows.push(evaluate(Policy::FixedExit(e), &recs, &table, &exit_cells, baseline_ms));
-    }
-    let mut confusion = ConfusionMatrix::new(k);
-    recs.iter().for_each(|r| confusion.merge(&r.exits[chosen_exit(&policy, r)].confusion));
 
+    let mut quality = Quality::new(k, exit_cells.len());
+    let settings = std::iter::once(policy).chain((0..exit_cells.len()).map(Policy::FixedExit));
+    let mut tallies: Vec<Tally> = settings.map(|p| Tally::new(p, k, exit_cells.len())).collect();
+    let mut picker = worst::Picker::new(policy, args.worst);
+    // the current candidates' thumbnails and names
+    let mut held: HashMap<usize, (String, thumbs::Pictures)> = HashMap::new();
+    let mut images = 0;
+    let pass = Pass { limit: args.max_images, max_side: MAX_SIDE, edm_maps: true, cancel, progress };
+    let done = for_each_image(&model, baseline.as_ref(), &ds, &pass, &mut |rec, seen| {
+        images += 1;
+        quality.add(&rec);
+        tallies.iter_mut().for_each(|t| t.add(&rec, &table, &exit_cells));
+        if picker.offer(seen.index, &rec) {
+            held.insert(seen.index, (rec.image, thumbs::pictures(&seen, &card)));
+            held.retain(|i, _| picker.holds(*i));
+        }
+        Ok(())
+    });
+    match done {
+        Err(e) if e.is::<Cancelled>() => return Ok(None),
+        other => other?,
+    }
+    anyhow::ensure!(images > 0, "no images evaluated (--max-images 0?)");
+
+    let images_dir = staged.dir().join("images");
     let mut sections = Vec::new();
-    let mut drawn = std::collections::HashMap::new();
-    for c in worst::Criterion::ALL {
+    for (c, list) in picker.lists() {
         let mut shown = Vec::new();
-        for (i, note) in worst::worst(c, &policy, &recs, args.worst) {
-            if !drawn.contains_key(&i) {
-                drawn.insert(i, thumbnails(&model, baseline.as_ref(), &ds, i, &images_dir)?);
-            }
-            shown.push(Shown { image: recs[i].image.clone(), note, thumbs: drawn[&i].clone() });
+        for (i, note) in list {
+            let (name, pictures) = &held[&i];
+            shown.push(Shown { image: name.clone(), note, thumbs: pictures.write(&images_dir)? });
         }
         sections.push((c.title().to_string(), shown));
     }
+    let base = quality.baseline();
+    let (baseline_ms, baseline_miou) = (base.map(|b| b.0), base.map(|b| b.1));
+    let exits = (0..exit_cells.len())
+        .map(|e| {
+            let (miou, iou) = quality.exit(e);
+            (exit_cells[e], miou, iou)
+        })
+        .collect();
+    let confusion = tallies[0].confusion().clone();
     let report = Report {
         model_name: card.name.clone(),
         model_file: args.model.display().to_string(),
         baseline_file: args.baseline.as_ref().map(|b| b.display().to_string()),
         data: format!("{} ({} split)", args.data.display(), args.split),
         policy: policy.to_string(),
-        images: recs.len(),
+        images,
         classes: card.classes.iter().map(|c| c.name.clone()).collect(),
         exits,
         baseline_miou,
-        rows,
+        rows: tallies.into_iter().map(|t| t.row(baseline_ms)).collect(),
         baseline_ms,
         confusion,
         sections,
     };
-    let index = args.out.join("index.html");
-    crate::fsutil::atomic_write(&index, page::html(&report).as_bytes())
-        .with_context(|| format!("{}: cannot write", index.display()))?;
-    println!("report of {} images: {}", recs.len(), index.display());
-    Ok(())
-}
-
-/// Runs image `i` again (every head, the decision makers' maps) and writes its thumbnails.
-fn thumbnails(
-    model: &Engine,
-    baseline: Option<&Engine>,
-    ds: &crate::data::datasets::Dataset,
-    i: usize,
-    dir: &Path,
-) -> anyhow::Result<Vec<(String, String)>> {
-    const WIDTH: u32 = 320;
-    let d = ds.load(i)?;
-    let card = model.card();
-    let mut out = Vec::new();
-    let mut save = |img: image::DynamicImage, what: &str, caption: String| -> anyhow::Result<()> {
-        let name = format!("{i:05}_{what}.png");
-        crate::data::image_io::save_png_atomic(&thumbnail(&img, WIDTH), &dir.join(&name))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        out.push((name, caption));
-        Ok(())
-    };
-    let (w, h) = (d.image.width() as usize, d.image.height() as usize);
-    save(image::DynamicImage::ImageRgb8(d.image.clone()), "photo", "photo".into())?;
-    if let Some(label) = &d.label {
-        save(classes_image(w, h, label.as_raw(), card), "label", "label".into())?;
-    }
-    let opts = RunOptions { policy: Policy::FixedExit(usize::MAX), analysis: true, max_side: MAX_SIDE, edm_maps: true };
-    let mut events = Vec::new();
-    model.run(&d.image, &opts, 0, &AtomicBool::new(false), &mut |e| events.push(e))?;
-    let exits: Vec<_> = events
-        .iter()
-        .filter_map(|e| match e {
-            RunEvent::Exit(r) => Some(r),
-            _ => None,
-        })
-        .collect();
-    for r in &exits {
-        if let Some(m) = &r.maps {
-            save(
-                palette_image(m, card),
-                &format!("exit{}", r.exit + 1),
-                format!("exit {} (cell {})", r.exit + 1, r.cell),
-            )?;
-        }
-    }
-    if let Some(b) = baseline {
-        let opts = RunOptions { analysis: false, edm_maps: false, ..opts };
-        let mut events = Vec::new();
-        b.run(&d.image, &opts, 0, &AtomicBool::new(false), &mut |e| events.push(e))?;
-        if let Some(m) = events.iter().find_map(|e| match e {
-            RunEvent::Exit(r) => r.maps.clone(),
-            _ => None,
-        }) {
-            save(palette_image(&m, card), "baseline", "full Auto-DeepLab".into())?;
-        }
-    }
-    // the decision maker's view last: where it expects each early exit to be unsure
-    for r in &exits {
-        if let Some(map) = &r.edm_map {
-            save(
-                gray_image(w, h, map),
-                &format!("edm{}", r.exit + 1),
-                format!("EDM-map at exit {} (white: unsure)", r.exit + 1),
-            )?;
-        }
-    }
-    Ok(out)
+    let page = staged.dir().join("index.html");
+    std::fs::write(&page, page::html(&report)).map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", page.display()))?;
+    staged.commit()?;
+    Ok(Some(args.out.join("index.html")))
 }

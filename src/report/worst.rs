@@ -1,5 +1,10 @@
 //! Which images a failure report shows: under the report's policy, the worst N by each
-//! criterion, computed from the evaluation's per-image records alone (no network run).
+//! criterion, computed from the evaluation's per-image records alone (no network run). The
+//! [`Picker`] sees the records one at a time and keeps only each criterion's N worst so far, so
+//! a pass over any number of images holds at most 4 N candidates.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use crate::engine::Policy;
 use crate::eval::collect::ImageRecord;
@@ -49,7 +54,8 @@ impl Criterion {
                     (
                         loss,
                         format!(
-                            "stopped at exit {chosen} with {:.1} mIoU; the last exit scores {:.1}",
+                            "stopped at exit {} with {:.1} mIoU; the last exit scores {:.1}",
+                            chosen + 1,
                             miou(chosen),
                             miou(last)
                         ),
@@ -86,12 +92,83 @@ impl Criterion {
     }
 }
 
-/// The `n` worst images by `c`: (index into `recs`, what to show), worst first.
-pub fn worst(c: Criterion, policy: &Policy, recs: &[ImageRecord], n: usize) -> Vec<(usize, String)> {
-    let mut scored: Vec<(usize, f64, String)> =
-        recs.iter().enumerate().filter_map(|(i, r)| c.score(policy, r).map(|(s, t)| (i, s, t))).collect();
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    scored.into_iter().take(n).map(|(i, _, t)| (i, t)).collect()
+/// An image in a criterion's list: ordered by how bad it is, then the earlier image first.
+struct Candidate {
+    score: f64,
+    index: usize,
+    note: String,
+}
+
+impl Candidate {
+    /// Larger is worse: a higher score, or the same score on an earlier image.
+    fn key(&self) -> (f64, Reverse<usize>) {
+        (self.score, Reverse(self.index))
+    }
+}
+
+impl Ord for Candidate {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        let (a, b) = (self.key(), o.key());
+        a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
+    }
+}
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl PartialEq for Candidate {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o).is_eq()
+    }
+}
+impl Eq for Candidate {}
+
+/// Each criterion's `n` worst images so far, as the records pass by.
+pub struct Picker {
+    policy: Policy,
+    n: usize,
+    /// Per criterion of [`Criterion::ALL`], a min-heap: its top is the first to leave.
+    lists: Vec<BinaryHeap<Reverse<Candidate>>>,
+}
+
+impl Picker {
+    pub fn new(policy: Policy, n: usize) -> Picker {
+        Picker { policy, n, lists: Criterion::ALL.iter().map(|_| BinaryHeap::new()).collect() }
+    }
+
+    /// Offers image `index`; true when it is now in some criterion's list.
+    pub fn offer(&mut self, index: usize, r: &ImageRecord) -> bool {
+        let mut taken = false;
+        for (c, list) in Criterion::ALL.iter().zip(&mut self.lists) {
+            let Some((score, note)) = c.score(&self.policy, r) else { continue };
+            let cand = Candidate { score, index, note };
+            if list.len() < self.n {
+                list.push(Reverse(cand));
+            } else if list.peek().is_some_and(|Reverse(least)| cand > *least) {
+                list.pop();
+                list.push(Reverse(cand));
+            } else {
+                continue;
+            }
+            taken = true;
+        }
+        taken
+    }
+
+    /// Whether image `index` is in some list.
+    pub fn holds(&self, index: usize) -> bool {
+        self.lists.iter().any(|l| l.iter().any(|Reverse(c)| c.index == index))
+    }
+
+    /// Each criterion with its images (index, what to show), worst first.
+    pub fn lists(self) -> Vec<(Criterion, Vec<(usize, String)>)> {
+        Criterion::ALL
+            .into_iter()
+            .zip(self.lists)
+            .map(|(c, l)| (c, l.into_sorted_vec().into_iter().map(|Reverse(x)| (x.index, x.note)).collect()))
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -143,11 +220,30 @@ mod tests {
             rec(&[3, 4], 0.1, 0.2, 0.9), // stopped early, a smaller loss
             rec(&[4, 0], 0.5, 0.5, 0.99), // went on to the last exit, which is all wrong
         ];
-        let order = |c| worst(c, &p, &recs, 3).into_iter().map(|(i, _)| i).collect::<Vec<_>>();
-        assert_eq!(order(Criterion::EarlyButWrong), [0, 1]);
-        assert_eq!(order(Criterion::LowestIou), [2, 0, 1]);
-        assert_eq!(order(Criterion::BaselineDisagreement), [0, 1, 2]);
-        assert_eq!(order(Criterion::DecisionMakerWrong), [0, 1]);
-        assert_eq!(worst(Criterion::LowestIou, &p, &recs, 1).len(), 1);
+        let picked = |n: usize| {
+            let mut picker = Picker::new(p, n);
+            recs.iter().enumerate().for_each(|(i, r)| {
+                picker.offer(i, r);
+            });
+            picker.lists().into_iter().map(|(_, l)| l.into_iter().map(|(i, _)| i).collect()).collect::<Vec<Vec<_>>>()
+        };
+        // in the order of Criterion::ALL
+        assert_eq!(picked(3), [vec![0, 1], vec![2, 0, 1], vec![0, 1, 2], vec![0, 1]]);
+        assert_eq!(picked(1), [vec![0], vec![2], vec![0], vec![0]]);
+    }
+
+    #[test]
+    fn the_picker_keeps_n_and_ties_go_to_the_earlier_image() {
+        let p = Policy::FixedExit(0);
+        let mut picker = Picker::new(p, 2);
+        // all equally bad by lowest mIoU: the first two stay, later ones never enter
+        assert!(picker.offer(0, &rec(&[1, 4], 0.1, 0.2, 0.5)));
+        assert!(picker.offer(1, &rec(&[1, 4], 0.1, 0.2, 0.5)));
+        assert!(!picker.offer(2, &rec(&[1, 4], 0.1, 0.2, 0.5)));
+        // one worse by every criterion pushes out the later of the two, which no list holds any more
+        assert!(picker.offer(3, &rec(&[0, 4], 0.1, 0.3, 0.4)));
+        assert!(picker.holds(0) && !picker.holds(1) && picker.holds(3));
+        let lowest = &picker.lists()[1].1;
+        assert_eq!(lowest.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [3, 0]);
     }
 }

@@ -9,6 +9,20 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// A failure report being written on a helper thread over this run's folder.
+pub struct ReportExport {
+    pub out: PathBuf,
+    /// (images done, images in the pass), as the helper thread last said.
+    pub progress: (usize, usize),
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl ReportExport {
+    pub fn cancelling(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
 /// The dataset, the rows so far, and where the job stands.
 #[derive(Default)]
 pub struct DatasetRun {
@@ -29,6 +43,8 @@ pub struct DatasetRun {
     pub rows: Vec<DatasetRow>,
     /// Images that failed: (index, message).
     pub errors: Vec<(usize, String)>,
+    /// The failure report being exported, if one is.
+    pub report: Option<ReportExport>,
 }
 
 impl DatasetRun {

@@ -34,8 +34,10 @@ pub enum IoMsg {
     PickedExportDir(PathBuf),
     /// An empty folder for the failure report of the dataset run.
     PickedReportDir(PathBuf),
-    /// The report was written (its index.html), or why not.
-    Reported(Result<PathBuf, String>),
+    /// How far the report is: (images done, images in the pass).
+    ReportProgress(usize, usize),
+    /// The report was written (its index.html), cancelled (None, nothing written), or why not.
+    Reported(Result<Option<PathBuf>, String>),
     /// Where to write the shown mask for an annotation tool, and in which format.
     PickedMaskExport(crate::export::ExportFormat, PathBuf),
     Opened(Box<Opened>),

@@ -120,6 +120,8 @@ pub enum Action {
     /// Open sample `index` of a dataset in the inspector.
     OpenSample(Arc<Dataset>, usize),
     CancelDataset,
+    /// Stop the report being written (nothing is left of it).
+    CancelReport,
     /// Start a background task (file dialogs, exports, summaries).
     Spawn(Task),
     DismissMessage(usize),

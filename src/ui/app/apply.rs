@@ -1,6 +1,7 @@
 //! Everything that changes the app's state, in one place: the worker's messages, the helper
 //! threads' messages, and the actions the panels return.
 
+use super::super::dataset_run::ReportExport;
 use super::super::extras::{ModelExtras, read_extras};
 use super::super::files::{FolderNav, IoMsg};
 use super::super::model_slot::{ModelInfo, ModelSlot};
@@ -11,6 +12,8 @@ use super::StudioApp;
 use crate::jobs::{ModelSpec, Role, WorkerMsg};
 use eframe::egui;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 impl StudioApp {
@@ -206,12 +209,16 @@ impl StudioApp {
 
     /// Writes the failure report of the dataset run into `out` on a helper thread: `add report`
     /// over the run's folder with the loaded models and the current policy (it runs every image
-    /// again, as `add report` does, for the thumbnails).
+    /// again, as `add report` does), with its progress and a cancel flag kept in the run.
     pub fn export_report(&mut self, out: PathBuf) {
         let (Some(model), Some(data)) = (self.model_path.clone(), self.dataset.root.clone()) else {
             self.say("the report needs the ADD model's file and a dataset run", true);
             return;
         };
+        if self.dataset.report.is_some() {
+            self.say("a report is being written already", true);
+            return;
+        }
         let n = self.dataset.rows.len();
         let job = crate::report::ReportJob {
             model,
@@ -226,9 +233,12 @@ impl StudioApp {
             device: if self.device.is_empty() { "auto".into() } else { self.device.clone() },
         };
         self.say(format!("writing the report over {n} images into {} ...", out.display()), false);
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.dataset.report = Some(ReportExport { out, progress: (0, n), cancel: cancel.clone() });
+        let post = self.io.poster();
         self.io.spawn(move || {
-            let index = out.join("index.html");
-            Some(IoMsg::Reported(crate::report::run(job).map(|_| index).map_err(|e| format!("{e:#}"))))
+            let progress = |done, total| post(IoMsg::ReportProgress(done, total));
+            Some(IoMsg::Reported(crate::report::run(job, &cancel, &progress).map_err(|e| format!("{e:#}"))))
         });
     }
 
@@ -286,6 +296,11 @@ impl StudioApp {
                 }
                 Action::OpenSample(ds, i) => self.io.open_sample(ds, i),
                 Action::CancelDataset => self.dataset.cancel(),
+                Action::CancelReport => {
+                    if let Some(r) = &self.dataset.report {
+                        r.cancel.store(true, Ordering::Relaxed);
+                    }
+                }
                 Action::Spawn(task) => self.io.spawn(task),
                 Action::Present(true) if self.results.is_some() => self.enter_presenter(0),
                 Action::Present(_) => self.presenter.active = false,
@@ -357,8 +372,19 @@ impl StudioApp {
                 None => self.say("no mask on screen to export (its head was not computed)", true),
             },
             IoMsg::PickedReportDir(out) => self.export_report(out),
-            IoMsg::Reported(Ok(index)) => self.say(format!("report written: {}", index.display()), false),
-            IoMsg::Reported(Err(e)) => self.say(format!("report failed: {e}"), true),
+            IoMsg::ReportProgress(done, total) => {
+                if let Some(r) = &mut self.dataset.report {
+                    r.progress = (done, total);
+                }
+            }
+            IoMsg::Reported(result) => {
+                let out = self.dataset.report.take().map(|r| r.out.display().to_string()).unwrap_or_default();
+                match result {
+                    Ok(Some(index)) => self.say(format!("report written: {}", index.display()), false),
+                    Ok(None) => self.say(format!("report cancelled: nothing written to {out}"), false),
+                    Err(e) => self.say(format!("report failed: {e}"), true),
+                }
+            }
             IoMsg::Opened(o) => {
                 if self.io.loading.as_ref() != Some(&o.path) {
                     return; // a newer open superseded this one

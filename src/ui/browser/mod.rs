@@ -12,7 +12,7 @@ pub mod confusion;
 pub mod csv;
 pub mod table;
 
-use super::dataset_run::DatasetRun;
+use super::dataset_run::{DatasetRun, ReportExport};
 use super::files::IoMsg;
 use super::panel::{Action, Actions, Ctx};
 use super::playlist::Playlist;
@@ -76,6 +76,20 @@ fn present_rows(ctx: &Ctx, state: &BrowserState, acts: &mut Actions) {
     acts.push(Action::PresentPlaylist(Playlist::of_rows(ds, &order, None)));
 }
 
+/// The report being written: how far, and its Cancel.
+fn report_progress(ui: &mut egui::Ui, r: &ReportExport, acts: &mut Actions) {
+    let (done, total) = r.progress;
+    let bar = egui::ProgressBar::new(done as f32 / total.max(1) as f32)
+        .text(format!("report: {done} / {total} images"))
+        .desired_width(220.0);
+    ui.add(bar);
+    if r.cancelling() {
+        ui.label("cancelling...");
+    } else if ui.button("Cancel report").clicked() {
+        acts.push(Action::CancelReport);
+    }
+}
+
 /// Draws the tab.
 pub fn show(ui: &mut egui::Ui, ctx: &Ctx, state: &mut BrowserState) -> Actions {
     let mut acts = Actions::default();
@@ -128,7 +142,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &Ctx, state: &mut BrowserState) -> Actions {
         {
             present_rows(ctx, state, &mut acts);
         }
-        let done = !b.running && b.rows.iter().any(|r| r.labelled);
+        let done = !b.running && b.rows.iter().any(|r| r.labelled) && b.report.is_none();
         let report = ui.add_enabled(done, egui::Button::new("Export report..."));
         let report = report.on_hover_text(
             "A self-contained HTML failure report (add report) over this folder, under the current policy: \
@@ -139,6 +153,9 @@ pub fn show(ui: &mut egui::Ui, ctx: &Ctx, state: &mut BrowserState) -> Actions {
                 let d = rfd::FileDialog::new().set_title("An empty folder for the report");
                 d.pick_folder().map(IoMsg::PickedReportDir)
             });
+        }
+        if let Some(r) = &b.report {
+            report_progress(ui, r, &mut acts);
         }
     });
     if b.dataset.is_none() && !b.opening {
