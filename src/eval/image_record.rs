@@ -84,7 +84,7 @@ pub fn image_record(
     anyhow::ensure!(!maps.is_empty(), "{name}: the model reported no exit");
     let baseline_ms = network_ms(baseline);
     let full: Option<Arc<ExitMaps>> =
-        baseline.iter().filter_map(|e| if let RunEvent::Exit(r) = e { r.maps.clone() } else { None }).last();
+        baseline.iter().rev().find_map(|e| if let RunEvent::Exit(r) = e { r.maps.clone() } else { None });
     let baseline_confusion =
         full.as_deref().filter(|_| label.is_some()).map(|m| confusion_of(m, "baseline: ")).transpose()?;
     if let Some(f) = &full {

@@ -107,7 +107,10 @@ pub fn run(args: ReportJob, cancel: &AtomicBool, progress: &dyn Fn(usize, usize)
         quality.add(&rec);
         tallies.iter_mut().for_each(|t| t.add(&rec, &table, &exit_cells));
         if picker.offer(seen.index, &rec) {
-            held.insert(seen.index, (rec.image, thumbs::pictures(&seen, &card)));
+            // named within the set: the page travels without the data
+            let path = &ds.samples[seen.index].image;
+            let name = path.strip_prefix(&ds.root).unwrap_or(path).display().to_string();
+            held.insert(seen.index, (name, thumbs::pictures(&seen, &card)));
             held.retain(|i, _| picker.holds(*i));
         }
         Ok(())

@@ -208,8 +208,8 @@ impl StudioApp {
     }
 
     /// Writes the failure report of the dataset run into `out` on a helper thread: `add report`
-    /// over the run's folder with the loaded models and the current policy (it runs every image
-    /// again, as `add report` does), with its progress and a cancel flag kept in the run.
+    /// over the run's folder with the loaded models and the current policy (it runs the folder
+    /// again: the rows keep no pictures), with its progress and a cancel flag kept in the run.
     pub fn export_report(&mut self, out: PathBuf) {
         let (Some(model), Some(data)) = (self.model_path.clone(), self.dataset.root.clone()) else {
             self.say("the report needs the ADD model's file and a dataset run", true);
