@@ -86,6 +86,17 @@ fn the_report_shows_evals_numbers_every_section_and_its_images() {
         assert!(page.contains(title), "{title}");
     }
     assert!(page.contains("<svg") && page.contains("Confusion matrix"));
+    // exit rates per difficulty bin: every scene (difficulties 0..1 in the manifest) in one bin
+    let table = &page[page.find("Exit rates by scene difficulty").expect("the difficulty table")..];
+    let counted: usize = ["0.00 to 0.33", "0.33 to 0.67", "0.67 to 1.00"]
+        .iter()
+        .map(|bin| {
+            let row = &table[table.find(&format!("{bin}</td><td>")).unwrap_or_else(|| panic!("{bin}"))..];
+            let n = &row[bin.len() + 9..];
+            n[..n.find('<').unwrap()].parse::<usize>().unwrap()
+        })
+        .sum();
+    assert_eq!(counted, 6, "each of the 6 scenes in its bin");
     // every linked image exists; the lowest-mIoU section always has its 2 images, each with
     // photo, label, 3 exits, the baseline and 2 EDM-maps
     let links: Vec<&str> = page.split("src=\"images/").skip(1).map(|s| &s[..s.find('"').unwrap()]).collect();

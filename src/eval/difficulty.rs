@@ -45,6 +45,9 @@ pub fn attach(recs: &mut [ImageRecord], table: &HashMap<PathBuf, f32>) {
     }
 }
 
+/// Bins of the exit-rate tables (`add eval`'s and the report's): easy, medium, hard.
+pub const BINS: usize = 3;
+
 /// One difficulty bin: its range, how many images fell in it, and the share answered at each exit.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Bin {
@@ -56,24 +59,48 @@ pub struct Bin {
 
 /// Exit rates of `policy` over `bins` equal difficulty bins; empty when no record has one.
 pub fn exit_rates(policy: &Policy, recs: &[ImageRecord], bins: usize) -> Vec<Bin> {
-    if recs.iter().all(|r| r.difficulty.is_none()) || recs.is_empty() {
-        return Vec::new();
+    let Some(first) = recs.first() else { return Vec::new() };
+    let mut rates = Rates::new(bins, first.exits.len());
+    for r in recs {
+        rates.add(r.difficulty, chosen_exit(policy, r));
     }
-    let exits = recs[0].exits.len();
-    (0..bins)
-        .map(|b| {
-            let (from, to) = (b as f32 / bins as f32, (b + 1) as f32 / bins as f32);
-            let inside: Vec<&ImageRecord> = recs
-                .iter()
-                .filter(|r| r.difficulty.is_some_and(|d| d >= from && (d < to || (b + 1 == bins && d <= to))))
-                .collect();
-            let mut exit_rate = vec![0.0; exits];
-            for r in &inside {
-                exit_rate[chosen_exit(policy, r)] += 1.0 / inside.len() as f64;
-            }
-            Bin { from, to, images: inside.len(), exit_rate }
-        })
-        .collect()
+    rates.bins()
+}
+
+/// Exit rates counted image by image (the report's single pass holds no records): per equal
+/// difficulty bin over 0..1, how many images answered at each exit.
+pub struct Rates {
+    counts: Vec<Vec<usize>>,
+}
+
+impl Rates {
+    pub fn new(bins: usize, exits: usize) -> Rates {
+        Rates { counts: vec![vec![0; exits]; bins.max(1)] }
+    }
+
+    /// Counts an image of `difficulty` (None or outside 0..1: not counted) answered at `exit`.
+    pub fn add(&mut self, difficulty: Option<f32>, exit: usize) {
+        let Some(d) = difficulty.filter(|d| (0.0..=1.0).contains(d)) else { return };
+        let n = self.counts.len();
+        let bin = ((d * n as f32) as usize).min(n - 1);
+        if let Some(c) = self.counts[bin].get_mut(exit) {
+            *c += 1;
+        }
+    }
+
+    /// The bins; empty when no image had a difficulty.
+    pub fn bins(&self) -> Vec<Bin> {
+        if self.counts.iter().flatten().all(|&c| c == 0) {
+            return Vec::new();
+        }
+        let n = self.counts.len();
+        let bin = |(b, c): (usize, &Vec<usize>)| {
+            let images: usize = c.iter().sum();
+            let exit_rate = c.iter().map(|&x| if images > 0 { x as f64 / images as f64 } else { 0.0 }).collect();
+            Bin { from: b as f32 / n as f32, to: (b + 1) as f32 / n as f32, images, exit_rate }
+        };
+        self.counts.iter().enumerate().map(bin).collect()
+    }
 }
 
 /// A markdown table of `bins` under a heading naming the policy.
@@ -131,5 +158,18 @@ mod tests {
         assert_eq!((bins[0].images, bins[0].exit_rate.clone()), (1, vec![1.0, 0.0]));
         assert_eq!((bins[1].images, bins[1].exit_rate.clone()), (1, vec![0.0, 1.0]));
         assert!(markdown("entropy:0.5", &bins).contains("| 0.50-1.00 | 1 | 0% / 100% |"));
+    }
+
+    #[test]
+    fn rates_keep_one_in_the_last_bin_and_skip_the_unknown() {
+        let mut r = Rates::new(4, 2);
+        assert!(r.bins().is_empty(), "nothing counted: no table");
+        for (d, e) in [(Some(1.0), 1), (Some(0.0), 0), (None, 0), (Some(1.5), 0), (Some(0.8), 0)] {
+            r.add(d, e);
+        }
+        let bins = r.bins();
+        assert_eq!(bins.iter().map(|b| b.images).collect::<Vec<_>>(), [1, 0, 0, 2]);
+        assert_eq!(bins[3].exit_rate, [0.5, 0.5]);
+        assert_eq!(bins[1].exit_rate, [0.0, 0.0], "an empty bin");
     }
 }

@@ -143,7 +143,7 @@ pub fn run(args: Evaluation) -> anyhow::Result<()> {
             continue;
         }
         let policy: Policy = text.parse().map_err(|e| anyhow::anyhow!("policy {text}: {e}"))?;
-        let bins = super::difficulty::exit_rates(&policy, &recs, 3);
+        let bins = super::difficulty::exit_rates(&policy, &recs, super::difficulty::BINS);
         if !bins.is_empty() {
             md.push_str(&super::difficulty::markdown(&text, &bins));
             by_difficulty.insert(text, bins);

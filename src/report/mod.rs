@@ -21,9 +21,10 @@ use std::sync::atomic::AtomicBool;
 
 use crate::engine::{Engine, Policy, device};
 use crate::eval::collect::{Cancelled, Pass, for_each_image};
+use crate::eval::difficulty::{Bin, Rates};
 use crate::eval::metrics::ConfusionMatrix;
 use crate::eval::summary::{self, Quality};
-use crate::eval::sweep::{SweepRow, Tally};
+use crate::eval::sweep::{SweepRow, Tally, chosen_exit};
 
 /// Images whose longer side exceeds this are scaled down first, as `add eval`'s default.
 const MAX_SIDE: u32 = 2049;
@@ -64,6 +65,8 @@ pub struct Report {
     pub baseline_ms: Option<f64>,
     /// Confusion of the policy's answers over the set.
     pub confusion: ConfusionMatrix,
+    /// The policy's exit rates per scene-difficulty bin (generated sets record difficulty).
+    pub by_difficulty: Vec<Bin>,
     /// Per criterion: (title, [(image name, note, thumbnails)]).
     pub sections: Vec<(String, Vec<Shown>)>,
 }
@@ -98,6 +101,8 @@ pub fn run(args: ReportJob, cancel: &AtomicBool, progress: &dyn Fn(usize, usize)
     let settings = std::iter::once(policy).chain((0..exit_cells.len()).map(Policy::FixedExit));
     let mut tallies: Vec<Tally> = settings.map(|p| Tally::new(p, k, exit_cells.len())).collect();
     let mut picker = worst::Picker::new(policy, args.worst);
+    let difficulty = crate::eval::difficulty::load(&args.data)?;
+    let mut rates = Rates::new(crate::eval::difficulty::BINS, exit_cells.len());
     // the current candidates' thumbnails and names
     let mut held: HashMap<usize, (String, thumbs::Pictures)> = HashMap::new();
     let mut images = 0;
@@ -105,6 +110,7 @@ pub fn run(args: ReportJob, cancel: &AtomicBool, progress: &dyn Fn(usize, usize)
     let done = for_each_image(&model, baseline.as_ref(), &ds, &pass, &mut |rec, seen| {
         images += 1;
         quality.add(&rec);
+        rates.add(difficulty.get(&ds.samples[seen.index].image).copied(), chosen_exit(&policy, &rec));
         tallies.iter_mut().for_each(|t| t.add(&rec, &table, &exit_cells));
         if picker.offer(seen.index, &rec) {
             // named within the set: the page travels without the data
@@ -153,6 +159,7 @@ pub fn run(args: ReportJob, cancel: &AtomicBool, progress: &dyn Fn(usize, usize)
         rows: tallies.into_iter().map(|t| t.row(baseline_ms)).collect(),
         baseline_ms,
         confusion,
+        by_difficulty: rates.bins(),
         sections,
     };
     let page = staged.dir().join("index.html");

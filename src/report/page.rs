@@ -26,6 +26,7 @@ pub fn html(r: &Report) -> String {
         esc(&r.model_name)
     );
     summary(&mut s, r);
+    by_difficulty(&mut s, r);
     per_class(&mut s, r);
     plot(&mut s, r);
     confusion(&mut s, r);
@@ -83,6 +84,24 @@ fn summary(s: &mut String, r: &Report) {
             s,
             "<tr><td class=\"l\">full Auto-DeepLab</td><td></td><td>{m:.2}</td><td>{ms:.1}</td><td>1.00x</td></tr>"
         );
+    }
+    s.push_str("</table>");
+}
+
+/// The policy's exit rates per difficulty bin: a dynamic network answers easy scenes earlier.
+fn by_difficulty(s: &mut String, r: &Report) {
+    let Some(first) = r.by_difficulty.first() else { return };
+    s.push_str("<h2>Exit rates by scene difficulty</h2><table><tr><th class=\"l\">difficulty</th><th>images</th>");
+    for e in 0..first.exit_rate.len() {
+        let _ = write!(s, "<th>exit {}</th>", e + 1);
+    }
+    s.push_str("</tr>");
+    for b in &r.by_difficulty {
+        let _ = write!(s, "<tr><td class=\"l\">{:.2} to {:.2}</td><td>{}</td>", b.from, b.to, b.images);
+        for x in &b.exit_rate {
+            let _ = write!(s, "<td>{}</td>", if b.images > 0 { format!("{:.0} %", 100.0 * x) } else { "-".into() });
+        }
+        s.push_str("</tr>");
     }
     s.push_str("</table>");
 }
