@@ -9,16 +9,15 @@
 
 #[path = "../tests/browser_feed/mod.rs"]
 mod browser_feed;
+#[path = "../tests/demo_run/mod.rs"]
+mod demo_run;
 
-use add_studio::engine::Policy;
+use add_studio::jobs::Segmenter;
 use add_studio::jobs::demo::DemoSegmenter;
-use add_studio::jobs::{Role, SegmentOptions, Segmenter, WorkerMsg};
 use add_studio::ui::StudioApp;
 use add_studio::ui::present::steps;
-use add_studio::ui::settings::Settings;
 use browser_feed::{Frame, print_frame_stats, thread_cpu_ns};
 use eframe::egui;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Frames between presses going forward (a fade is 30 frames at 60 Hz) and going back.
@@ -87,25 +86,10 @@ impl eframe::App for Measure {
 fn presented() -> (StudioApp, usize) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/samples/scene_00.png");
     let img = image::open(&path).expect("the sample image").to_rgb8();
-    let mut app = StudioApp::new(Settings::default(), None, Arc::new(|| {}));
-    app.gallery_mut().clear();
-    let (add, full) = (DemoSegmenter::add(Duration::ZERO), DemoSegmenter::full(Duration::ZERO));
-    for (role, m) in [(Role::Add, &add), (Role::Full, &full)] {
-        app.apply(WorkerMsg::ModelReady { role, card: m.card().clone(), device: "demo".into(), banner: None });
-    }
-    let policy = Policy::Edm { threshold: 0.3 };
-    app.settings_mut().policy = policy;
-    let run_id = app.show_image("scene_00.png".into(), Some(path), img.clone(), None);
-    let opts = SegmentOptions { policy, analysis: true, max_side: 1024 };
-    for event in add.events(&img, &opts, run_id) {
-        app.apply(WorkerMsg::Event { role: Role::Add, event });
-    }
-    let full_opts = SegmentOptions { policy: Policy::FixedExit(usize::MAX), analysis: false, max_side: 1024 };
-    for event in full.events(&img, &full_opts, run_id) {
-        app.apply(WorkerMsg::Event { role: Role::Full, event });
-    }
+    let mut app = demo_run::app_with_run("scene_00.png", Some(path), img, None);
     app.present_when_done(0);
-    let n = steps(app.results().expect("shown"), &add.card().exit_cells()).len();
+    let exit_cells = DemoSegmenter::add(Duration::ZERO).card().exit_cells();
+    let n = steps(app.results().expect("shown"), &exit_cells).len();
     (app, n)
 }
 

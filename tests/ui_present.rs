@@ -2,9 +2,8 @@
 //! photo, every cell, each exit right after its cell (with the verdict in words) and the full
 //! output with the time saved; Left goes back, B blanks, Esc leaves.
 
-use add_studio::engine::Policy;
 use add_studio::jobs::demo::{DemoSegmenter, street_scene};
-use add_studio::jobs::{Role, SegmentOptions, Segmenter, WorkerMsg};
+use add_studio::jobs::{Role, Segmenter, WorkerMsg};
 use add_studio::ui::present::{Step, steps};
 use add_studio::ui::{Settings, StudioApp};
 use eframe::egui::Key;
@@ -13,26 +12,12 @@ use egui_kittest::kittest::Queryable;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod demo_run;
+
 /// The demo models with the street scene run in analysis mode under `edm:0.3`.
 fn presented_app() -> StudioApp {
-    let mut app = StudioApp::new(Settings::default(), None, Arc::new(|| {}));
-    let (add, full) = (DemoSegmenter::add(Duration::ZERO), DemoSegmenter::full(Duration::ZERO));
-    for (role, m) in [(Role::Add, &add), (Role::Full, &full)] {
-        app.apply(WorkerMsg::ModelReady { role, card: m.card().clone(), device: "test".into(), banner: None });
-    }
-    let policy = Policy::Edm { threshold: 0.3 };
-    app.settings_mut().policy = policy;
     let (img, label) = street_scene(256, 128);
-    let run_id = app.show_image("street.png".into(), None, img.clone(), Some(label));
-    let opts = SegmentOptions { policy, analysis: true, max_side: 1024 };
-    for event in add.events(&img, &opts, run_id) {
-        app.apply(WorkerMsg::Event { role: Role::Add, event });
-    }
-    let full_opts = SegmentOptions { policy: Policy::FixedExit(usize::MAX), analysis: false, max_side: 1024 };
-    for event in full.events(&img, &full_opts, run_id) {
-        app.apply(WorkerMsg::Event { role: Role::Full, event });
-    }
-    app
+    demo_run::app_with_run("street.png", None, img, Some(label))
 }
 
 fn key(h: &mut Harness<'_, StudioApp>, k: Key) {
