@@ -105,6 +105,14 @@ fn slides_are_one_png_per_step_and_nothing_is_overwritten() {
     let err = present_export::run(&bad, &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("gone.png"), "{err}");
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 2 * STEPS);
+    // --force replaces slides, never a file of the user's put beside them
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    let mut again = job(images.clone(), out.clone(), [320, 180], 4);
+    again.force = true;
+    let err = present_export::run(&again, &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("notes.txt"), "{err}");
+    assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
+    std::fs::remove_file(out.join("notes.txt")).unwrap();
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left.len(), 3, "the two scenes and the slides, no temp folder: {left:?}");
 }

@@ -14,7 +14,7 @@ pub struct PresentArgs {
     /// talk.gif: an animated GIF; any other name: a folder of numbered PNGs, one per step.
     #[arg(long, value_name = "PATH")]
     pub export: PathBuf,
-    /// Replace --export if it exists.
+    /// Replace --export if it exists (a slides folder only when it holds nothing but slides).
     #[arg(long)]
     pub force: bool,
     #[command(flatten)]

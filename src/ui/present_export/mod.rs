@@ -170,6 +170,17 @@ fn check(job: &PresentJob) -> anyhow::Result<()> {
     if job.out.is_dir() && is_gif(&job.out) {
         bail!("{} is a folder, not a GIF file", job.out.display());
     }
+    if job.out.is_dir() {
+        // --force replaces an earlier export's slides, never files of the user's beside them
+        let slide = |n: &str| n.len() == 8 && n.ends_with(".png") && n[..4].bytes().all(|b| b.is_ascii_digit());
+        let entries = std::fs::read_dir(&job.out).with_context(|| format!("cannot read {}", job.out.display()))?;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !slide(&name) {
+                bail!("{} holds {name}, which is no slide: not replaced", job.out.display());
+            }
+        }
+    }
     Ok(())
 }
 
@@ -245,5 +256,5 @@ fn wait_for(h: &mut Harness<'_, StudioApp>, clock: &mut Clock, path: &Path) -> a
 }
 
 fn render(h: &mut Harness<'_, StudioApp>) -> anyhow::Result<image::RgbaImage> {
-    h.render().map_err(|e| anyhow::anyhow!("rendering a frame: {e}")).context("add present")
+    h.render().map_err(|e| anyhow::anyhow!("add present: rendering a frame: {e}"))
 }
