@@ -12,7 +12,9 @@
 #  3. `add bench --peer python3` on cuda:0: every exit and the full path at 257x513 and
 #     1025x2049, ours and PyTorch eager on the same GPU and weights (after a peer parity check);
 #  4. one training step (batch 8 of 257x513), ours and PyTorch's;
-#  5. GPU memory of loading plus one full-path inference at 1025x2049, ours and PyTorch's.
+#  5. GPU memory of loading plus one full-path inference at 1025x2049, ours and PyTorch's;
+#  6. `add bench-app`: the app on the device (shipped models), when each exit is on screen after
+#     an image is opened and the UI thread's frame times while computing (logged in bench.txt).
 # $OUT gets 8 files: summary.md (the tables and the issue's target ratios), steps.log,
 # environment.txt, and one log per step (tests, parity, bench, train, mem .txt). A failed step
 # is recorded and the script goes on; the exit status is non-zero if any step failed.
@@ -20,7 +22,7 @@
 # Dry run on a machine without a GPU (checks the script's logic, the peer and the summary with
 # the CPU build; small sizes):
 #     DEVICE=cpu ADD=target/release/add PYTHON=/work/venv/bin/python SIZES=65x129,129x257 \
-#         CROP=65x129 BATCH=2 FILTERS=4 REPS=2 OUT=/tmp/gc bash scripts/gpu_check.sh
+#         CROP=65x129 BATCH=2 FILTERS=4 REPS=2 APP_SIZE=257x513 OUT=/tmp/gc bash scripts/gpu_check.sh
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT="${OUT:-$PWD/gpu-check-out}"
@@ -116,6 +118,17 @@ step train train_add-3 90 "$ADD" bench --preset add-3 --filters "$F" --device "$
 for p in add-3 autodeeplab; do
     step mem "mem_$p" 45 "$ADD" bench --preset "$p" --filters "$F" --device "$DEVICE" --peak-mem "$BIG" --json "${peer[@]}"
 done
+
+# --- 6. the app on the device: each exit on screen after opening, UI frame times while computing ---
+# (the shipped F=8 models, analysis mode; samples at the app's default size, then 1025x2049
+# scenes at full size; kittest draws the frames at 60 Hz, no window needed)
+APPIMG="$(mktemp -d)"
+APP_SIZE="${APP_SIZE:-1025x2049}" # HxW, run at full size
+"$ADD" synth --out "$APPIMG" --count 3 --size "$APP_SIZE" --seed 77 --val-fraction 0 >/dev/null 2>&1
+step bench app_samples 45 "$ADD" bench-app --device "$DEVICE" --analysis --rounds 3 \
+    --images assets/samples/scene_00.png assets/samples/scene_04.png assets/samples/scene_08.png
+step bench app_big 60 "$ADD" bench-app --device "$DEVICE" --analysis --rounds 3 --max-side "${APP_SIZE#*x}" \
+    --images "$APPIMG"/leftImg8bit/train/*/*.png
 
 # --- summary ---
 "$PY" scripts/gpu_summary.py "$STEPS" "$BIG" >"$OUT/summary.md" 2>>"$OUT/steps.log" ||

@@ -150,6 +150,14 @@ def mem_section(steps):
     print()
 
 
+def app_section(steps):
+    print("## The app on this device (`add bench-app`, shipped F=8 models, analysis mode)\n")
+    for name in ["app_samples", "app_big"]:
+        text = read(steps, name)
+        start = text.find("App timing on") if text else -1
+        print(text[start:].strip() + "\n" if start >= 0 else f"{name}: no table (see bench.txt)\n")
+
+
 def main():
     steps, big = sys.argv[1], sys.argv[2]
     presets = ["add-3", "autodeeplab", "add-2"]
@@ -159,6 +167,7 @@ def main():
     rows, misses = bench_section(steps, presets, big)
     train_ratio = train_section(steps)
     mem_section(steps)
+    app_section(steps)
     print("## Issue 17's targets\n")
     judged = [r for r in rows if r.get("pytorch_ms") and f"{r['size'][0]}x{r['size'][1]}" == big]
     if judged:

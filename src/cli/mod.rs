@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod bench_app;
 pub mod calibrate_bn;
 pub mod card;
 pub mod eval;
@@ -48,6 +49,9 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Time the full path and each exit (ms per image, GFLOP/s).
     Bench(bench::BenchArgs),
+    /// Time the app itself without a window: each exit on screen after opening an image, UI
+    /// frame times while the models compute.
+    BenchApp(bench_app::BenchAppArgs),
     /// Compare every exit's logits on two devices (GPU against CPU), same weights and image.
     Parity(parity::ParityArgs),
     /// Train ADD (all exits) or the Auto-DeepLab baseline; checkpoints and resumes.
@@ -80,6 +84,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Card(args)) => card::run(args),
         Some(Command::Import(args)) => import::run(args),
         Some(Command::Bench(args)) => bench::run(args),
+        Some(Command::BenchApp(args)) => bench_app::run(args),
         Some(Command::Parity(args)) => parity::run(args),
         Some(Command::Train(args)) => train::run(args),
         Some(Command::TrainEdm(args)) => train_edm::run(args),

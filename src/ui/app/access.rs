@@ -44,6 +44,21 @@ impl StudioApp {
     pub fn messages(&self) -> &[Message] {
         &self.messages
     }
+    /// Why `path` will never show results, if it won't: a model failed to load, or an error
+    /// message names the file (it failed to open or to run). For drivers without a window
+    /// (`add present`, `add bench-app`), which would otherwise wait forever.
+    pub fn failure_for(&self, path: &std::path::Path) -> Option<String> {
+        let shown = path.display().to_string();
+        self.model_failure()
+            .or_else(|| self.messages.iter().find(|m| m.error && m.text.contains(&shown)).map(|m| m.text.clone()))
+    }
+    /// Why a model failed to load, if one did.
+    pub fn model_failure(&self) -> Option<String> {
+        [&self.add_model, &self.full_model].into_iter().find_map(|slot| match slot {
+            ModelSlot::Failed(e) => Some(e.clone()),
+            _ => None,
+        })
+    }
     /// The sample gallery (tests empty it for a fixed start page).
     pub fn gallery_mut(&mut self) -> &mut Vec<Sample> {
         &mut self.gallery

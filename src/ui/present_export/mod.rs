@@ -7,7 +7,6 @@
 
 pub mod encode;
 
-use super::model_slot::ModelSlot;
 use super::playlist::Playlist;
 use super::present::{self, FADE, Step};
 use super::results::ImageResults;
@@ -239,14 +238,8 @@ fn wait_for(h: &mut Harness<'_, StudioApp>, clock: &mut Clock, path: &Path) -> a
         if app.results().is_some_and(|r| r.path.as_deref() == Some(path) && r.is_done()) {
             return Ok(());
         }
-        for slot in [app.model_slot(crate::jobs::Role::Add), app.model_slot(crate::jobs::Role::Full)] {
-            if let ModelSlot::Failed(e) = slot {
-                bail!("{e}");
-            }
-        }
-        let shown = path.display().to_string();
-        if let Some(m) = app.messages().iter().find(|m| m.error && m.text.contains(&shown)) {
-            bail!("{}", m.text);
+        if let Some(why) = app.failure_for(path) {
+            bail!("{why}");
         }
         if start.elapsed() > RUN_TIMEOUT {
             bail!("{}: no result after {} s", path.display(), RUN_TIMEOUT.as_secs());
