@@ -11,7 +11,7 @@
 # 3. both train at once on the GPU (bf16, channels_last), validating as they go;
 # 4. both are evaluated on the val split; models, logs and a summary go to $OUT (a device run
 #    returns at most 8 files of at most 16 MiB: larger models are split into parts).
-# CPU test at tiny sizes: ADD=target/release/add DEVICE=cpu SCENES=12 SIZE=64x128 CROP=65x97 \
+# CPU test at tiny sizes: ADD=target/release/add DEVICE=cpu SCENES=24 SIZE=65x129 CROP=65x97 \
 #     FILTERS=4 BATCH=2 BUDGET_S=90 MIN_STEPS=4 PROBE=3 OUT=/tmp/gt bash scripts/gpu_train.sh
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -80,6 +80,11 @@ N=$("$PY" -c "print(max($MIN_STEPS, min($MAX_STEPS, int(0.85 * $left / $slow / 1
 log "probe: add $a s/step, baseline $b s/step (batch $BATCH, both at once; $startup s with start-up); $left s left: $N steps each"
 
 limit=$((BUDGET - SECONDS - 40))
+if ((limit < 60)); then
+    log "the probe left ${limit} s of BUDGET_S=$BUDGET for training: nothing trained (give a larger budget)"
+    tar -C "$BIN" -czf "$OUT/logs.tar.gz" logs
+    exit 4
+fi
 every=$((N / 4 > 0 ? N / 4 : 1))
 train add "$N" "$limit" --eval-every "$every" --eval-images 100 &
 p1=$!
