@@ -5,23 +5,24 @@
 # setup_cuda_toolchain.sh).
 # Needs no GPU. Set CARGO_BUILD_JOBS / prefix with `nice` on a shared machine.
 #
-# The pack records what it was built from in gpu-check/BUILT_FROM (the commit, and a hash of any
-# uncommitted change to what the binaries are built from). `--if-stale` builds only when that
-# differs from the tree now, so a session that finds an up-to-date pack starts its GPU run at once
-# instead of after the ~20-40 minute CUDA build.
+# The pack records what it was built from in gpu-check/BUILT_FROM: the commit, and a hash of the
+# sources the binaries are built from (as committed, plus any uncommitted change). `--if-stale`
+# builds only when that hash differs from the tree's now, so a session that finds an up-to-date
+# pack starts its GPU run at once instead of after the 20-40 minute CUDA build.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-built_from() {
+sources_hash() {
     local inputs=(src tests/gpu.rs tests/support build.rs Cargo.toml Cargo.lock)
-    echo "commit $(git rev-parse HEAD)"
-    echo "uncommitted $( (git diff HEAD -- "${inputs[@]}"; git ls-files --others --exclude-standard -- "${inputs[@]}") | sha256sum | cut -c1-16)"
+    { git ls-files -s -- "${inputs[@]}"; git diff HEAD -- "${inputs[@]}"; git ls-files --others --exclude-standard -z -- "${inputs[@]}" | xargs -0 -r cat; } |
+        sha256sum | cut -c1-16
 }
-if [[ "${1:-}" == "--if-stale" && -f gpu-check/BUILT_FROM && -f gpu-check/add.xz && -f gpu-check/gpu-tests.xz ]] &&
-    [[ "$(cat gpu-check/BUILT_FROM)" == "$(built_from)" ]]; then
+if [[ "${1:-}" == "--if-stale" && -f gpu-check/add.xz && -f gpu-check/gpu-tests.xz ]] &&
+    grep -qx "sources $(sources_hash)" gpu-check/BUILT_FROM 2>/dev/null; then
     echo "gpu-check/ is up to date ($(head -n 1 gpu-check/BUILT_FROM)): not rebuilt" >&2
     exit 0
 fi
-stamp="$(built_from)" # before building: an edit during the build makes the pack stale
+stamp="commit $(git rev-parse HEAD)
+sources $(sources_hash)" # before building: an edit during the build makes the pack stale
 eval "$(bash scripts/setup_cuda_toolchain.sh)"
 
 start=$(date +%s)
