@@ -50,6 +50,35 @@ pub fn temp_path(path: &Path) -> std::io::Result<PathBuf> {
     Ok(dir.join(format!(".{}.tmp-{}-{unique}", name.to_string_lossy(), std::process::id())))
 }
 
+/// A temp file or folder named by [`temp_path`] that is removed when dropped, unless it was
+/// [`Temp::keep`]t: a writer that fails or is cancelled midway (an export, a report) leaves
+/// nothing behind. The writer renames [`Temp::path`] into place, then keeps it.
+pub struct Temp(Option<PathBuf>);
+
+impl Temp {
+    /// Guards `path`, which the caller creates (a file, or a folder to fill).
+    pub fn new(path: PathBuf) -> Temp {
+        Temp(Some(path))
+    }
+
+    pub fn path(&self) -> &Path {
+        self.0.as_deref().expect("a kept temp is no longer guarded")
+    }
+
+    /// Stops guarding: the path was renamed into place (or is the caller's now).
+    pub fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+        }
+    }
+}
+
 /// Removes the temp files that [`atomic_write`] left in `dir` when its process was killed
 /// mid-write (`.NAME.tmp-PID-N` whose PID no longer runs), and folders staged under such a name
 /// (a report), so a resumed run does not pile them up. Returns how many it removed. A temp file of a live process is never touched.
@@ -113,6 +142,26 @@ fn process_alive(pid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_temp_is_removed_unless_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = temp_path(&dir.path().join("talk.gif")).unwrap();
+        std::fs::write(&file, b"half").unwrap();
+        let folder = temp_path(&dir.path().join("slides")).unwrap();
+        std::fs::create_dir_all(folder.join("sub")).unwrap();
+        std::fs::write(folder.join("sub/0001.png"), b"x").unwrap();
+        drop(Temp::new(file.clone()));
+        drop(Temp::new(folder.clone()));
+        assert!(!file.exists() && !folder.exists(), "dropped temps are removed, folders with their content");
+
+        let kept = temp_path(&dir.path().join("report")).unwrap();
+        std::fs::create_dir(&kept).unwrap();
+        let t = Temp::new(kept.clone());
+        assert_eq!(t.path(), kept);
+        t.keep();
+        assert!(kept.is_dir(), "a kept temp stays");
+    }
 
     #[test]
     fn replaces_content_and_leaves_no_temp_file() {

@@ -13,10 +13,9 @@ const PARTS: [&str; 2] = ["images", "index.html"];
 /// A report being written: `dir()` is the temp folder, [`Staged::commit`] moves it to `out`;
 /// dropped uncommitted, it is removed.
 pub struct Staged {
-    tmp: PathBuf,
+    tmp: crate::fsutil::Temp,
     out: PathBuf,
     force: bool,
-    committed: bool,
 }
 
 /// Whether `out` holds anything (a missing folder holds nothing).
@@ -36,50 +35,42 @@ impl Staged {
         }
         anyhow::ensure!(!out.exists() || out.is_dir(), "{}: not a folder", out.display());
         let tmp = crate::fsutil::temp_path(out).with_context(|| format!("{}: cannot create", out.display()))?;
-        let staged = Staged { tmp, out: out.to_path_buf(), force, committed: false };
-        std::fs::create_dir_all(staged.tmp.join("images"))
-            .with_context(|| format!("{}: cannot create", staged.tmp.display()))?;
+        let staged = Staged { tmp: crate::fsutil::Temp::new(tmp), out: out.to_path_buf(), force };
+        let dir = staged.dir();
+        std::fs::create_dir_all(dir.join("images")).with_context(|| format!("{}: cannot create", dir.display()))?;
         Ok(staged)
     }
 
     /// The temp folder the report is written into.
     pub fn dir(&self) -> &Path {
-        &self.tmp
+        self.tmp.path()
     }
 
     /// Moves the finished report to `out`: the whole folder when `out` is new or empty, else
     /// (`force`) its images/ and then its index.html, each replaced by a rename.
-    pub fn commit(mut self) -> anyhow::Result<()> {
+    pub fn commit(self) -> anyhow::Result<()> {
         let out = self.out.clone();
         let context = || format!("{}: cannot move the report into place", out.display());
         if !used(&out) {
             if out.exists() {
                 std::fs::remove_dir(&out).with_context(context)?;
             }
-            std::fs::rename(&self.tmp, &out).with_context(context)?;
-            self.committed = true;
+            std::fs::rename(self.dir(), &out).with_context(context)?;
+            self.tmp.keep();
             return Ok(());
         }
         if !self.force {
             return Err(refuse(&out));
         }
         for part in PARTS {
-            let (old, new) = (out.join(part), self.tmp.join(part));
+            let (old, new) = (out.join(part), self.dir().join(part));
             if part == "images" && old.exists() {
                 // the old images go into the temp folder, removed with it
-                std::fs::rename(&old, self.tmp.join(".old-images")).with_context(context)?;
+                std::fs::rename(&old, self.dir().join(".old-images")).with_context(context)?;
             }
             std::fs::rename(&new, &old).with_context(context)?;
         }
         Ok(())
-    }
-}
-
-impl Drop for Staged {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_dir_all(&self.tmp);
-        }
     }
 }
 

@@ -24,7 +24,7 @@ struct Pending {
 /// Streams frames into a GIF written beside `path`, renamed over it when finished.
 pub struct GifOut {
     path: PathBuf,
-    tmp: Scratch,
+    tmp: fsutil::Temp,
     enc: gif::Encoder<BufWriter<File>>,
     /// What the GIF shows after the frames written so far and the pending one.
     screen: Option<RgbaImage>,
@@ -45,7 +45,7 @@ impl GifOut {
         enc.set_repeat(gif::Repeat::Infinite)?;
         Ok(GifOut {
             path: path.to_path_buf(),
-            tmp: Scratch(Some(tmp)),
+            tmp: fsutil::Temp::new(tmp),
             enc,
             screen: None,
             pending: None,
@@ -95,20 +95,11 @@ impl GifOut {
         let file = self.enc.into_inner()?.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         drop(file);
-        let tmp = self.tmp.0.take().expect("finished once");
-        std::fs::rename(&tmp, &self.path).with_context(|| format!("cannot write {}", self.path.display()))?;
+        // a failed rename leaves the temp to the guard, which removes it
+        std::fs::rename(self.tmp.path(), &self.path)
+            .with_context(|| format!("cannot write {}", self.path.display()))?;
+        self.tmp.keep();
         Ok((self.frames, std::fs::metadata(&self.path)?.len()))
-    }
-}
-
-/// A temp file or folder removed unless taken: an export that failed midway leaves nothing.
-struct Scratch(Option<PathBuf>);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            let _ = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
-        }
     }
 }
 
@@ -137,7 +128,7 @@ pub fn changed_rect(a: &RgbaImage, b: &RgbaImage) -> Option<(u32, u32, u32, u32)
 /// filled under a temporary name and renamed into place when complete.
 pub struct PngSlides {
     dir: PathBuf,
-    tmp: Scratch,
+    tmp: fsutil::Temp,
     pub count: usize,
 }
 
@@ -145,23 +136,29 @@ impl PngSlides {
     pub fn create(dir: &Path) -> anyhow::Result<PngSlides> {
         let tmp = fsutil::temp_path(dir).with_context(|| format!("{}: cannot write here", dir.display()))?;
         std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        Ok(PngSlides { dir: dir.to_path_buf(), tmp: Scratch(Some(tmp)), count: 0 })
+        Ok(PngSlides { dir: dir.to_path_buf(), tmp: fsutil::Temp::new(tmp), count: 0 })
     }
 
     pub fn push(&mut self, img: &RgbaImage) -> anyhow::Result<()> {
         self.count += 1;
-        let file = self.tmp.0.as_ref().expect("not finished").join(format!("{:04}.png", self.count));
+        let file = self.tmp.path().join(format!("{:04}.png", self.count));
         img.save(&file).with_context(|| format!("cannot write {}", file.display()))
     }
 
     /// Puts the folder in place (an old one given with --force goes only once the new is whole).
-    pub fn finish(mut self) -> anyhow::Result<u64> {
-        let tmp = self.tmp.0.take().expect("finished once");
+    /// On failure the old folder is back in place and the new slides are removed.
+    pub fn finish(self) -> anyhow::Result<u64> {
         let old = if self.dir.exists() { Some(fsutil::temp_path(&self.dir)?) } else { None };
         if let Some(old) = &old {
             std::fs::rename(&self.dir, old).with_context(|| format!("cannot replace {}", self.dir.display()))?;
         }
-        std::fs::rename(&tmp, &self.dir).with_context(|| format!("cannot write {}", self.dir.display()))?;
+        if let Err(e) = std::fs::rename(self.tmp.path(), &self.dir) {
+            if let Some(old) = &old {
+                let _ = std::fs::rename(old, &self.dir);
+            }
+            return Err(e).with_context(|| format!("cannot write {}", self.dir.display()));
+        }
+        self.tmp.keep();
         if let Some(old) = old {
             let _ = std::fs::remove_dir_all(old);
         }
