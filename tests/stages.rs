@@ -211,6 +211,22 @@ fn a_tiny_pipeline_runs_every_stage_and_a_rerun_redoes_none() {
     assert!(shipped.card().presets.contains_key("accurate"), "{:?}", shipped.card().presets);
     let baseline = Engine::load(&ship.join("autodeeplab.safetensors"), None, &Device::Cpu).unwrap();
     assert!(baseline.card().exits.is_empty(), "the baseline has one exit");
+    // each model ships with the BatchNorm statistics that scored higher on val, as recorded
+    let card_md = std::fs::read_to_string(ship.join("MODEL_CARD.md")).unwrap();
+    for run in ["add", "autodeeplab"] {
+        let choice: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join(run).join("bn_choice.json")).unwrap()).unwrap();
+        let (before, after) = (choice["trained"].as_array().unwrap(), choice["calibrated"].as_array().unwrap());
+        assert_eq!(before.len(), if run == "add" { 2 } else { 1 }, "one mIoU per exit: {choice}");
+        let mean = |v: &Vec<serde_json::Value>| v.iter().map(|m| m.as_f64().unwrap()).sum::<f64>() / v.len() as f64;
+        let calibrate = choice["calibrate"].as_bool().unwrap();
+        assert_eq!(calibrate, mean(after) >= mean(before), "{choice}");
+        assert!(card_md.contains(&format!("  - {run}: mIoU per exit")), "{card_md}");
+        if run == "autodeeplab" {
+            let kept = out.join(run).join(if calibrate { "calibrated.safetensors" } else { "model.safetensors" });
+            assert_eq!(std::fs::read(ship.join("autodeeplab.safetensors")).unwrap(), std::fs::read(kept).unwrap());
+        }
+    }
     let edm = std::fs::read(out.join("add_edm.safetensors")).unwrap();
     let eval = std::fs::read(out.join("eval/eval.json")).unwrap();
     run();

@@ -1,14 +1,18 @@
 //! `add pipeline`: every stage from a fixed seed, each skipped when its output already exists,
 //! so an interrupted pipeline picks up where it stopped (training stages resume from their
 //! checkpoints): generate scenes, optionally search the path, train ADD, train the Auto-DeepLab
-//! baseline, recompute both models' BatchNorm statistics on full-size images, train the
+//! baseline, recompute both models' BatchNorm statistics on full-size images (kept where the val
+//! split scores them higher, [`bn_choice`]), train the
 //! decision makers, evaluate (writing the presets), and optionally ship the models into models/
 //! with a model card ([`model_card`]). Each stage is the library's typed function, called with
 //! the pipeline's recipe.
 
+pub mod bn_choice;
 pub mod model_card;
 
 use std::path::{Path, PathBuf};
+
+use bn_choice::BnChoice;
 
 use crate::data::datasets::{OnBad, cityscapes};
 use crate::data::size::parse_size;
@@ -195,18 +199,21 @@ fn synth_stage(a: &PipelineArgs, data: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// BatchNorm statistics gathered on full-size images: the training crops leave the deep cells'
-/// statistics describing padding (bn_calibrate.rs); the decision makers, the evaluation and
-/// the shipped models all use the calibrated networks. Returns ADD's and the baseline's.
+/// BatchNorm statistics gathered on full-size images: training crops can leave the deep cells'
+/// statistics describing padding (bn_calibrate.rs). Both versions are measured on the val split
+/// and the better is kept ([`bn_choice`]); the decision makers, the evaluation and the shipped
+/// models all use the kept networks. Returns ADD's and the baseline's.
 fn calibrate_stage(a: &PipelineArgs, data: &Path) -> anyhow::Result<[PathBuf; 2]> {
-    let calibrated = ["add", "autodeeplab"].map(|run| a.out.join(run).join("calibrated.safetensors"));
-    for (run, out) in ["add", "autodeeplab"].iter().zip(&calibrated) {
-        if !out.exists() {
+    let mut kept = Vec::new();
+    for run in ["add", "autodeeplab"] {
+        let dir = a.out.join(run);
+        let (trained, calibrated) = (dir.join("model.safetensors"), dir.join("calibrated.safetensors"));
+        if !calibrated.exists() {
             println!("[3b/5] calibrating the BatchNorm statistics of {run} on full-size images");
             bn_calibrate::run(&Calibration {
-                model: a.out.join(run).join("model.safetensors"),
+                model: trained.clone(),
                 data: data.to_path_buf(),
-                out: out.clone(),
+                out: calibrated.clone(),
                 batches: bn_calibrate::BATCHES,
                 batch: bn_calibrate::BATCH,
                 size: parse_size("--size", bn_calibrate::SIZE)?,
@@ -214,8 +221,22 @@ fn calibrate_stage(a: &PipelineArgs, data: &Path) -> anyhow::Result<[PathBuf; 2]
                 device: a.device.clone(),
             })?;
         }
+        let choice = match BnChoice::load(&dir)? {
+            Some(c) => c,
+            None => {
+                println!("[3b/5] comparing {run} with and without the recomputed statistics on the val split");
+                let (n, before) = bn_choice::val_mious(&trained, data, bn_choice::IMAGES, &a.device)?;
+                let (_, after) = bn_choice::val_mious(&calibrated, data, bn_choice::IMAGES, &a.device)?;
+                let c = BnChoice::decide(n, before, after);
+                c.save(&dir)?;
+                c
+            }
+        };
+        println!("{}", choice.describe(run));
+        kept.push(if choice.calibrate { calibrated } else { trained });
     }
-    Ok(calibrated)
+    let [add, baseline]: [PathBuf; 2] = kept.try_into().expect("two runs");
+    Ok([add, baseline])
 }
 
 /// Trains the decision makers on the calibrated ADD unless `add_edm` exists.

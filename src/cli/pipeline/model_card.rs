@@ -114,10 +114,17 @@ pub fn write(dir: &Path, a: &PipelineArgs) -> anyhow::Result<()> {
     writeln!(
         s,
         "- BatchNorm statistics of both models then recomputed on {} full-size ({}) train images \
-         (`add calibrate-bn`): the crops' statistics describe the deep cells' zero padding, not images",
+         (`add calibrate-bn`), since training crops can leave the deep cells' statistics describing \
+         zero padding, and kept only where they score higher on the val split:",
         bn_calibrate::BATCHES * bn_calibrate::BATCH,
         bn_calibrate::SIZE
     )?;
+    for run in ["add", "autodeeplab"] {
+        match super::bn_choice::BnChoice::load(&a.out.join(run))? {
+            Some(c) => writeln!(s, "  - {} (first {} val images)", c.describe(run), c.images)?,
+            None => writeln!(s, "  - {run}: not compared (recomputed statistics kept)")?,
+        }
+    }
     writeln!(s, "- decision makers: {} epochs on the frozen network (`add train-edm --kind both`)\n", a.edm_epochs)?;
     // every decision-maker report in the run folder (the shipped one, and any trained to
     // compare, e.g. the EDM-map with the other target)
