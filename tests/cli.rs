@@ -156,3 +156,35 @@ fn bench_breaks_an_answer_into_its_parts() {
         assert!(part("stem") + part("cells") + part("head") + part("maps") <= part("total") * 1.05, "{r}");
     }
 }
+
+#[test]
+fn infer_on_a_folder_runs_its_images_not_their_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("gallery");
+    std::fs::create_dir(&folder).unwrap();
+    let run = |folder: &Path| {
+        let out = dir.path().join("out");
+        let o = add(&[
+            "infer",
+            folder.to_str().unwrap(),
+            "--preset",
+            "add-2",
+            "--filters",
+            "2",
+            "--device",
+            "cpu",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        (o, out)
+    };
+    let (o, _) = run(&folder);
+    assert!(!o.status.success() && text(&o).contains("gallery: no images in this folder"), "{}", text(&o));
+    image::RgbImage::new(70, 70).save(folder.join("scene_00.png")).unwrap();
+    image::GrayImage::new(70, 70).save(folder.join("scene_00_label.png")).unwrap();
+    let (o, out) = run(&folder);
+    assert!(o.status.success(), "{}", text(&o));
+    let lines = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 1, "the label image is no input: {lines}");
+    assert!(lines.contains("scene_00.png"), "{lines}");
+}

@@ -39,7 +39,7 @@ pub struct BenchAppArgs {
 pub fn run(args: BenchAppArgs) -> anyhow::Result<()> {
     let (h, w) = args.window;
     let job = AppTimingJob {
-        images: super::present::expand_images(&args.images)?,
+        images: super::inputs::expand_images(&args.images)?,
         rounds: args.rounds,
         models: args.models.into(),
         analysis: args.analysis,

@@ -70,30 +70,11 @@ struct ExportJob {
     unsure_below: Option<f32>,
 }
 
-/// Expands folders into their image files (sorted), keeping files as given.
-pub fn expand_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for p in inputs {
-        if p.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
-                .with_context(|| format!("{}: cannot list folder", p.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| crate::data::image_io::has_image_extension(f))
-                .collect();
-            files.sort();
-            out.extend(files);
-        } else {
-            out.push(p.clone());
-        }
-    }
-    Ok(out)
-}
-
 /// Runs `add infer`.
 pub fn run(args: InferArgs) -> anyhow::Result<()> {
     let policy: Policy = args.policy.parse()?;
     let engine = args.model.engine()?;
-    let images = expand_inputs(&args.images)?;
+    let images = super::inputs::expand_images(&args.images)?;
     anyhow::ensure!(!images.is_empty(), "no images found in {:?}", args.images);
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create output folder", args.out.display()))?;

@@ -12,6 +12,7 @@ pub mod eval;
 pub mod import;
 pub mod infer;
 pub mod info;
+pub mod inputs;
 pub mod model_arg;
 pub mod parity;
 pub mod pipeline;

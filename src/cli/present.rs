@@ -32,7 +32,7 @@ pub struct PresentArgs {
 
 /// Runs `add present`.
 pub fn run(args: PresentArgs) -> anyhow::Result<()> {
-    let images = expand_images(&args.images)?;
+    let images = super::inputs::expand_images(&args.images)?;
     let (h, w) = args.size;
     let job = PresentJob {
         images,
@@ -56,19 +56,4 @@ pub fn run(args: PresentArgs) -> anyhow::Result<()> {
         done.bytes as f64 / 1e6
     );
     Ok(())
-}
-
-/// Files as given, and folders as their images in name order (an empty folder is an error).
-pub(super) fn expand_images(given: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut images = Vec::new();
-    for p in given {
-        if p.is_dir() {
-            let found = crate::ui::files::list_folder(p);
-            anyhow::ensure!(!found.is_empty(), "{}: no images in this folder", p.display());
-            images.extend(found);
-        } else {
-            images.push(p.clone());
-        }
-    }
-    Ok(images)
 }
