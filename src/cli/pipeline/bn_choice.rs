@@ -2,8 +2,8 @@
 //! `add calibrate-bn` recomputes on full-size images. Calibrating repairs what small crops leave
 //! behind (deep cells' statistics that describe zero padding; `add train`'s old 129x257 crops
 //! needed it), but it can cost accuracy when the crops were near full size and scale-augmented: on
-//! a PyTorch-trained add-3 (257x513 crops, 1,900 of 2,500 steps), calibrating cost 0.7-1.2 mIoU
-//! per exit, and the baseline 1.6, on 60 held-out scenes. So the pipeline measures both on the
+//! a PyTorch-trained add-3 (257x513 crops, 2,500 steps), calibrating cost 0.75-1.4 mIoU per exit,
+//! and the baseline 1.5, on 60 held-out scenes. So the pipeline measures both on the
 //! val split and keeps the better one (the mean over exits), recording the numbers in
 //! `bn_choice.json` beside the run.
 
