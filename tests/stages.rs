@@ -232,4 +232,18 @@ fn a_tiny_pipeline_runs_every_stage_and_a_rerun_redoes_none() {
     run();
     assert_eq!(std::fs::read(out.join("add_edm.safetensors")).unwrap(), edm, "decision makers retrained");
     assert_eq!(std::fs::read(out.join("eval/eval.json")).unwrap(), eval, "evaluated again");
+    // a run folder from before the comparison (no bn_choice.json) keeps the calibrated models
+    // its decision makers were trained on, and compares nothing
+    for run in ["add", "autodeeplab"] {
+        std::fs::remove_file(out.join(run).join("bn_choice.json")).unwrap();
+    }
+    std::fs::remove_file(ship.join("autodeeplab.safetensors")).unwrap();
+    run();
+    assert!(!out.join("add/bn_choice.json").exists(), "nothing compared");
+    assert_eq!(
+        std::fs::read(ship.join("autodeeplab.safetensors")).unwrap(),
+        std::fs::read(out.join("autodeeplab/calibrated.safetensors")).unwrap()
+    );
+    let card_md = std::fs::read_to_string(ship.join("MODEL_CARD.md")).unwrap();
+    assert!(card_md.contains("  - autodeeplab: not compared (recomputed statistics kept)"), "{card_md}");
 }

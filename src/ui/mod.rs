@@ -8,8 +8,9 @@
 //! ([`extras`]). Each panel draws from a read-only [`panel::Ctx`] and the state it owns, and
 //! returns [`panel::Action`]s: [`toolbar`], [`policy_panel`], [`legend`], [`main_view`] (with
 //! [`image_view`], [`welcome`]), [`exit_strip`], [`hover`], [`shortcuts`]; the tabs
-//! [`network_view`], [`plots`] and [`browser`]; [`present`] takes the whole window (F5) and goes through a
-//! [`playlist`]; [`present_export`] runs it without a window (`add present`), and [`app_timing`] times the app (`add bench-app`). Machinery under them: [`files`] (helper
+//! [`network_view`], [`plots`] and [`browser`]; [`present`] takes the whole window (F5) and goes
+//! through a [`playlist`]; [`present_export`] runs it without a window (`add present`), and
+//! [`app_timing`] times the app (`add bench-app`). Machinery under them: [`files`] (helper
 //! threads), [`textures`], [`render`], [`overlay`], [`decision`], [`export`], [`export_masks`], [`screenshot`],
 //! [`net_summary`], [`frame_times`]. No panel imports the app (`tests/architecture.rs`).
 

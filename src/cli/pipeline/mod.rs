@@ -2,10 +2,9 @@
 //! so an interrupted pipeline picks up where it stopped (training stages resume from their
 //! checkpoints): generate scenes, optionally search the path, train ADD, train the Auto-DeepLab
 //! baseline, recompute both models' BatchNorm statistics on full-size images (kept where the val
-//! split scores them higher, [`bn_choice`]), train the
-//! decision makers, evaluate (writing the presets), and optionally ship the models into models/
-//! with a model card ([`model_card`]). Each stage is the library's typed function, called with
-//! the pipeline's recipe.
+//! split scores them higher, [`bn_choice`]), train the decision makers, evaluate (writing the
+//! presets), and optionally ship the models into models/ with a model card ([`model_card`]). Each
+//! stage is the library's typed function, called with the pipeline's recipe.
 
 pub mod bn_choice;
 pub mod model_card;
@@ -223,6 +222,13 @@ fn calibrate_stage(a: &PipelineArgs, data: &Path) -> anyhow::Result<[PathBuf; 2]
         }
         let choice = match BnChoice::load(&dir)? {
             Some(c) => c,
+            // a run folder from before the comparison: its decision makers were trained on the
+            // calibrated ADD, so that stays
+            None if a.out.join("add_edm.safetensors").exists() => {
+                println!("{run}: recomputed statistics kept (decision makers already trained on them)");
+                kept.push(calibrated);
+                continue;
+            }
             None => {
                 println!("[3b/5] comparing {run} with and without the recomputed statistics on the val split");
                 let (n, before) = bn_choice::val_mious(&trained, data, bn_choice::IMAGES, &a.device)?;
@@ -239,7 +245,7 @@ fn calibrate_stage(a: &PipelineArgs, data: &Path) -> anyhow::Result<[PathBuf; 2]
     Ok([add, baseline])
 }
 
-/// Trains the decision makers on the calibrated ADD unless `add_edm` exists.
+/// Trains the decision makers on the kept ADD (see [`calibrate_stage`]) unless `add_edm` exists.
 fn edm_stage(a: &PipelineArgs, data: &Path, model: &Path, add_edm: &Path) -> anyhow::Result<()> {
     if !add_edm.exists() {
         println!("[4/5] training the decision makers");
