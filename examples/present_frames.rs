@@ -15,6 +15,7 @@ mod demo_run;
 use add_studio::jobs::Segmenter;
 use add_studio::jobs::demo::DemoSegmenter;
 use add_studio::ui::StudioApp;
+use add_studio::ui::frame_times::spread;
 use add_studio::ui::present::steps;
 use browser_feed::{Frame, print_frame_stats, thread_cpu_ns};
 use eframe::egui;
@@ -71,10 +72,7 @@ impl eframe::App for Measure {
             assert!(self.app.presenter().active, "still presenting");
             assert_eq!(self.app.presenter().step, 0, "stepped all the way back");
             print_frame_stats(&self.frames);
-            let mut v = self.intervals.clone();
-            v.sort_by(f64::total_cmp);
-            let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
-            let (median, p99, worst) = (q(0.5), q(0.99), v[v.len() - 1]);
+            let (median, p99, worst) = spread(&self.intervals);
             println!("frame to frame (wall): median {median:.2} ms, p99 {p99:.2} ms, worst {worst:.2} ms");
             ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
         }

@@ -3,7 +3,8 @@
 //! thread's time per frame while the models compute.
 
 use crate::data::size::parse_size;
-use crate::ui::app_timing::{self, AppTiming, AppTimingJob, ImageTiming, spread};
+use crate::ui::app_timing::{self, AppTiming, AppTimingJob, ImageTiming};
+use crate::ui::frame_times::spread;
 use std::path::PathBuf;
 
 /// Options of `add bench-app`.

@@ -228,27 +228,9 @@ impl Pace {
     }
 }
 
-/// Median, 99th percentile and worst of `v` (NaN when empty).
-pub fn spread(v: &[f64]) -> (f64, f64, f64) {
-    let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-    if s.is_empty() {
-        return (f64::NAN, f64::NAN, f64::NAN);
-    }
-    s.sort_by(f64::total_cmp);
-    let q = |p: f64| s[((s.len() - 1) as f64 * p).round() as usize];
-    (q(0.5), q(0.99), s[s.len() - 1])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn spread_takes_quantiles_of_finite_values() {
-        let v: Vec<f64> = (1..=100).map(f64::from).chain([f64::NAN]).collect();
-        assert_eq!(spread(&v), (51.0, 99.0, 100.0));
-        assert!(spread(&[]).0.is_nan());
-    }
 
     #[test]
     fn pace_does_not_burst_after_a_slow_frame() {

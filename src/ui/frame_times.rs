@@ -56,3 +56,28 @@ impl FrameTimes {
         Some(s[((s.len() - 1) as f32 * q).round() as usize] * 1e3)
     }
 }
+
+/// Median, 99th percentile and worst of `v` (nearest rank; values that are not finite left out;
+/// NaN when none is left): how the frame-time measurements (`add bench-app`, the frame examples)
+/// sum up their frames.
+pub fn spread(v: &[f64]) -> (f64, f64, f64) {
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if s.is_empty() {
+        return (f64::NAN, f64::NAN, f64::NAN);
+    }
+    s.sort_by(f64::total_cmp);
+    let q = |p: f64| s[((s.len() - 1) as f64 * p).round() as usize];
+    (q(0.5), q(0.99), s[s.len() - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_takes_quantiles_of_finite_values() {
+        let v: Vec<f64> = (1..=100).map(f64::from).chain([f64::NAN]).collect();
+        assert_eq!(spread(&v), (51.0, 99.0, 100.0));
+        assert!(spread(&[]).0.is_nan());
+    }
+}

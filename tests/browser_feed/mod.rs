@@ -170,18 +170,14 @@ pub fn print_frame_stats(frames: &[Frame]) {
     ];
     for (label, from) in [("all frames", 0), ("frames at 4,000 to 5,000 rows", 4000)] {
         for (what, pick) in picks {
-            let mut v: Vec<f64> = frames.iter().filter(|f| f.rows >= from).filter_map(pick).collect();
+            let v: Vec<f64> = frames.iter().filter(|f| f.rows >= from).filter_map(pick).collect();
             if v.is_empty() {
                 continue;
             }
-            v.sort_by(f64::total_cmp);
-            let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+            let (median, p99, worst) = add_studio::ui::frame_times::spread(&v);
             println!(
-                "{label}: {} frames, {what}: median {:.2} ms, p99 {:.2} ms, worst {:.2} ms",
-                v.len(),
-                q(0.5),
-                q(0.99),
-                v[v.len() - 1]
+                "{label}: {} frames, {what}: median {median:.2} ms, p99 {p99:.2} ms, worst {worst:.2} ms",
+                v.len()
             );
         }
     }
