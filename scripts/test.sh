@@ -30,10 +30,16 @@ else
   echo "note: no Xvfb: the real-window test was left out (reported as ignored)" >&2
 fi
 if [ -f tests/torch_trainer.rs ]; then
+  torch_py=""
   for py in ${ADD_TORCH_PYTHON:+"$ADD_TORCH_PYTHON"} benches/peer/.venv/bin/python; do
     if "$py" -c 'import torch' >/dev/null 2>&1; then
-      ADD_TORCH_PYTHON="$py" cargo test --release --test torch_trainer -- --ignored
+      torch_py=$py
       break
     fi
   done
+  if [ -n "$torch_py" ]; then
+    ADD_TORCH_PYTHON="$torch_py" cargo test --release --test torch_trainer -- --ignored
+  else
+    echo "note: no Python with torch (bash benches/peer/setup.sh, or set ADD_TORCH_PYTHON): the PyTorch trainer's tests were left out (reported as ignored)" >&2
+  fi
 fi

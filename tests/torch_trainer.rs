@@ -33,7 +33,9 @@ fn torch_python() -> String {
             .output()
             .is_ok_and(|o| o.status.success());
         if ok {
-            return py.clone();
+            // a relative path (scripts/test.sh passes one) must survive the trainer's own
+            // working directory
+            return std::path::absolute(py).map_or(py.clone(), |p| p.display().to_string());
         }
     }
     panic!("no Python with torch, numpy, pillow and safetensors among {candidates:?}: set ADD_TORCH_PYTHON");
@@ -64,21 +66,8 @@ fn log_rows(run: &Path) -> Vec<String> {
 #[ignore = "needs PyTorch: scripts/test.sh runs it when $ADD_TORCH_PYTHON or benches/peer/.venv has torch"]
 fn a_pytorch_trained_model_opens_in_add_with_the_same_logits() {
     let py = torch_python();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let plan = DatasetPlan {
-        out: data.clone(),
-        count: 8,
-        width: 128,
-        height: 64,
-        seed: 5,
-        val_fraction: 0.25,
-        difficulty: (0.0, 1.0),
-    };
-    write_dataset(&plan, &indicatif::ProgressBar::hidden()).unwrap();
-    let card_path = dir.path().join("card.json");
+    let (dir, data, card_path) = tiny_data_and_card(5);
     let card_arg = card_path.to_str().unwrap();
-    add(&["card", "--arch", "add-3", "--filters", "4", "--head-width", "16", "--stem-width", "8", "-o", card_arg]);
     let card = ArchCard::load(&card_path).unwrap();
 
     let run = dir.path().join("run");
@@ -157,4 +146,205 @@ fn a_pytorch_trained_model_opens_in_add_with_the_same_logits() {
     let peer = Peer::new(&py, &repo().join("benches/peer/torch_peer.py"), &card, &file.tensors, &Device::Cpu).unwrap();
     let err = peer.parity(&net, &Device::Cpu).unwrap();
     assert!(err <= 1e-4, "relative L2 error {err} between add and PyTorch");
+}
+
+/// Eight generated 64x128 scenes of `seed` and a tiny add-3 card: (dir, data, card).
+fn tiny_data_and_card(seed: u64) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let plan = DatasetPlan {
+        out: data.clone(),
+        count: 8,
+        width: 128,
+        height: 64,
+        seed,
+        val_fraction: 0.25,
+        difficulty: (0.0, 1.0),
+    };
+    write_dataset(&plan, &indicatif::ProgressBar::hidden()).unwrap();
+    let card = dir.path().join("card.json");
+    add(&[
+        "card",
+        "--arch",
+        "add-3",
+        "--filters",
+        "4",
+        "--head-width",
+        "16",
+        "--stem-width",
+        "8",
+        "-o",
+        card.to_str().unwrap(),
+    ]);
+    (dir, data, card)
+}
+
+fn max_weight_difference(a: &Path, b: &Path) -> f32 {
+    let (a, b) = (TensorFile::read(a).unwrap(), TensorFile::read(b).unwrap());
+    assert_eq!(a.tensors.len(), b.tensors.len());
+    a.tensors
+        .iter()
+        .map(|(name, t)| (t - &b.tensors[name]).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap())
+        .fold(0.0, f32::max)
+}
+
+fn log_column(run: &Path, column: &str) -> Vec<f64> {
+    let text = std::fs::read_to_string(run.join("train_log.csv")).unwrap();
+    let mut lines = text.lines();
+    let at = lines.next().unwrap().split(',').position(|c| c == column).expect(column);
+    lines.map(|l| l.split(',').nth(at).unwrap().parse().unwrap()).collect()
+}
+
+#[test]
+#[ignore = "needs PyTorch: scripts/test.sh runs it when $ADD_TORCH_PYTHON or benches/peer/.venv has torch"]
+fn the_campaign_schedule_extends_and_continues_exactly_from_a_model_file() {
+    let py = torch_python();
+    let (dir, data, card) = tiny_data_and_card(6);
+    let at = |name: &str| dir.path().join(name);
+    let common = |out: &Path, steps: &str| -> Vec<String> {
+        [
+            "--card",
+            card.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--steps",
+            steps,
+            "--batch",
+            "2",
+            "--crop",
+            "65x97",
+            "--workers",
+            "0",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            "--checkpoint-every",
+            "1",
+            "--schedule",
+            "wsd",
+            "--warmup",
+            "2",
+            "--exit-weights",
+            "1,1,2",
+            "--distill",
+            "0.5",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let train = |args: Vec<String>, more: &[&str]| {
+        let all: Vec<&str> = args.iter().map(String::as_str).chain(more.iter().copied()).collect();
+        trainer(&py, &all)
+    };
+    // uninterrupted: 4 steps
+    train(common(&at("straight"), "4"), &[]);
+    // extended: 2 steps, then the same run asked for 4 (a stable run's total is no part of its recipe)
+    train(common(&at("extended"), "2"), &[]);
+    let two = at("two.safetensors");
+    std::fs::copy(at("extended/model.safetensors"), &two).unwrap();
+    train(common(&at("extended"), "4"), &["--resume"]);
+    // a new machine: only the model file and its momentum file survive
+    train(common(&at("gone"), "2"), &[]);
+    let shipped = at("shipped");
+    std::fs::create_dir(&shipped).unwrap();
+    std::fs::copy(at("gone/model.safetensors"), shipped.join("add.safetensors")).unwrap();
+    std::fs::copy(at("gone/model.optimizer.safetensors"), shipped.join("add.optimizer.safetensors")).unwrap();
+    std::fs::remove_dir_all(at("gone")).unwrap();
+    let model = shipped.join("add.safetensors");
+    train(common(&at("restarted"), "4"), &["--resume-from-model", model.to_str().unwrap()]);
+
+    let end = at("straight/model.safetensors");
+    assert!(max_weight_difference(&two, &end) > 0.0, "steps 2..4 trained nothing");
+    for run in ["extended", "restarted"] {
+        let d = max_weight_difference(&end, &at(&format!("{run}/model.safetensors")));
+        assert_eq!(d, 0.0, "{run}: weights differ from the uninterrupted run by {d}");
+    }
+    for run in ["straight", "extended", "restarted"] {
+        let loss = log_column(&at(run), "loss");
+        assert!(loss.iter().all(|l| l.is_finite() && *l > 0.0), "{run}: {loss:?}");
+    }
+    assert_eq!(log_column(&at("restarted"), "step"), [2.0, 3.0], "the restart continues at step 2");
+    // warm-up then constant: 0.025, 0.05, 0.05, 0.05
+    assert_eq!(log_column(&at("straight"), "lr"), [0.025, 0.05, 0.05, 0.05]);
+
+    // the step and the schedule read back from the model file
+    let meta = trained_elsewhere(&end).unwrap().unwrap();
+    assert_eq!((meta.step, meta.complete, meta.images_seen), (4, false, 8), "a stable run is never complete");
+    assert_eq!(meta.schedule["kind"], "wsd");
+    assert_eq!(meta.schedule["warmup"], 2);
+    assert!(meta.schedule["decay_from"].is_null());
+    assert_eq!(meta.recipe["distill"], 0.5, "our loss option is recorded: {}", meta.recipe);
+
+    // momentum from another step is refused, naming both files
+    std::fs::copy(at("extended/model.safetensors"), shipped.join("add.safetensors")).unwrap();
+    let all: Vec<String> = common(&at("mixed"), "6");
+    let out = Command::new(&py)
+        .current_dir(repo().join("pytorch"))
+        .args(["-m", "add_torch", "train"])
+        .args(&all)
+        .args(["--resume-from-model", model.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("momentum of step 2") && err.contains("at step 4"), "{err}");
+
+    // a decay branched off at step 4, on larger crops: complete, falling to zero, the stable run untouched
+    let branch = at("branch");
+    let mut args = common(&branch, "4");
+    let crop = args.iter().position(|a| a == "--crop").unwrap() + 1;
+    args[crop] = "65x129".into();
+    let text = train(args, &["--branch-from", at("straight").to_str().unwrap(), "--decay-steps", "3"]);
+    assert!(text.contains("done"), "{text}");
+    let meta = trained_elsewhere(&branch.join("model.safetensors")).unwrap().unwrap();
+    assert_eq!((meta.step, meta.steps, meta.complete, meta.images_seen), (7, 7, true, 14), "{meta:?}");
+    assert_eq!(meta.schedule["decay_from"], 4);
+    let lr = log_column(&branch, "lr");
+    assert_eq!(lr.len(), 3);
+    assert!(lr[0] == 0.05 && lr[1] < lr[0] && lr[2] < lr[1] && lr[2] > 0.0, "{lr:?}");
+    assert_eq!(max_weight_difference(&end, &at("straight/model.safetensors")), 0.0);
+}
+
+#[test]
+#[ignore = "needs PyTorch: scripts/test.sh runs it when $ADD_TORCH_PYTHON or benches/peer/.venv has torch"]
+fn exit_weights_and_self_distillation_change_the_gradients_they_should() {
+    let py = torch_python();
+    // three exits' logits on a 2x2 image, one label ignored; the gradients with each option on
+    // against the reference loss (every exit's cross-entropy averaged)
+    let script = r#"
+import torch
+from add_torch.loss import multi_exit_loss
+torch.manual_seed(0)
+labels = torch.tensor([[[0, 1], [2, 255]]])
+def grads(**kw):
+    outs = [torch.randn(1, 3, 2, 2, generator=torch.Generator().manual_seed(k)).requires_grad_() for k in range(3)]
+    total, per_exit = multi_exit_loss(outs, labels, **kw)
+    total.backward()
+    return [o.grad for o in outs], [float(l.detach()) for l in per_exit]
+ref, ce = grads()
+kd, ce_kd = grads(distill=0.5, temperature=2.0)
+w, _ = grads(exit_weights=[0, 0, 1])
+print("early_changed", all(not torch.allclose(a, b) for a, b in zip(ref[:2], kd[:2])))
+print("teacher_detached", torch.allclose(ref[2], kd[2]))
+print("logged_plain", ce == ce_kd)
+print("ignored_pixel_free", all(float(g[0, :, 1, 1].abs().max()) == 0 for g in kd))
+print("weights_zero_early", all(float(g.abs().max()) == 0 for g in w[:2]))
+print("weights_last_only", torch.allclose(w[2], ref[2] * 3))
+"#;
+    let out = Command::new(&py).current_dir(repo().join("pytorch")).args(["-c", script]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for check in [
+        "early_changed",
+        "teacher_detached",
+        "logged_plain",
+        "ignored_pixel_free",
+        "weights_zero_early",
+        "weights_last_only",
+    ] {
+        assert!(text.contains(&format!("{check} True")), "{check} fails:\n{text}");
+    }
 }

@@ -42,6 +42,26 @@ def train_arguments(p):
     p.add_argument("--scale", type=span, default=(0.75, 1.5), help="random scale range MIN,MAX")
     p.add_argument("--jitter", type=float, default=0.2, help="brightness/contrast/saturation jitter")
     p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--schedule", choices=("poly", "wsd"), default="poly",
+                   help="poly: the reference's, over --steps; wsd: warm-up then constant for as long as the "
+                        "run is extended (--resume with a larger --steps), a decay branched off with --branch-from")
+    p.add_argument("--warmup", type=int, default=0, help="wsd: linear warm-up steps")
+    p.add_argument("--branch-from", help="wsd: a stable run's folder (or model file) to branch a decay off, at the "
+                                         "step it reached, into --out")
+    p.add_argument("--decay-steps", type=int, default=0, help="with --branch-from: the decay's length in steps")
+    p.add_argument("--resume-from-model", help="continue exactly from a model file this trainer wrote (its step, "
+                                               "schedule and recipe) and the .optimizer.safetensors beside it, when "
+                                               "the run folder is gone")
+    p.add_argument("--exit-weights", type=lambda t: [float(v) for v in t.split(",")],
+                   help="weights of the exits' cross-entropies, e.g. 1,2,3 (default: equal, as the reference)")
+    p.add_argument("--distill", type=float, default=0.0,
+                   help="self-distillation: weight of the earlier exits' KL to the last exit's softened answer")
+    p.add_argument("--distill-temperature", type=float, default=2.0)
+    p.add_argument("--threads", type=int, default=0, help="intra-op threads (0: PyTorch's default)")
+    p.add_argument("--track-shared", action="store_true",
+                   help="at each validation also measure every exit with the ASPP output and with the low-level "
+                        "branch zeroed (shared_log.csv)")
+    p.add_argument("--shared-images", type=int, default=40, help="images for --track-shared")
     p.add_argument("--weight-decay", type=float, default=4e-5)
     p.add_argument("--no-nesterov", action="store_true", help="plain momentum instead of Nesterov's")
     p.add_argument("--no-class-weights", action="store_true", help="unweighted cross-entropy")

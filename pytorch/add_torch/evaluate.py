@@ -27,11 +27,14 @@ def iou_per_class(conf):
 
 
 @torch.no_grad()
-def evaluate(net, card, pairs, device, autocast=None):
-    """{"miou": [per exit], "iou": [[per class] per exit]} in percent (nan: class never seen)."""
+def evaluate(net, card, pairs, device, autocast=None, zero=None):
+    """{"miou": [per exit], "iou": [[per class] per exit]} in percent (nan: class never seen).
+    `zero` names a submodule (`aspp`, `low_level_conv`) whose output is replaced by zeros: what
+    the shared decoder answers without it."""
     module = net.module if hasattr(net, "module") else net
     was_training = module.training
     module.eval()
+    hook = getattr(module, zero).register_forward_hook(lambda _m, _i, o: torch.zeros_like(o)) if zero else None
     classes = len(card["classes"])
     exits = len(card["exits"]) + 1
     confs = [np.zeros((classes, classes), np.int64) for _ in range(exits)]
@@ -46,5 +49,7 @@ def evaluate(net, card, pairs, device, autocast=None):
             pred = o[0, :, :h, :w].argmax(0).cpu().numpy()
             confs[k] += confusion(pred, lab, classes)
     module.train(was_training)
+    if hook:
+        hook.remove()
     ious = [iou_per_class(c) * 100 for c in confs]
     return {"miou": [float(np.nanmean(i)) for i in ious], "iou": [[float(v) for v in i] for i in ious]}

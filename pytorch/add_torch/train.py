@@ -4,12 +4,19 @@ SyncBatchNorm), or a single process on one GPU or the CPU.
 GPU speed: bf16 autocast (weights, BatchNorm statistics and the loss stay f32), channels_last,
 cudnn.benchmark, optionally torch.compile. The recipe is the reference's: SGD with Nesterov
 momentum 0.9, weight decay 4e-5, poly learning rate, class weights 1 / ln(1.02 + frequency),
-every exit's cross-entropy averaged.
+every exit's cross-entropy averaged. Ours, recorded in the recipe when used: the extendable
+`wsd` schedule with decays branched off it (schedule.py), exit weights and self-distillation
+(loss.py).
 
-The run folder holds `checkpoint.pt` (weights, optimiser, step: `--resume` continues exactly,
-the batches depend only on seed and step), `model.safetensors` (our file, card embedded, what
-`add` opens), `train_log.csv` (the columns `add train` writes) and `val_log.csv` (mIoU and
-per-class IoU of every exit on held-out images, every `--eval-every` steps)."""
+The run folder holds `checkpoint.pt` (weights, optimiser, step, schedule: `--resume` continues
+exactly, the batches depend only on seed and step), `model.safetensors` (our file, card
+embedded, what `add` opens; its provenance records the step, schedule and recipe) beside
+`optimizer.safetensors` (the momentum buffers: with the model file, all a run needs to continue
+exactly on another machine, `--resume-from-model`), `train_log.csv` (the columns `add train`
+writes), `val_log.csv` (mIoU and per-class IoU of every exit on held-out images, every
+`--eval-every` steps) and, with `--track-shared`, `shared_log.csv`: every exit's mIoU with the
+ASPP's output zeroed (what the shared decoder answers from the low-level branch alone) and with
+the low-level branch zeroed (what the exit's own cells give)."""
 
 import csv
 import json
@@ -20,15 +27,22 @@ import time
 import torch
 import torch.distributed as dist
 
-from . import data, evaluate, network, weights
-from .loss import multi_exit_loss
+from . import data, evaluate, network, schedule, weights
+from .loss import exit_weight_list, multi_exit_loss
 
 RECIPE_KEYS = ("card", "steps", "batch", "crop", "scale", "lr", "momentum", "nesterov", "weight_decay",
-               "class_weights", "seed", "jitter")
+               "class_weights", "seed", "jitter", "schedule", "warmup", "exit_weights", "distill",
+               "distill_temperature")
+# what a decay branch must share with the stable run it leaves (crop and batch may change: the
+# stable phase can train on small crops and the decay on full-size ones)
+BRANCH_KEYS = ("card", "lr", "momentum", "nesterov", "weight_decay", "class_weights", "seed", "schedule",
+               "warmup")
+# a stable wsd run is extended by asking for more steps: its total is no part of its recipe
+EXTENDABLE = {"steps"}
 
 
 def poly_lr(base, step, total):
-    return base * max(0.0, 1.0 - step / max(1, total)) ** 0.9
+    return schedule.poly(base, step, total)
 
 
 class Run:
@@ -59,10 +73,72 @@ class Run:
 
 
 def read_recipe_args(args, card):
-    return {"card": card, "steps": args.steps, "batch": args.batch, "crop": list(args.crop),
-            "scale": list(args.scale), "lr": args.lr, "momentum": 0.9, "nesterov": not args.no_nesterov,
-            "weight_decay": args.weight_decay, "class_weights": not args.no_class_weights,
-            "seed": args.seed, "jitter": args.jitter}
+    r = {"card": card, "steps": args.steps, "batch": args.batch, "crop": list(args.crop),
+         "scale": list(args.scale), "lr": args.lr, "momentum": 0.9, "nesterov": not args.no_nesterov,
+         "weight_decay": args.weight_decay, "class_weights": not args.no_class_weights,
+         "seed": args.seed, "jitter": args.jitter}
+    # ours, only when used, so that the reference recipe's checkpoints keep resuming
+    if args.schedule != "poly":
+        r.update(schedule=args.schedule, warmup=args.warmup)
+    if args.exit_weights:
+        r["exit_weights"] = exit_weight_list(args.exit_weights, len(card["exits"]) + 1)
+    if args.distill > 0:
+        r.update(distill=args.distill, distill_temperature=args.distill_temperature)
+    return r
+
+
+def recipe_diff(old, new, keys):
+    ignore = EXTENDABLE if new.get("schedule") == "wsd" else set()
+    return [k for k in keys if k not in ignore and old.get(k) != new.get(k)]
+
+
+def optimizer_path(model_path):
+    """The momentum buffers' file beside a model file: add.safetensors -> add.optimizer.safetensors."""
+    stem = model_path[: -len(".safetensors")] if model_path.endswith(".safetensors") else model_path
+    return stem + ".optimizer.safetensors"
+
+
+def momentum_tensors(module, opt):
+    names = {id(p): n for n, p in module.named_parameters()}
+    out = {}
+    for g in opt.param_groups:
+        for p in g["params"]:
+            buf = opt.state.get(p, {}).get("momentum_buffer")
+            if buf is not None and id(p) in names:
+                out[names[id(p)]] = buf.detach().to("cpu", torch.float32).contiguous()
+    return out
+
+
+def save_momentum(path, module, opt, step):
+    """The momentum buffers by parameter name, with the step they belong to (checked on load:
+    a model file and a momentum file from different steps are refused)."""
+    from safetensors.torch import save_file
+    tmp = weights.atomic_path(path)
+    save_file(momentum_tensors(module, opt), tmp, metadata={"step": str(step)})
+    os.replace(tmp, path)
+
+
+def state_from_model(path, recipe):
+    """A checkpoint's contents rebuilt from a model file that this trainer wrote (weights, and
+    step, schedule and recipe from its provenance) and its momentum file beside it."""
+    from safetensors.torch import load_file
+    meta = weights.read_header(path).get("__metadata__") or {}
+    if weights.TRAINED_KEY not in meta:
+        raise SystemExit(f"{path}: no training record ({weights.TRAINED_KEY}): it cannot be continued exactly")
+    trained = json.loads(meta[weights.TRAINED_KEY])
+    for field in ("step", "schedule", "recipe"):
+        if field not in trained:
+            raise SystemExit(f"{path}: its training record has no `{field}`: written by an older trainer")
+    mom = optimizer_path(path)
+    if not os.path.exists(mom):
+        raise SystemExit(f"{path}: the momentum buffers ({mom}) are missing: it cannot be continued exactly")
+    mom_step = (weights.read_header(mom).get("__metadata__") or {}).get("step")
+    if mom_step != str(trained["step"]):
+        raise SystemExit(f"{mom}: momentum of step {mom_step}, but {path} is at step {trained['step']}; "
+                         f"copy the two from the same checkpoint")
+    old = dict(trained["recipe"], card=weights.load_card(path))
+    return {"step": trained["step"], "schedule": trained["schedule"], "recipe": old,
+            "model": load_file(path), "momentum": load_file(mom), "class_weights": trained.get("class_weights")}
 
 
 def _quiet_worker(_):
@@ -107,14 +183,41 @@ def train(args):
     if run.main:
         os.makedirs(out, exist_ok=True)
     start, state = 0, None
+    sched = schedule.make(args.schedule, args.lr, args.steps, args.warmup)
     if os.path.exists(ckpt_path):
         if not args.resume:
             raise SystemExit(f"{ckpt_path} exists: pass --resume to continue it, or choose another --out")
         state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        if state["recipe"] != recipe:
-            diff = [k for k in RECIPE_KEYS if state["recipe"].get(k) != recipe.get(k)]
-            raise SystemExit(f"{ckpt_path}: was started with other settings ({', '.join(diff)}); resume with the same ones")
+        where = ckpt_path
+    elif args.branch_from or args.resume_from_model:
+        src = args.branch_from or args.resume_from_model
+        if args.branch_from and os.path.isdir(src):
+            state = torch.load(os.path.join(src, "checkpoint.pt"), map_location="cpu", weights_only=False)
+        else:
+            state = state_from_model(src, recipe)
+        where = src
+    if state is not None:
+        keys = BRANCH_KEYS if args.branch_from and not os.path.exists(ckpt_path) else RECIPE_KEYS
+        diff = recipe_diff(state["recipe"], recipe, keys)
+        if diff:
+            raise SystemExit(f"{where}: was started with other settings ({', '.join(diff)}); continue with the same ones")
         start = state["step"]
+        sched = state.get("schedule") or schedule.make("poly", args.lr, args.steps)
+        if args.branch_from and not os.path.exists(ckpt_path):
+            sched = schedule.branch_decay(sched, start, args.decay_steps)
+            recipe["branched_from"] = {"step": start, "crop": state["recipe"]["crop"], "batch": state["recipe"]["batch"]}
+        elif "branched_from" in state["recipe"]:
+            recipe["branched_from"] = state["recipe"]["branched_from"]
+    elif args.branch_from is None and args.decay_steps:
+        raise SystemExit("--decay-steps needs --branch-from (the stable run to branch the decay off)")
+    end = schedule.end_step(sched, args.steps)
+    total = end if end is not None else args.steps
+    if sched["kind"] == "wsd":
+        recipe["steps"] = total
+    if end is not None and sched["kind"] == "wsd" and args.steps != end:
+        run.log(f"the decay ends at step {end}: training to it (--steps {args.steps} ignored)")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     pairs = data.cityscapes_pairs(args.data, "train")
     val_pairs = data.cityscapes_pairs(args.data, args.val_split)[: args.eval_images] if args.eval_every else []
     classes = len(card["classes"])
@@ -124,6 +227,8 @@ def train(args):
         if os.path.exists(cw_path):
             with open(cw_path) as f:
                 cw = json.load(f)["weights"]
+        elif state is not None and state.get("class_weights"):
+            cw = state["class_weights"]
         else:
             counts = data.class_frequencies(pairs, classes, workers=max(1, args.workers))
             cw = data.reference_class_weights(counts)
@@ -135,7 +240,7 @@ def train(args):
         class_weights = torch.tensor(cw, device=run.device)
     net = build_net(card, args.init, args.seed)
     if state:
-        net.load_state_dict(state["model"])
+        net.load_state_dict(state["model"], strict="momentum" not in state)
     net = net.to(run.device)
     if run.device.type == "cuda":
         net = net.to(memory_format=torch.channels_last)
@@ -144,12 +249,19 @@ def train(args):
         net = torch.nn.parallel.DistributedDataParallel(net, device_ids=[run.device.index] if run.device.type == "cuda" else None)
     opt = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, nesterov=recipe["nesterov"],
                           weight_decay=args.weight_decay)
-    if state:
+    if state and "optimizer" in state:
         opt.load_state_dict(state["optimizer"])
+    elif state:
+        named = dict((net.module if hasattr(net, "module") else net).named_parameters())
+        unknown = sorted(set(state["momentum"]) - set(named))
+        if unknown:
+            raise SystemExit(f"momentum buffers for unknown parameters: {unknown[:5]}")
+        for n, buf in state["momentum"].items():
+            opt.state[named[n]]["momentum_buffer"] = buf.to(run.device).clone()
     model_fn = torch.compile(net) if args.compile else net
     if args.batch % run.world:
         raise SystemExit(f"--batch {args.batch} is the global batch: it must divide among {run.world} processes")
-    sampler = data.StepBatches(len(pairs), args.batch, args.seed, start, args.steps if args.until is None else min(args.until, args.steps), run.rank, run.world)
+    sampler = data.StepBatches(len(pairs), args.batch, args.seed, start, total if args.until is None else min(args.until, total), run.rank, run.world)
     views = data.TrainViews(pairs, tuple(args.crop), tuple(args.scale), args.jitter, args.cache, max(1, args.workers))
     loader = torch.utils.data.DataLoader(views, batch_sampler=sampler, num_workers=args.workers,
                                          pin_memory=run.device.type == "cuda", persistent_workers=args.workers > 0,
@@ -161,7 +273,7 @@ def train(args):
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp)
 
     exits = len(card["exits"]) + 1
-    log_f = log = val_f = val_log = None
+    log_f = log = val_f = val_log = shared_f = shared_log = None
     if run.main:
         log_f, log = write_logs_header(os.path.join(out, "train_log.csv"),
                                        ["step", "loss"] + [f"loss_exit{k}" for k in range(exits)] +
@@ -170,6 +282,9 @@ def train(args):
         names = [c["name"].replace(" ", "_") for c in card["classes"]]
         val_f, val_log = write_logs_header(os.path.join(out, "val_log.csv"),
                                            ["step", "exit", "miou"] + [f"iou_{n}" for n in names], start + 1)
+        shared_f, shared_log = (write_logs_header(os.path.join(out, "shared_log.csv"),
+                                                  ["step", "exit", "miou", "miou_aspp_zeroed", "miou_low_level_zeroed"],
+                                                  start + 1) if args.track_shared else (None, None))
 
     stop = {"now": False}
 
@@ -183,14 +298,27 @@ def train(args):
             return
         module = net.module if hasattr(net, "module") else net
         weights.torch_save_atomic({"step": step, "recipe": recipe, "model": module.state_dict(),
-                                   "optimizer": opt.state_dict()}, ckpt_path)
-        trained = {"trainer": f"add_torch (pytorch {torch.__version__})", "step": step, "steps": args.steps,
-                   "complete": step >= args.steps, "images_seen": step * args.batch,
+                                   "optimizer": opt.state_dict(), "schedule": sched,
+                                   "class_weights": class_weights.tolist() if class_weights is not None else None},
+                                  ckpt_path)
+        seen = step * args.batch
+        if "branched_from" in recipe:
+            b = recipe["branched_from"]
+            seen = b["step"] * b["batch"] + (step - b["step"]) * args.batch
+        trained = {"trainer": f"add_torch (pytorch {torch.__version__})", "step": step,
+                   "steps": end if end is not None else args.steps,
+                   "complete": end is not None and step >= end, "images_seen": seen,
+                   "schedule": sched, "lr_next": schedule.lr_at(sched, step),
                    "recipe": {k: v for k, v in recipe.items() if k != "card"}, "processes": run.world,
+                   "class_weights": class_weights.tolist() if class_weights is not None else None,
                    "device": str(run.device) + (f" ({torch.cuda.get_device_name()})" if run.device.type == "cuda" else "")}
-        weights.save_model(os.path.join(out, "model.safetensors"), module, card, trained)
+        model_path = os.path.join(out, "model.safetensors")
+        save_momentum(optimizer_path(model_path), module, opt, step)
+        weights.save_model(model_path, module, card, trained)
         log_f.flush()
         val_f.flush()
+        if shared_f:
+            shared_f.flush()
 
     def validate(step):
         if not val_pairs or not run.main:
@@ -200,6 +328,16 @@ def train(args):
             val_log.writerow([step, k, f"{r['miou'][k]:.2f}"] + [f"{v:.2f}" for v in r["iou"][k]])
         val_f.flush()
         run.log(f"step {step}: val mIoU per exit " + " / ".join(f"{m:.2f}" for m in r["miou"]))
+        if shared_log:
+            few = val_pairs[: args.shared_images]
+            full = evaluate.evaluate(net, card, few, run.device, autocast if amp else None)
+            no_aspp = evaluate.evaluate(net, card, few, run.device, autocast if amp else None, zero="aspp")
+            no_low = evaluate.evaluate(net, card, few, run.device, autocast if amp else None, zero="low_level_conv")
+            for k in range(exits):
+                shared_log.writerow([step, k] + [f"{x['miou'][k]:.2f}" for x in (full, no_aspp, no_low)])
+            shared_f.flush()
+            run.log(f"step {step}: ASPP zeroed " + " / ".join(f"{m:.2f}" for m in no_aspp["miou"]) +
+                    "; low-level zeroed " + " / ".join(f"{m:.2f}" for m in no_low["miou"]))
 
     net.train()
     t0 = time.perf_counter()
@@ -214,13 +352,14 @@ def train(args):
         x = data.normalise(data.color_jitter(images, factors), card)
         if run.device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
-        lr = poly_lr(args.lr, step, args.steps)
+        lr = schedule.lr_at(sched, step)
         for g in opt.param_groups:
             g["lr"] = lr
         ts = time.perf_counter()
         with autocast():
             outs = model_fn(x)
-        loss, per_exit = multi_exit_loss(outs, labels, class_weights)
+        loss, per_exit = multi_exit_loss(outs, labels, class_weights, recipe.get("exit_weights"),
+                                         recipe.get("distill", 0.0), recipe.get("distill_temperature", 2.0))
         t_fwd = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -236,15 +375,15 @@ def train(args):
                          [f"{lr:.6f}", f"{args.batch / max(dt, 1e-9):.3f}", f"{t_data:.3f}", f"{t_fwd - ts:.3f}",
                           f"{t_bwd - t_fwd:.3f}", f"{t_all - t_bwd:.3f}", f"{time.perf_counter() - t0:.3f}"])
             if step % args.print_every == 0:
-                run.log(f"step {step}/{args.steps} loss {values[0]:.4f} lr {lr:.4f} {args.batch / max(dt, 1e-9):.1f} img/s")
+                run.log(f"step {step}/{total} loss {values[0]:.4f} lr {lr:.4f} {args.batch / max(dt, 1e-9):.1f} img/s")
         done = step + 1
-        if done % args.checkpoint_every == 0 or done == args.steps:
+        if done % args.checkpoint_every == 0 or done == total:
             save(done)
-        if args.eval_every and (done % args.eval_every == 0 or done == args.steps):
+        if args.eval_every and (done % args.eval_every == 0 or done == total):
             validate(done)
         t_prev = time.perf_counter()
         step = done
-    if stop["now"] or (args.until is not None and step < args.steps):
+    if stop["now"] or (args.until is not None and step < total):
         save(step)
         run.log(f"{'interrupted' if stop['now'] else 'paused'}: checkpoint at step {step} saved; --resume continues")
     else:
@@ -252,4 +391,6 @@ def train(args):
     if run.main:
         log_f.close()
         val_f.close()
+        if shared_f:
+            shared_f.close()
     run.close()

@@ -18,6 +18,10 @@ pub struct TrainedElsewhere {
     pub device: String,
     #[serde(default)]
     pub recipe: serde_json::Value,
+    /// The learning-rate schedule and where it stands (pytorch/add_torch/schedule.py): a `wsd`
+    /// run records its warm-up and, on a branched decay, the step it started from.
+    #[serde(default)]
+    pub schedule: serde_json::Value,
 }
 
 /// Metadata key of [`TrainedElsewhere`].

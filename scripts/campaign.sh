@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# The CPU training campaign of the shipped pair (issue 28): ADD and the Auto-DeepLab baseline
+# trained with the PyTorch trainer on the same batches, the same recipe and the same images seen,
+# on the extendable `wsd` schedule (warm-up, then a constant rate for as long as the campaign
+# runs), so it can stop anywhere and continue on any machine.
+#
+#   bash scripts/campaign.sh start    # start or continue every run, niced, in the background
+#   bash scripts/campaign.sh pause    # kill -STOP them (before a benchmark); `cont` continues
+#   bash scripts/campaign.sh stop     # Ctrl-C them: each saves a checkpoint and stops
+#   bash scripts/campaign.sh status   # step, images/s and the last validation of each run
+#   bash scripts/campaign.sh save     # copy each run's state into models/campaign/ (commit it)
+#   bash scripts/campaign.sh ship add # branch a decay off `add` and the baseline, finish, compare, ship
+#
+# A run continues from runs/campaign/NAME/checkpoint.pt, else (a new machine) from
+# models/campaign/NAME.safetensors and its .optimizer.safetensors, which record the step,
+# schedule and recipe; the scenes are regenerated identically from their seed.
+#
+# The runs: `add` (the reference's loss: every exit's cross-entropy averaged), `add_deep` (ours:
+# exits weighted 1:1:2 and the early exits distilled from the last), `autodeeplab` (the
+# baseline). Each takes one core (two single-threaded trainers on two cores run at 1.0x each,
+# one trainer on two threads at 1.25x of one).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+C="${CAMPAIGN:-runs/campaign}" STATE="${STATE:-models/campaign}"
+ADD="${ADD:-target/release/add}" PY="${PYTHON:-$PWD/benches/peer/.venv/bin/python}"
+SCENES=3000 SEED=1 SIZE=256x512 F=8 STEM=24 HEAD=64
+RUNS="${RUNS:-add add_deep autodeeplab}"
+# the stable phase's recipe (the decay's crop and batch are campaign_ship.sh's)
+RECIPE=(--batch 8 --crop 129x257 --scale 0.75,1.5 --lr 0.05 --schedule wsd --warmup 200 --seed "$SEED")
+
+card_of() { case $1 in autodeeplab) echo autodeeplab ;; *) echo add ;; esac; }
+extra_of() { case $1 in add_deep) echo "--exit-weights 1,1,2 --distill 0.5 --distill-temperature 2" ;; esac; }
+pids() { for n in $RUNS; do [[ -f "$C/$n.pid" ]] && kill -0 "$(cat "$C/$n.pid")" 2>/dev/null && cat "$C/$n.pid"; done; true; }
+
+prepare() {
+    mkdir -p "$C"
+    [[ -x "$ADD" ]] || { echo "campaign: $ADD not built (cargo build --release)" >&2; exit 2; }
+    "$PY" -c 'import torch' 2>/dev/null || { echo "campaign: $PY has no torch (bash benches/peer/setup.sh)" >&2; exit 2; }
+    if [[ ! -f "$C/data/manifest.jsonl" ]]; then
+        "$ADD" synth --out "$C/data" --count "$SCENES" --size "$SIZE" --seed "$SEED"
+    fi
+    for m in add autodeeplab; do
+        arch=$m
+        [[ $m == add ]] && arch=add-3
+        [[ -f "$C/$m.json" ]] || "$ADD" card --arch "$arch" --filters "$F" --stem-width "$STEM" --head-width "$HEAD" -o "$C/$m.json"
+    done
+}
+
+start() {
+    prepare
+    for n in $RUNS; do
+        if [[ -f "$C/$n.pid" ]] && kill -0 "$(cat "$C/$n.pid")" 2>/dev/null; then
+            echo "$n: already running (pid $(cat "$C/$n.pid"))"
+            continue
+        fi
+        from=()
+        if [[ -f "$C/$n/checkpoint.pt" ]]; then
+            from=(--resume)
+        elif [[ -f "$STATE/$n.safetensors" ]]; then
+            from=(--resume-from-model "$PWD/$STATE/$n.safetensors")
+        fi
+        track=()
+        [[ $n == autodeeplab ]] || track=(--track-shared --shared-images 30)
+        # shellcheck disable=SC2046
+        (cd pytorch && exec nice -n 19 "$PY" -m add_torch train --card "$PWD/../$C/$(card_of "$n").json" \
+            --data "$PWD/../$C/data" --out "$PWD/../$C/$n" --steps "${STEPS:-1000000}" "${RECIPE[@]}" \
+            $(extra_of "$n") --device cpu --threads 1 --workers 0 --cache --checkpoint-every 200 \
+            --eval-every 1000 --eval-images 60 --print-every 200 "${track[@]}" "${from[@]}") \
+            >>"$C/$n.log" 2>&1 &
+        echo $! >"$C/$n.pid"
+        echo "$n: started (pid $!, ${from[*]:-fresh}), log $C/$n.log"
+    done
+}
+
+status() {
+    for n in $RUNS; do
+        local state="stopped"
+        [[ -f "$C/$n.pid" ]] && kill -0 "$(cat "$C/$n.pid")" 2>/dev/null && state="running"
+        local last
+        last=$(awk -F, 'NR == 1 {for (i = 1; i <= NF; i++) c[$i] = i} END {if (NR > 1) printf "step %s, loss %s, lr %s, %s img/s", $c["step"], $c["loss"], $c["lr"], $c["images_per_s"]}' "$C/$n/train_log.csv" 2>/dev/null || true)
+        echo "$n: $state; ${last:-no step yet}"
+        { grep -h 'val mIoU\|zeroed' "$C/$n.log" 2>/dev/null || true; } | tail -n 2 | sed 's/^/    /'
+    done
+}
+
+save() {
+    mkdir -p "$STATE"
+    for n in $RUNS; do
+        [[ -f "$C/$n/model.safetensors" ]] || continue
+        # model and momentum are written together at each checkpoint; copy a consistent pair
+        cp "$C/$n/model.safetensors" "$STATE/.$n.safetensors.tmp"
+        cp "$C/$n/model.optimizer.safetensors" "$STATE/.$n.optimizer.safetensors.tmp"
+        mv "$STATE/.$n.safetensors.tmp" "$STATE/$n.safetensors"
+        mv "$STATE/.$n.optimizer.safetensors.tmp" "$STATE/$n.optimizer.safetensors"
+        for f in train_log.csv val_log.csv shared_log.csv; do
+            [[ -f "$C/$n/$f" ]] && cp "$C/$n/$f" "$STATE/$n.$f"
+        done
+        echo "$n: saved at step $(tail -n 1 "$C/$n/train_log.csv" | cut -d, -f1) into $STATE/"
+    done
+}
+
+# ship ADD_RUN: a decay branched off ADD_RUN and off the baseline at the steps they reached, on
+# full-size crops; `add pipeline` finishes both (BatchNorm choice, decision makers, eval and
+# presets on the val split, MODEL_CARD) into a staging folder; both the staged and the shipped
+# pair are evaluated on held-out scenes of a seed never trained on, and the staged pair replaces
+# models/ only when it beats the shipped one at the last exit and at the baseline.
+ship() {
+    local add_run=${1:-add} decay=${DECAY_STEPS:-400}
+    prepare
+    bash "$0" pause
+    local step
+    step=$(tail -n 1 "$C/$add_run/train_log.csv" | cut -d, -f1)
+    local P="$C/ship_${add_run}_$step"
+    mkdir -p "$P"
+    [[ -e "$P/data" ]] || ln -s "$PWD/$C/data" "$P/data"
+    local pids=()
+    for pair in "add:$add_run" "autodeeplab:autodeeplab"; do
+        local dst=${pair%%:*} src=${pair#*:}
+        [[ -f "$P/$dst/model.safetensors" ]] && grep -q '"complete":true' "$P/$dst/model.safetensors" 2>/dev/null && continue
+        local resume=()
+        [[ -f "$P/$dst/checkpoint.pt" ]] && resume=(--resume)
+        # the stable run's recipe, on full-size crops, batch 4
+        local recipe=("${RECIPE[@]}")
+        recipe[1]=4 recipe[3]=257x513
+        # shellcheck disable=SC2046
+        (cd pytorch && exec nice -n 10 "$PY" -m add_torch train --card "$PWD/../$C/$(card_of "$src").json" \
+            --data "$PWD/../$C/data" --out "$PWD/../$P/$dst" --steps "$decay" "${recipe[@]}" $(extra_of "$src") \
+            --branch-from "$PWD/../$C/$src" --decay-steps "$decay" --device cpu --threads 1 --workers 0 --cache \
+            --checkpoint-every 100 --print-every 100 "${resume[@]}") >>"$P/$dst.log" 2>&1 &
+        pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p" || { echo "ship: a decay failed, see $P/*.log" >&2; exit 3; }; done
+    "$ADD" pipeline --out "$P" --seed "$SEED" --scenes "$SCENES" --arch add-3 --filters "$F" \
+        --stem-width "$STEM" --head-width "$HEAD" --ship "$P/staged" | tee -a "$P/pipeline.log"
+    local H="$C/heldout"
+    [[ -f "$H/manifest.jsonl" ]] || "$ADD" synth --out "$H" --count "${HELDOUT:-150}" --size "$SIZE" \
+        --seed "${HELDOUT_SEED:-4242}" --val-fraction 1
+    for pair in staged:"$P/staged" shipped:models; do
+        local name=${pair%%:*} dir=${pair#*:}
+        [[ -f "$P/heldout_$name/eval.json" ]] || "$ADD" eval --model "$dir/add.safetensors" \
+            --baseline "$dir/autodeeplab.safetensors" --data "$H" --no-presets --out "$P/heldout_$name" >/dev/null
+    done
+    python3 scripts/campaign_compare.py "$P/heldout_staged/eval.json" "$P/heldout_shipped/eval.json" |
+        tee "$P/compare.txt"
+    if grep -q '^better' "$P/compare.txt" && [[ "${NO_SHIP:-0}" != 1 ]]; then
+        cp "$P/staged/add.safetensors" "$P/staged/autodeeplab.safetensors" "$P/staged/MODEL_CARD.md" models/
+        echo "shipped into models/ (from $P/staged)"
+    fi
+    bash "$0" cont
+}
+
+case "${1:-status}" in
+    start) start ;;
+    pause) p=$(pids); [[ -n $p ]] && kill -STOP $p; echo "paused: ${p:-nothing}" ;;
+    cont) p=$(pids); [[ -n $p ]] && kill -CONT $p; echo "continued: ${p:-nothing}" ;;
+    stop) p=$(pids); [[ -n $p ]] && { kill -CONT $p; kill -INT $p; }; echo "stopping: ${p:-nothing}" ;;
+    status) status ;;
+    save) save ;;
+    ship) ship "${2:-add}" ;;
+    *) echo "usage: $0 start|pause|cont|stop|status|save|ship [RUN]" >&2; exit 2 ;;
+esac
