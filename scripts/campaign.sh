@@ -46,30 +46,49 @@ prepare() {
     done
 }
 
+running() { [[ -f "$C/$1.pid" ]] && kill -0 "$(cat "$C/$1.pid")" 2>/dev/null; }
+wait_for() { while running "$1"; do sleep 2; done; }
+stop_all() {
+    local n
+    for n in $RUNS; do running "$n" && { kill -CONT "$(cat "$C/$n.pid")"; kill -INT "$(cat "$C/$n.pid")"; }; done
+    for n in $RUNS; do wait_for "$n"; done
+}
+# the step of a run's checkpoint (0 without one)
+ckpt_step() {
+    [[ -f "$C/$1/checkpoint.pt" ]] || { echo 0; return; }
+    (cd pytorch && "$PY" -c "import sys, torch; print(torch.load(sys.argv[1], map_location='cpu', weights_only=False)['step'])" "$PWD/../$C/$1/checkpoint.pt")
+}
+
 start() {
     prepare
     for n in $RUNS; do
-        if [[ -f "$C/$n.pid" ]] && kill -0 "$(cat "$C/$n.pid")" 2>/dev/null; then
+        if running "$n"; then
             echo "$n: already running (pid $(cat "$C/$n.pid"))"
             continue
         fi
-        from=()
-        if [[ -f "$C/$n/checkpoint.pt" ]]; then
-            from=(--resume)
-        elif [[ -f "$STATE/$n.safetensors" ]]; then
-            from=(--resume-from-model "$PWD/$STATE/$n.safetensors")
-        fi
-        track=()
-        [[ $n == autodeeplab ]] || track=(--track-shared --shared-images 30)
-        # shellcheck disable=SC2046
-        (cd pytorch && exec nice -n 19 "$PY" -m add_torch train --card "$PWD/../$C/$(card_of "$n").json" \
-            --data "$PWD/../$C/data" --out "$PWD/../$C/$n" --steps "${STEPS:-1000000}" "${RECIPE[@]}" \
-            $(extra_of "$n") --device cpu --threads 1 --workers 0 --cache --checkpoint-every 200 \
-            --eval-every 1000 --eval-images 60 --print-every 200 "${track[@]}" "${from[@]}") \
-            >>"$C/$n.log" 2>&1 &
-        echo $! >"$C/$n.pid"
-        echo "$n: started (pid $!, ${from[*]:-fresh}), log $C/$n.log"
+        start_one "$n"
     done
+}
+
+# start_one NAME: continues (or starts) one run in the background; $UNTIL pauses it at that step
+start_one() {
+    local n=$1 from=()
+    if [[ -f "$C/$n/checkpoint.pt" ]]; then
+        from=(--resume)
+    elif [[ -f "$STATE/$n.safetensors" ]]; then
+        from=(--resume-from-model "$PWD/$STATE/$n.safetensors")
+    fi
+    local track=() until=()
+    [[ $n == autodeeplab ]] || track=(--track-shared --shared-images 30)
+    [[ -n "${UNTIL:-}" ]] && until=(--until "$UNTIL")
+    # shellcheck disable=SC2046
+    (cd pytorch && exec nice -n 19 "$PY" -m add_torch train --card "$PWD/../$C/$(card_of "$n").json" \
+        --data "$PWD/../$C/data" --out "$PWD/../$C/$n" --steps "${STEPS:-1000000}" "${RECIPE[@]}" \
+        $(extra_of "$n") --device cpu --threads 1 --workers 0 --cache --checkpoint-every 200 \
+        --eval-every 1000 --eval-images 60 --print-every 200 "${track[@]}" "${until[@]}" "${from[@]}") \
+        >>"$C/$n.log" 2>&1 &
+    echo $! >"$C/$n.pid"
+    echo "$n: started (pid $!, ${from[*]:-fresh}), log $C/$n.log"
 }
 
 status() {
@@ -107,9 +126,21 @@ save() {
 ship() {
     local add_run=${1:-add} decay=${DECAY_STEPS:-400}
     prepare
-    bash "$0" pause
-    local step
-    step=$(tail -n 1 "$C/$add_run/train_log.csv" | cut -d, -f1)
+    # every run stops and saves where it is; those behind catch up with the furthest, so that
+    # both models of the pair (and the runs compared) have seen the same images
+    stop_all
+    local step=0 n s
+    for n in $RUNS; do
+        s=$(ckpt_step "$n")
+        ((s > step)) && step=$s
+    done
+    for n in $RUNS; do
+        if (($(ckpt_step "$n") < step)); then
+            echo "$n: catching up to step $step"
+            UNTIL=$step start_one "$n"
+        fi
+    done
+    for n in $RUNS; do wait_for "$n"; done
     local P="$C/ship_${add_run}_$step"
     mkdir -p "$P"
     [[ -e "$P/data" ]] || ln -s "$PWD/$C/data" "$P/data"
@@ -153,7 +184,7 @@ case "${1:-status}" in
     start) start ;;
     pause) p=$(pids); [[ -n $p ]] && kill -STOP $p; echo "paused: ${p:-nothing}" ;;
     cont) p=$(pids); [[ -n $p ]] && kill -CONT $p; echo "continued: ${p:-nothing}" ;;
-    stop) p=$(pids); [[ -n $p ]] && { kill -CONT $p; kill -INT $p; }; echo "stopping: ${p:-nothing}" ;;
+    stop) stop_all; echo "stopped: each saved a checkpoint" ;;
     status) status ;;
     save) save ;;
     ship) ship "${2:-add}" ;;

@@ -118,6 +118,17 @@ def save_momentum(path, module, opt, step):
     os.replace(tmp, path)
 
 
+def logged_compute(run_dir, below):
+    """Seconds of training (data, forward, backward, update) summed over a run's logged steps
+    below `below`: the compute of a checkpoint written before the trainer recorded its own."""
+    path = os.path.join(run_dir, "train_log.csv")
+    if not os.path.exists(path):
+        return 0.0
+    with open(path) as f:
+        rows = [r for r in csv.DictReader(f) if r["step"].isdigit() and int(r["step"]) < below]
+    return sum(float(r[k]) for r in rows for k in ("data_s", "forward_s", "backward_s", "update_s"))
+
+
 def state_from_model(path, recipe):
     """A checkpoint's contents rebuilt from a model file that this trainer wrote (weights, and
     step, schedule and recipe from its provenance) and its momentum file beside it."""
@@ -138,7 +149,8 @@ def state_from_model(path, recipe):
                          f"copy the two from the same checkpoint")
     old = dict(trained["recipe"], card=weights.load_card(path))
     return {"step": trained["step"], "schedule": trained["schedule"], "recipe": old,
-            "model": load_file(path), "momentum": load_file(mom), "class_weights": trained.get("class_weights")}
+            "model": load_file(path), "momentum": load_file(mom), "class_weights": trained.get("class_weights"),
+            "compute_s": trained.get("compute_s", 0.0)}
 
 
 def _quiet_worker(_):
@@ -202,6 +214,9 @@ def train(args):
         if diff:
             raise SystemExit(f"{where}: was started with other settings ({', '.join(diff)}); continue with the same ones")
         start = state["step"]
+        if "compute_s" not in state:
+            state["compute_s"] = logged_compute(args.branch_from if args.branch_from and os.path.isdir(args.branch_from)
+                                                and not os.path.exists(ckpt_path) else out, start)
         sched = state.get("schedule") or schedule.make("poly", args.lr, args.steps)
         if args.branch_from and not os.path.exists(ckpt_path):
             sched = schedule.branch_decay(sched, start, args.decay_steps)
@@ -298,7 +313,7 @@ def train(args):
             return
         module = net.module if hasattr(net, "module") else net
         weights.torch_save_atomic({"step": step, "recipe": recipe, "model": module.state_dict(),
-                                   "optimizer": opt.state_dict(), "schedule": sched,
+                                   "optimizer": opt.state_dict(), "schedule": sched, "compute_s": compute["s"],
                                    "class_weights": class_weights.tolist() if class_weights is not None else None},
                                   ckpt_path)
         seen = step * args.batch
@@ -308,7 +323,7 @@ def train(args):
         trained = {"trainer": f"add_torch (pytorch {torch.__version__})", "step": step,
                    "steps": end if end is not None else args.steps,
                    "complete": end is not None and step >= end, "images_seen": seen,
-                   "schedule": sched, "lr_next": schedule.lr_at(sched, step),
+                   "schedule": sched, "lr_next": schedule.lr_at(sched, step), "compute_s": compute["s"],
                    "recipe": {k: v for k, v in recipe.items() if k != "card"}, "processes": run.world,
                    "class_weights": class_weights.tolist() if class_weights is not None else None,
                    "device": str(run.device) + (f" ({torch.cuda.get_device_name()})" if run.device.type == "cuda" else "")}
@@ -339,6 +354,8 @@ def train(args):
             run.log(f"step {step}: ASPP zeroed " + " / ".join(f"{m:.2f}" for m in no_aspp["miou"]) +
                     "; low-level zeroed " + " / ".join(f"{m:.2f}" for m in no_low["miou"]))
 
+    # seconds of training over the whole lineage (a branch inherits its stable run's)
+    compute = {"s": float(state.get("compute_s", 0.0)) if state else 0.0}
     net.train()
     t0 = time.perf_counter()
     t_prev = time.perf_counter()
@@ -369,6 +386,7 @@ def train(args):
         t_all = time.perf_counter()
         if not all(v == v and abs(v) != float("inf") for v in values):
             raise SystemExit(f"loss became {values[0]} at step {step}: lower --lr")
+        compute["s"] += t_all - t_prev
         if run.main:
             dt = t_all - t_prev
             log.writerow([step] + [f"{v:.5f}" for v in values] +

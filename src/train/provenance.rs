@@ -22,6 +22,10 @@ pub struct TrainedElsewhere {
     /// run records its warm-up and, on a branched decay, the step it started from.
     #[serde(default)]
     pub schedule: serde_json::Value,
+    /// Seconds of training over the model's whole lineage (a decay branch counts the stable
+    /// run it left); 0 where the trainer did not record it.
+    #[serde(default)]
+    pub compute_s: f64,
 }
 
 /// Metadata key of [`TrainedElsewhere`].

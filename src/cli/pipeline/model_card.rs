@@ -91,12 +91,15 @@ pub fn write(dir: &Path, a: &PipelineArgs) -> anyhow::Result<()> {
         match trained_elsewhere(&a.out.join(run).join("model.safetensors"))? {
             Some(t) => writeln!(
                 s,
-                "- {name}: {} steps by {} on {}, {} images seen, {:.1} min of compute (summed per step); recipe {}",
+                "- {name}: {} steps by {} on {}, {} images seen, {:.1} min of compute (summed per step{}); \
+                 schedule {}; recipe {}",
                 t.step,
                 t.trainer,
                 t.device,
                 t.images_seen,
-                secs / 60.0,
+                if t.compute_s > 0.0 { t.compute_s } else { secs } / 60.0,
+                if t.compute_s > 0.0 { ", the whole run" } else { "" },
+                if t.schedule.is_null() { "poly".into() } else { t.schedule.to_string() },
                 t.recipe
             )?,
             None => writeln!(
