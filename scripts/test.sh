@@ -39,7 +39,13 @@ if [ -f tests/torch_trainer.rs ]; then
   done
   if [ -n "$torch_py" ]; then
     ADD_TORCH_PYTHON="$torch_py" cargo test --release --test torch_trainer -- --ignored
+    if "$torch_py" -c 'import pytest' >/dev/null 2>&1; then
+      "$torch_py" -m pytest -q pytorch/tests
+    else
+      echo "note: $torch_py has no pytest (bash benches/peer/setup.sh): pytorch/tests were left out" >&2
+    fi
   else
-    echo "note: no Python with torch (bash benches/peer/setup.sh, or set ADD_TORCH_PYTHON): the PyTorch trainer's tests were left out (reported as ignored)" >&2
+    echo "note: no Python with torch (bash benches/peer/setup.sh, or set ADD_TORCH_PYTHON): the PyTorch trainer's tests (tests/torch_trainer.rs, pytorch/tests) were left out" >&2
   fi
 fi
+echo "suite wall time: $((SECONDS / 60)) min $((SECONDS % 60)) s"

@@ -27,7 +27,7 @@ import time
 import torch
 import torch.distributed as dist
 
-from . import data, evaluate, network, schedule, weights
+from . import data, evaluate, network, schedule, sync_bn, weights
 from .loss import exit_weight_list, multi_exit_loss
 
 RECIPE_KEYS = ("card", "steps", "batch", "crop", "scale", "lr", "momentum", "nesterov", "weight_decay",
@@ -260,7 +260,8 @@ def train(args):
     if run.device.type == "cuda":
         net = net.to(memory_format=torch.channels_last)
     if run.world > 1:
-        net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
+        # PyTorch's SyncBatchNorm is GPU-only; on the CPU (gloo) ours adds the statistics up
+        net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net) if run.device.type == "cuda" else sync_bn.convert(net)
         net = torch.nn.parallel.DistributedDataParallel(net, device_ids=[run.device.index] if run.device.type == "cuda" else None)
     opt = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, nesterov=recipe["nesterov"],
                           weight_decay=args.weight_decay)
@@ -382,7 +383,12 @@ def train(args):
         loss.backward()
         t_bwd = time.perf_counter()
         opt.step()
-        values = torch.stack([loss.detach()] + [l.detach() for l in per_exit]).float().cpu().tolist()
+        values = torch.stack([loss.detach()] + [l.detach() for l in per_exit]).float()
+        if run.world > 1:
+            # the logged losses are the global batch's: the mean of every process's share
+            dist.all_reduce(values)
+            values /= run.world
+        values = values.cpu().tolist()
         t_all = time.perf_counter()
         if not all(v == v and abs(v) != float("inf") for v in values):
             raise SystemExit(f"loss became {values[0]} at step {step}: lower --lr")
