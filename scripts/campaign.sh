@@ -15,21 +15,30 @@
 # models/campaign/NAME.safetensors and its .optimizer.safetensors, which record the step,
 # schedule and recipe; the scenes are regenerated identically from their seed.
 #
-# The runs: `add` (the reference's loss: every exit's cross-entropy averaged), `add_deep` (ours:
-# exits weighted 1:1:2 and the early exits distilled from the last), `autodeeplab` (the
-# baseline). Each takes one core (two single-threaded trainers on two cores run at 1.0x each,
+# The runs: `add` (the reference's loss: every exit's cross-entropy averaged), `add_lld` (ours:
+# forked off `add`, the decoder's shared low-level branch dropped for half of each batch's
+# images in training), `autodeeplab` (the baseline); `add_deep` (exits weighted 1:1:2 and the
+# early exits distilled from the last) ran in the first session and is kept resumable
+# (RUNS="add_deep" bash scripts/campaign.sh start). Each takes one core (two single-threaded trainers on two cores run at 1.0x each,
 # one trainer on two threads at 1.25x of one).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 C="${CAMPAIGN:-runs/campaign}" STATE="${STATE:-models/campaign}"
 ADD="${ADD:-target/release/add}" PY="${PYTHON:-$PWD/benches/peer/.venv/bin/python}"
-SCENES=3000 SEED=1 SIZE=256x512 F=8 STEM=24 HEAD=64
-RUNS="${RUNS:-add add_deep autodeeplab}"
+SCENES="${SCENES:-3000}" SEED=1 SIZE="${SIZE:-256x512}" F=8 STEM=24 HEAD=64
+RUNS="${RUNS:-add add_lld autodeeplab}"
 # the stable phase's recipe (the decay's crop and batch are campaign_ship.sh's)
 RECIPE=(--batch 8 --crop 129x257 --scale 0.75,1.5 --lr 0.05 --schedule wsd --warmup 200 --seed "$SEED")
 
 card_of() { case $1 in autodeeplab) echo autodeeplab ;; *) echo add ;; esac; }
-extra_of() { case $1 in add_deep) echo "--exit-weights 1,1,2 --distill 0.5 --distill-temperature 2" ;; esac; }
+extra_of() {
+    case $1 in
+        add_deep) echo "--exit-weights 1,1,2 --distill 0.5 --distill-temperature 2" ;;
+        add_lld) echo "--low-level-dropout 0.5" ;;
+    esac
+}
+# a variant forked off another run (at the step that run had reached) instead of started fresh
+fork_of() { case $1 in add_lld) echo add ;; esac; }
 pids() { for n in $RUNS; do [[ -f "$C/$n.pid" ]] && kill -0 "$(cat "$C/$n.pid")" 2>/dev/null && cat "$C/$n.pid"; done; true; }
 
 prepare() {
@@ -77,6 +86,8 @@ start_one() {
         from=(--resume)
     elif [[ -f "$STATE/$n.safetensors" ]]; then
         from=(--resume-from-model "$PWD/$STATE/$n.safetensors")
+    elif [[ -n "$(fork_of "$n")" && -f "$C/$(fork_of "$n")/checkpoint.pt" ]]; then
+        from=(--fork-from "$PWD/$C/$(fork_of "$n")")
     fi
     local track=() until=()
     [[ $n == autodeeplab ]] || track=(--track-shared --shared-images 30)

@@ -49,6 +49,8 @@ def train_arguments(p):
     p.add_argument("--branch-from", help="wsd: a stable run's folder (or model file) to branch a decay off, at the "
                                          "step it reached, into --out")
     p.add_argument("--decay-steps", type=int, default=0, help="with --branch-from: the decay's length in steps")
+    p.add_argument("--fork-from", help="wsd: start a stable run of its own (e.g. with another loss option) from "
+                                       "another run's folder at the step it reached")
     p.add_argument("--resume-from-model", help="continue exactly from a model file this trainer wrote (its step, "
                                                "schedule and recipe) and the .optimizer.safetensors beside it, when "
                                                "the run folder is gone")
@@ -57,6 +59,9 @@ def train_arguments(p):
     p.add_argument("--distill", type=float, default=0.0,
                    help="self-distillation: weight of the earlier exits' KL to the last exit's softened answer")
     p.add_argument("--distill-temperature", type=float, default=2.0)
+    p.add_argument("--low-level-dropout", type=float, default=0.0,
+                   help="training only: zero the decoder's low-level branch (shared by every exit) for this share "
+                        "of each batch's images, so the decoder also learns to answer from the exit's own cells")
     p.add_argument("--threads", type=int, default=0, help="intra-op threads (0: PyTorch's default)")
     p.add_argument("--track-shared", action="store_true",
                    help="at each validation also measure every exit with the ASPP output and with the low-level "

@@ -32,11 +32,12 @@ from .loss import exit_weight_list, multi_exit_loss
 
 RECIPE_KEYS = ("card", "steps", "batch", "crop", "scale", "lr", "momentum", "nesterov", "weight_decay",
                "class_weights", "seed", "jitter", "schedule", "warmup", "exit_weights", "distill",
-               "distill_temperature")
+               "distill_temperature", "low_level_dropout")
 # what a decay branch must share with the stable run it leaves (crop and batch may change: the
 # stable phase can train on small crops and the decay on full-size ones)
 BRANCH_KEYS = ("card", "lr", "momentum", "nesterov", "weight_decay", "class_weights", "seed", "schedule",
                "warmup")
+LOSS_KEYS = ("exit_weights", "distill", "distill_temperature", "low_level_dropout")
 # a stable wsd run is extended by asking for more steps: its total is no part of its recipe
 EXTENDABLE = {"steps"}
 
@@ -84,6 +85,10 @@ def read_recipe_args(args, card):
         r["exit_weights"] = exit_weight_list(args.exit_weights, len(card["exits"]) + 1)
     if args.distill > 0:
         r.update(distill=args.distill, distill_temperature=args.distill_temperature)
+    if args.low_level_dropout > 0:
+        if not 0 < args.low_level_dropout < 1:
+            raise SystemExit(f"--low-level-dropout {args.low_level_dropout}: must be in (0, 1)")
+        r["low_level_dropout"] = args.low_level_dropout
     return r
 
 
@@ -153,6 +158,24 @@ def state_from_model(path, recipe):
             "compute_s": trained.get("compute_s", 0.0)}
 
 
+class LowLevelDropout:
+    """Training only: the shared decoder's low-level branch (cell 0's features, shared by every
+    exit) zeroed for a random `p` of the images of each batch, the kept ones scaled by 1 / (1 - p),
+    so that the decoder must also answer from the exit's own features. The mask of step s depends
+    only on (seed, s), so a resumed run draws the same masks. Nothing changes at inference."""
+
+    def __init__(self, module, p, seed):
+        self.p, self.seed, self.step = p, seed, 0
+        self.handle = module.low_level_conv.register_forward_hook(self)
+
+    def __call__(self, module, _inputs, out):
+        if not module.training or self.p <= 0:
+            return out
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.step + 7)
+        keep = (torch.rand(out.shape[0], generator=g) >= self.p).to(out.dtype).to(out.device)
+        return out * (keep / (1 - self.p)).view(-1, 1, 1, 1)
+
+
 def _quiet_worker(_):
     """Ctrl-C is the main process's to handle: it saves a checkpoint and stops."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -194,35 +217,41 @@ def train(args):
     ckpt_path = os.path.join(out, "checkpoint.pt")
     if run.main:
         os.makedirs(out, exist_ok=True)
-    start, state = 0, None
+    start, state, src = 0, None, None
     sched = schedule.make(args.schedule, args.lr, args.steps, args.warmup)
     if os.path.exists(ckpt_path):
         if not args.resume:
             raise SystemExit(f"{ckpt_path} exists: pass --resume to continue it, or choose another --out")
         state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         where = ckpt_path
-    elif args.branch_from or args.resume_from_model:
-        src = args.branch_from or args.resume_from_model
-        if args.branch_from and os.path.isdir(src):
+    elif args.branch_from or args.fork_from or args.resume_from_model:
+        src = args.branch_from or args.fork_from or args.resume_from_model
+        if (args.branch_from or args.fork_from) and os.path.isdir(src):
             state = torch.load(os.path.join(src, "checkpoint.pt"), map_location="cpu", weights_only=False)
         else:
             state = state_from_model(src, recipe)
         where = src
     if state is not None:
-        keys = BRANCH_KEYS if args.branch_from and not os.path.exists(ckpt_path) else RECIPE_KEYS
+        new_line = (args.branch_from or args.fork_from) and not os.path.exists(ckpt_path)
+        keys = BRANCH_KEYS if new_line else RECIPE_KEYS
         diff = recipe_diff(state["recipe"], recipe, keys)
         if diff:
             raise SystemExit(f"{where}: was started with other settings ({', '.join(diff)}); continue with the same ones")
         start = state["step"]
         if "compute_s" not in state:
-            state["compute_s"] = logged_compute(args.branch_from if args.branch_from and os.path.isdir(args.branch_from)
-                                                and not os.path.exists(ckpt_path) else out, start)
+            state["compute_s"] = logged_compute(src if new_line and os.path.isdir(src) else out, start)
         sched = state.get("schedule") or schedule.make("poly", args.lr, args.steps)
-        if args.branch_from and not os.path.exists(ckpt_path):
+        parent = {"step": start, "crop": state["recipe"]["crop"], "batch": state["recipe"]["batch"]}
+        if args.branch_from and new_line:
             sched = schedule.branch_decay(sched, start, args.decay_steps)
-            recipe["branched_from"] = {"step": start, "crop": state["recipe"]["crop"], "batch": state["recipe"]["batch"]}
-        elif "branched_from" in state["recipe"]:
-            recipe["branched_from"] = state["recipe"]["branched_from"]
+            recipe["branched_from"] = parent
+        elif args.fork_from and new_line:
+            # a stable run of its own from here on, e.g. with another loss: the study's variants
+            # share the steps before the fork
+            recipe["forked_from"] = dict(parent, loss={k: state["recipe"][k] for k in LOSS_KEYS if k in state["recipe"]})
+        for k in ("branched_from", "forked_from"):
+            if k in state["recipe"] and k not in recipe:
+                recipe[k] = state["recipe"][k]
     elif args.branch_from is None and args.decay_steps:
         raise SystemExit("--decay-steps needs --branch-from (the stable run to branch the decay off)")
     end = schedule.end_step(sched, args.steps)
@@ -274,6 +303,10 @@ def train(args):
             raise SystemExit(f"momentum buffers for unknown parameters: {unknown[:5]}")
         for n, buf in state["momentum"].items():
             opt.state[named[n]]["momentum_buffer"] = buf.to(run.device).clone()
+    dropout = None
+    if recipe.get("low_level_dropout"):
+        dropout = LowLevelDropout(net.module if hasattr(net, "module") else net, recipe["low_level_dropout"],
+                                  args.seed * 31 + run.rank)
     model_fn = torch.compile(net) if args.compile else net
     if args.batch % run.world:
         raise SystemExit(f"--batch {args.batch} is the global batch: it must divide among {run.world} processes")
@@ -318,9 +351,10 @@ def train(args):
                                    "class_weights": class_weights.tolist() if class_weights is not None else None},
                                   ckpt_path)
         seen = step * args.batch
-        if "branched_from" in recipe:
-            b = recipe["branched_from"]
-            seen = b["step"] * b["batch"] + (step - b["step"]) * args.batch
+        for k in ("branched_from", "forked_from"):
+            if k in recipe:
+                b = recipe[k]
+                seen = b["step"] * b["batch"] + (step - b["step"]) * args.batch
         trained = {"trainer": f"add_torch (pytorch {torch.__version__})", "step": step,
                    "steps": end if end is not None else args.steps,
                    "complete": end is not None and step >= end, "images_seen": seen,
@@ -375,6 +409,8 @@ def train(args):
             g["lr"] = lr
         ts = time.perf_counter()
         with autocast():
+            if dropout:
+                dropout.step = step
             outs = model_fn(x)
         loss, per_exit = multi_exit_loss(outs, labels, class_weights, recipe.get("exit_weights"),
                                          recipe.get("distill", 0.0), recipe.get("distill_temperature", 2.0))

@@ -141,3 +141,59 @@ def test_bf16_autocast_on_a_gpu_stays_close_to_f32(card_path, data, tmp_path):
     run_trainer(train_args(card_path, data, a, 2, "--jitter", "0") + ["--device", "cuda"])
     run_trainer(train_args(card_path, data, b, 2, "--jitter", "0") + ["--device", "cuda", "--fp32"])
     assert abs(losses(a)[0] - losses(b)[0]) < 0.05
+
+
+def test_low_level_dropout_zeroes_the_shared_branch_in_training_only(card_path, data, tmp_path):
+    from add_torch import network
+    from add_torch.train import LowLevelDropout
+    from conftest import tiny_card
+    net = network.init_weights(network.AddNet(tiny_card()))
+    seen = []
+    net.decoder.register_forward_pre_hook(lambda _m, args: seen.append(args[1].detach().clone()))
+    hook = LowLevelDropout(net, 0.5, seed=1)
+    x = torch.randn(16, 3, 48, 96)
+    net.train()
+    net(x, answer_at=0)
+    zeroed = (seen[-1].flatten(1).abs().amax(1) == 0)
+    assert 0 < int(zeroed.sum()) < 16, "about half of the images lose the branch"
+    kept = seen[-1][~zeroed]
+    hook.p = 0.0
+    net(x, answer_at=0)
+    assert torch.allclose(kept, seen[-1][~zeroed] * 2), "the kept ones are scaled by 1 / (1 - p)"
+    hook.p, hook.step = 0.5, 1
+    net(x, answer_at=0)
+    assert not torch.equal(seen[-1].flatten(1).abs().amax(1) == 0, zeroed), "another step, another mask"
+    net.eval()
+    with torch.no_grad():
+        net(x, answer_at=0)
+    assert bool((seen[-1].flatten(1).abs().amax(1) > 0).all()), "never at inference"
+
+
+def test_a_run_with_low_level_dropout_resumes_exactly(card_path, data, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    run_trainer(train_args(card_path, data, a, 3, "--low-level-dropout", "0.5"))
+    run_trainer(train_args(card_path, data, b, 3, "--low-level-dropout", "0.5", "--until", "1"))
+    run_trainer(train_args(card_path, data, b, 3, "--low-level-dropout", "0.5", "--resume"))
+    assert max_difference(a / "model.safetensors", b / "model.safetensors") == 0.0
+    plain = tmp_path / "plain"
+    run_trainer(train_args(card_path, data, plain, 3))
+    assert max_difference(a / "model.safetensors", plain / "model.safetensors") > 0.0, "the option changes training"
+
+
+def test_a_fork_continues_a_stable_run_with_another_loss(card_path, data, tmp_path):
+    wsd = ("--schedule", "wsd", "--warmup", "1")
+    parent, fork = tmp_path / "parent", tmp_path / "fork"
+    run_trainer(train_args(card_path, data, parent, 2, *wsd))
+    before = load_file(parent / "model.safetensors")
+    run_trainer(train_args(card_path, data, fork, 4, *wsd, "--low-level-dropout", "0.5", "--fork-from", str(parent)))
+    with open(fork / "train_log.csv") as f:
+        assert [r.split(",")[0] for r in f.read().splitlines()[1:]] == ["2", "3"]
+    trained = json.loads(weights.read_header(str(fork / "model.safetensors"))["__metadata__"][weights.TRAINED_KEY])
+    assert trained["recipe"]["forked_from"] == {"step": 2, "crop": [48, 96], "batch": 4, "loss": {}}
+    assert trained["recipe"]["low_level_dropout"] == 0.5 and trained["images_seen"] == 16
+    assert trained["compute_s"] > 0 and not trained["complete"]
+    after = load_file(parent / "model.safetensors")
+    assert all(torch.equal(before[k], after[k]) for k in before), "the parent is left as it was"
+    p = run_trainer(train_args(card_path, data, tmp_path / "bad", 4, *wsd, "--lr", "0.1", "--fork-from", str(parent)),
+                    check=False)
+    assert p.returncode != 0 and "other settings (lr)" in p.stderr
