@@ -23,8 +23,8 @@
 # one trainer on two threads at 1.25x of one).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-C="${CAMPAIGN:-runs/campaign}" STATE="${STATE:-models/campaign}"
-ADD="${ADD:-target/release/add}" PY="${PYTHON:-$PWD/benches/peer/.venv/bin/python}"
+C="$(realpath -m "${CAMPAIGN:-runs/campaign}")" STATE="$(realpath -m "${STATE:-models/campaign}")"
+ADD="$(realpath -m "${ADD:-target/release/add}")" PY="${PYTHON:-$PWD/benches/peer/.venv/bin/python}"
 SCENES="${SCENES:-3000}" SEED=1 SIZE="${SIZE:-256x512}" F=8 STEM=24 HEAD=64
 RUNS="${RUNS:-add add_lld autodeeplab}"
 # the stable phase's recipe (the decay's crop and batch are campaign_ship.sh's)
@@ -65,7 +65,7 @@ stop_all() {
 # the step of a run's checkpoint (0 without one)
 ckpt_step() {
     [[ -f "$C/$1/checkpoint.pt" ]] || { echo 0; return; }
-    (cd pytorch && "$PY" -c "import sys, torch; print(torch.load(sys.argv[1], map_location='cpu', weights_only=False)['step'])" "$PWD/../$C/$1/checkpoint.pt")
+    (cd pytorch && "$PY" -c "import sys, torch; print(torch.load(sys.argv[1], map_location='cpu', weights_only=False)['step'])" "$C/$1/checkpoint.pt")
 }
 
 start() {
@@ -85,16 +85,16 @@ start_one() {
     if [[ -f "$C/$n/checkpoint.pt" ]]; then
         from=(--resume)
     elif [[ -f "$STATE/$n.safetensors" ]]; then
-        from=(--resume-from-model "$PWD/$STATE/$n.safetensors")
+        from=(--resume-from-model "$STATE/$n.safetensors")
     elif [[ -n "$(fork_of "$n")" && -f "$C/$(fork_of "$n")/checkpoint.pt" ]]; then
-        from=(--fork-from "$PWD/$C/$(fork_of "$n")")
+        from=(--fork-from "$C/$(fork_of "$n")")
     fi
     local track=() until=()
     [[ $n == autodeeplab ]] || track=(--track-shared --shared-images 30)
     [[ -n "${UNTIL:-}" ]] && until=(--until "$UNTIL")
     # shellcheck disable=SC2046
-    (cd pytorch && exec nice -n 19 "$PY" -m add_torch train --card "$PWD/../$C/$(card_of "$n").json" \
-        --data "$PWD/../$C/data" --out "$PWD/../$C/$n" --steps "${STEPS:-1000000}" "${RECIPE[@]}" \
+    (cd pytorch && exec nice -n 19 "$PY" -m add_torch train --card "$C/$(card_of "$n").json" \
+        --data "$C/data" --out "$C/$n" --steps "${STEPS:-1000000}" "${RECIPE[@]}" \
         $(extra_of "$n") --device cpu --threads 1 --workers 0 --cache --checkpoint-every 200 \
         --eval-every 1000 --eval-images 60 --print-every 200 "${track[@]}" "${until[@]}" "${from[@]}") \
         >>"$C/$n.log" 2>&1 &
@@ -125,7 +125,7 @@ save() {
         for f in train_log.csv val_log.csv shared_log.csv; do
             [[ -f "$C/$n/$f" ]] && cp "$C/$n/$f" "$STATE/$n.$f"
         done
-        echo "$n: saved at step $(tail -n 1 "$C/$n/train_log.csv" | cut -d, -f1) into $STATE/"
+        echo "$n: saved at step $(ckpt_step "$n") into $STATE/"
     done
 }
 
@@ -154,7 +154,7 @@ ship() {
     for n in $RUNS; do wait_for "$n"; done
     local P="$C/ship_${add_run}_$step"
     mkdir -p "$P"
-    [[ -e "$P/data" ]] || ln -s "$PWD/$C/data" "$P/data"
+    [[ -e "$P/data" ]] || ln -s "$C/data" "$P/data"
     local pids=()
     for pair in "add:$add_run" "autodeeplab:autodeeplab"; do
         local dst=${pair%%:*} src=${pair#*:}
@@ -165,9 +165,9 @@ ship() {
         local recipe=("${RECIPE[@]}")
         recipe[1]=4 recipe[3]=257x513
         # shellcheck disable=SC2046
-        (cd pytorch && exec nice -n 10 "$PY" -m add_torch train --card "$PWD/../$C/$(card_of "$src").json" \
-            --data "$PWD/../$C/data" --out "$PWD/../$P/$dst" --steps "$decay" "${recipe[@]}" $(extra_of "$src") \
-            --branch-from "$PWD/../$C/$src" --decay-steps "$decay" --device cpu --threads 1 --workers 0 --cache \
+        (cd pytorch && exec nice -n 10 "$PY" -m add_torch train --card "$C/$(card_of "$src").json" \
+            --data "$C/data" --out "$P/$dst" --steps "$decay" "${recipe[@]}" $(extra_of "$src") \
+            --branch-from "$C/$src" --decay-steps "$decay" --device cpu --threads 1 --workers 0 --cache \
             --checkpoint-every 100 --print-every 100 "${resume[@]}") >>"$P/$dst.log" 2>&1 &
         pids+=($!)
     done

@@ -120,6 +120,7 @@ def save_momentum(path, module, opt, step):
     from safetensors.torch import save_file
     tmp = weights.atomic_path(path)
     save_file(momentum_tensors(module, opt), tmp, metadata={"step": str(step)})
+    weights.make_readable(tmp)
     os.replace(tmp, path)
 
 

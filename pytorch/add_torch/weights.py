@@ -53,7 +53,7 @@ def state_for_file(net):
             for k, v in module.state_dict().items() if not k.endswith("num_batches_tracked")}
 
 
-def _readable(path):
+def make_readable(path):
     """Temp files are made private; the finished file gets the usual permissions."""
     mask = os.umask(0)
     os.umask(mask)
@@ -72,14 +72,14 @@ def save_model(path, net, card, trained=None):
         meta[TRAINED_KEY] = json.dumps(trained, separators=(",", ":"))
     tmp = atomic_path(path)
     save_file(state_for_file(net), tmp, metadata=meta)
-    _readable(tmp)
+    make_readable(tmp)
     os.replace(tmp, path)
 
 
 def torch_save_atomic(obj, path):
     tmp = atomic_path(path)
     torch.save(obj, tmp)
-    _readable(tmp)
+    make_readable(tmp)
     os.replace(tmp, path)
 
 
