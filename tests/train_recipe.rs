@@ -69,6 +69,7 @@ fn class_weights_follow_the_labels_and_resume_is_exact() {
     let (straight, paused) = (tmp.path().join("a"), tmp.path().join("b"));
     train(&data, &straight, &[]);
     train(&data, &paused, &["--until", "1"]);
+    let after_one = TensorFile::read(&paused.join("model.safetensors")).unwrap();
     train(&data, &paused, &["--resume"]);
 
     // the weights in the checkpoint are 1 / ln(1.02 + frequency) of the train labels' pixels
@@ -97,10 +98,17 @@ fn class_weights_follow_the_labels_and_resume_is_exact() {
         TensorFile::read(&straight.join("model.safetensors")).unwrap(),
         TensorFile::read(&paused.join("model.safetensors")).unwrap(),
     );
+    let diff = |x: &candle_core::Tensor, y: &candle_core::Tensor| {
+        (x - y).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap()
+    };
     for (name, t) in &a.tensors {
-        let d = (t - &b.tensors[name]).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let d = diff(t, &b.tensors[name]);
         assert!(d <= 1e-6, "{name}: resumed weights differ by {d}");
     }
+    // ... and both trained: the two steps after the pause moved (almost) every convolution
+    let convs: Vec<&String> = a.tensors.keys().filter(|n| n.ends_with("weight") && a.tensors[*n].rank() == 4).collect();
+    let moved = convs.iter().filter(|n| diff(&b.tensors[**n], &after_one.tensors[**n]) > 0.0).count();
+    assert!(moved * 10 >= convs.len() * 9, "the resumed steps moved {moved} of {} convolutions", convs.len());
 }
 
 #[test]

@@ -159,10 +159,22 @@ fn a_model_that_fails_to_load_is_a_message() {
     );
     let seen = poll_until(&mut w, |m| !m.is_empty());
     assert!(matches!(&seen[0], WorkerMsg::ModelFailed { role: Role::Add, message } if message.contains("truncated")));
-    // A run without a model simply produces nothing; the worker is still alive.
+    // A run without a model simply produces nothing, and the worker is still alive: the next
+    // request, sent after the run, is answered, and it is the only answer.
     w.run(Arc::new(street_scene(32, 16).0), opts(), false);
-    std::thread::sleep(Duration::from_millis(50));
-    assert!(w.poll().is_empty());
+    w.load(Role::Add, ModelSpec { model: Some("again.safetensors".into()), ..Default::default() });
+    let after = poll_until(&mut w, |m| {
+        m.iter().any(|m| matches!(m, WorkerMsg::ModelFailed { message, .. } if message.contains("again")))
+    });
+    let stray: Vec<&WorkerMsg> =
+        after.iter().filter(|m| !matches!(m, WorkerMsg::ModelFailed { .. } | WorkerMsg::ModelAbsent { .. })).collect();
+    assert!(stray.is_empty(), "the run without a model answered: {stray:?}");
+    assert!(
+        after.iter().any(
+            |m| matches!(m, WorkerMsg::ModelFailed { role: Role::Add, message } if message.contains("again.safetensors"))
+        ),
+        "the worker did not answer the load sent after the run: {after:?}"
+    );
 }
 
 #[test]
