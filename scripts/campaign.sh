@@ -9,7 +9,8 @@
 #   bash scripts/campaign.sh stop     # Ctrl-C them: each saves a checkpoint and stops
 #   bash scripts/campaign.sh status   # step, images/s and the last validation of each run
 #   bash scripts/campaign.sh save     # copy each run's state into models/campaign/ (commit it)
-#   bash scripts/campaign.sh ship add # branch a decay off `add` and the baseline, finish, compare, ship
+#   bash scripts/campaign.sh decay add add_lld autodeeplab   # decays branched off, val per exit
+#   bash scripts/campaign.sh ship add # the decays of `add` and the baseline, finished, compared, shipped
 #
 # A run continues from runs/campaign/NAME/checkpoint.pt, else (a new machine) from
 # models/campaign/NAME.safetensors and its .optimizer.safetensors, which record the step,
@@ -134,44 +135,65 @@ save() {
 # presets on the val split, MODEL_CARD) into a staging folder; both the staged and the shipped
 # pair are evaluated on held-out scenes of a seed never trained on, and the staged pair replaces
 # models/ only when it beats the shipped one at the last exit and at the baseline.
-ship() {
-    local add_run=${1:-add} decay=${DECAY_STEPS:-400}
-    prepare
-    # every run stops and saves where it is; those behind catch up with the furthest, so that
-    # both models of the pair (and the runs compared) have seen the same images
+# decay RUN...: every run stops and saves where it is, those behind catch up with the furthest (so
+# the pair, and the runs compared, have seen the same images), then a decay is branched off each
+# RUN at that step, on full-size crops, into $C/decay_STEP/RUN; each decayed model's val mIoU per
+# exit is printed. Prints the step last.
+decay() {
+    local n s step=0 steps=${DECAY_STEPS:-400}
     stop_all
-    local step=0 n s
     for n in $RUNS; do
         s=$(ckpt_step "$n")
         ((s > step)) && step=$s
     done
     for n in $RUNS; do
         if (($(ckpt_step "$n") < step)); then
-            echo "$n: catching up to step $step"
-            UNTIL=$step start_one "$n"
+            echo "$n: catching up to step $step" >&2
+            UNTIL=$step start_one "$n" >&2
         fi
     done
     for n in $RUNS; do wait_for "$n"; done
-    local P="$C/ship_${add_run}_$step"
-    mkdir -p "$P"
-    [[ -e "$P/data" ]] || ln -s "$C/data" "$P/data"
-    local pids=()
-    for pair in "add:$add_run" "autodeeplab:autodeeplab"; do
-        local dst=${pair%%:*} src=${pair#*:}
-        [[ -f "$P/$dst/model.safetensors" ]] && grep -q '"complete":true' "$P/$dst/model.safetensors" 2>/dev/null && continue
+    local D="$C/decay_$step" pids=()
+    mkdir -p "$D"
+    for n in "$@"; do
+        [[ -f "$D/$n/model.safetensors" ]] && grep -q '"complete":true' "$D/$n/model.safetensors" 2>/dev/null && continue
         local resume=()
-        [[ -f "$P/$dst/checkpoint.pt" ]] && resume=(--resume)
+        [[ -f "$D/$n/checkpoint.pt" ]] && resume=(--resume)
         # the stable run's recipe, on full-size crops, batch 4
         local recipe=("${RECIPE[@]}")
         recipe[1]=4 recipe[3]=257x513
         # shellcheck disable=SC2046
-        (cd pytorch && exec nice -n 10 "$PY" -m add_torch train --card "$C/$(card_of "$src").json" \
-            --data "$C/data" --out "$P/$dst" --steps "$decay" "${recipe[@]}" $(extra_of "$src") \
-            --branch-from "$C/$src" --decay-steps "$decay" --device cpu --threads 1 --workers 0 --cache \
-            --checkpoint-every 100 --print-every 100 "${resume[@]}") >>"$P/$dst.log" 2>&1 &
+        (cd pytorch && exec nice -n 10 "$PY" -m add_torch train --card "$C/$(card_of "$n").json" \
+            --data "$C/data" --out "$D/$n" --steps "$steps" "${recipe[@]}" $(extra_of "$n") \
+            --branch-from "$C/$n" --decay-steps "$steps" --device cpu --threads 1 --workers 0 --cache \
+            --checkpoint-every 100 --print-every 100 "${resume[@]}") >>"$D/$n.log" 2>&1 &
         pids+=($!)
     done
-    for p in "${pids[@]}"; do wait "$p" || { echo "ship: a decay failed, see $P/*.log" >&2; exit 3; }; done
+    for s in "${pids[@]}"; do wait "$s" || { echo "decay: a run failed, see $D/*.log" >&2; exit 3; }; done
+    for n in "$@"; do
+        [[ -f "$D/$n.val.json" ]] || (cd pytorch && "$PY" -m add_torch eval --model "$D/$n/model.safetensors" \
+            --data "$C/data" --images 100 --device cpu) >"$D/$n.val.json"
+        python3 -c "import json, sys; r = json.load(open(sys.argv[1])); print(sys.argv[2] + ': val mIoU per exit ' + ' / '.join('%.2f' % m for m in r['miou']))" "$D/$n.val.json" "$n" >&2
+    done
+    echo "$step"
+}
+
+# ship ADD_RUN: decays of ADD_RUN and the baseline (see decay); `add pipeline` finishes both
+# (BatchNorm choice, decision makers, eval and presets on the val split, MODEL_CARD) into a
+# staging folder; the staged and the shipped pair are evaluated on held-out scenes of a seed
+# never trained on, and the staged pair replaces models/ only when it beats the shipped one at
+# the last exit and at the baseline. The stable runs stay stopped (`start` continues them).
+ship() {
+    local add_run=${1:-add}
+    prepare
+    local step
+    step=$(decay "$add_run" autodeeplab | tail -n 1)
+    [[ -n "$step" ]] || { echo "ship: the decays failed" >&2; exit 3; }
+    local D="$C/decay_$step" P="$C/ship_${add_run}_$step"
+    mkdir -p "$P"
+    [[ -e "$P/data" ]] || ln -s "$C/data" "$P/data"
+    [[ -e "$P/add" ]] || ln -s "$D/$add_run" "$P/add"
+    [[ -e "$P/autodeeplab" ]] || ln -s "$D/autodeeplab" "$P/autodeeplab"
     "$ADD" pipeline --out "$P" --seed "$SEED" --scenes "$SCENES" --arch add-3 --filters "$F" \
         --stem-width "$STEM" --head-width "$HEAD" --ship "$P/staged" | tee -a "$P/pipeline.log"
     local H="$C/heldout"
@@ -188,7 +210,6 @@ ship() {
         cp "$P/staged/add.safetensors" "$P/staged/autodeeplab.safetensors" "$P/staged/MODEL_CARD.md" models/
         echo "shipped into models/ (from $P/staged)"
     fi
-    bash "$0" cont
 }
 
 case "${1:-status}" in
@@ -198,6 +219,7 @@ case "${1:-status}" in
     stop) stop_all; echo "stopped: each saved a checkpoint" ;;
     status) status ;;
     save) save ;;
+    decay) shift; prepare; decay "${@:-add}" ;;
     ship) ship "${2:-add}" ;;
-    *) echo "usage: $0 start|pause|cont|stop|status|save|ship [RUN]" >&2; exit 2 ;;
+    *) echo "usage: $0 start|pause|cont|stop|status|save|decay RUN...|ship [RUN]" >&2; exit 2 ;;
 esac
