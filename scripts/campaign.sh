@@ -204,7 +204,7 @@ ship() {
         [[ -f "$P/heldout_$name/eval.json" ]] || "$ADD" eval --model "$dir/add.safetensors" \
             --baseline "$dir/autodeeplab.safetensors" --data "$H" --no-presets --out "$P/heldout_$name" >/dev/null
     done
-    python3 scripts/campaign_compare.py "$P/heldout_staged/eval.json" "$P/heldout_shipped/eval.json" |
+    "$PY" scripts/campaign_compare.py "$P/heldout_staged/eval.json" "$P/heldout_shipped/eval.json" "$H" |
         tee "$P/compare.txt"
     if grep -q '^better' "$P/compare.txt" && [[ "${NO_SHIP:-0}" != 1 ]]; then
         cp "$P/staged/add.safetensors" "$P/staged/autodeeplab.safetensors" "$P/staged/MODEL_CARD.md" models/

@@ -2,7 +2,10 @@
 shipped one) and checks issue 28's targets on the staged one. The first line says `better` when
 the staged pair beats the shipped one at the last exit and at the baseline, else `not better`.
 
-    python3 scripts/campaign_compare.py STAGED/eval.json SHIPPED/eval.json
+    python3 scripts/campaign_compare.py STAGED/eval.json SHIPPED/eval.json [HELDOUT_DATA]
+
+With the held-out data folder (Cityscapes layout), it also checks that every class present in at
+least 5 % of its images scores above 0 IoU at the last exit (needs numpy and pillow).
 """
 import json
 import sys
@@ -13,6 +16,21 @@ def summary(path):
     exits = [e["miou"] for e in d["exits"]]
     zero = [i for i, v in enumerate(d["exits"][-1]["iou"]) if v == 0.0]
     return d, exits, d["baseline"]["miou"], zero
+
+
+def frequent_classes(root, classes, share=0.05):
+    """The classes present in at least `share` of the label images under `root`/gtFine."""
+    import os
+
+    import numpy as np
+    from PIL import Image
+    labels = [os.path.join(dp, f) for dp, _, fs in os.walk(os.path.join(root, "gtFine")) for f in fs
+              if f.endswith("_labelTrainIds.png")]
+    seen = np.zeros(classes, np.int64)
+    for path in labels:
+        present = np.unique(np.asarray(Image.open(path)))
+        seen[present[present < classes]] += 1
+    return [c for c in range(classes) if seen[c] >= share * max(1, len(labels))]
 
 
 def main():
@@ -40,6 +58,11 @@ def main():
         ok = p["speedup"] >= need_speed and p["miou"] >= base - need_drop and not fixed
         checks.append((f"{name} preset {pol}: {p['speedup']:.2f}x at {p['miou']:.2f} "
                        f"(needs >= {need_speed}x at >= baseline - {need_drop}, not a fixed exit)", ok))
+    if len(sys.argv) > 3:
+        frequent = frequent_classes(sys.argv[3], len(d["exits"][-1]["iou"]))
+        missed = [c for c in frequent if d["exits"][-1]["iou"][c] == 0.0]
+        checks.append((f"every class in >= 5 % of the images above 0 IoU ({len(frequent)} such classes; "
+                       f"at 0: {missed or 'none'})", not missed))
     for name, ok in checks:
         print(f"  [{'x' if ok else ' '}] {name}")
 
