@@ -124,10 +124,12 @@ def save_momentum(path, module, opt, step):
     os.replace(tmp, path)
 
 
-def logged_compute(run_dir, below):
-    """Seconds of training (data, forward, backward, update) summed over a run's logged steps
-    below `below`: the compute of a checkpoint written before the trainer recorded its own."""
-    path = os.path.join(run_dir, "train_log.csv")
+def logged_compute(path, below):
+    """Seconds of training (data, forward, backward, update) summed over the steps below `below`
+    of a train log (a run folder's `train_log.csv`, or the one saved beside a model file): the
+    compute of a checkpoint written before the trainer recorded its own."""
+    if os.path.isdir(path):
+        path = os.path.join(path, "train_log.csv")
     if not os.path.exists(path):
         return 0.0
     with open(path) as f:
@@ -154,9 +156,13 @@ def state_from_model(path, recipe):
         raise SystemExit(f"{mom}: momentum of step {mom_step}, but {path} is at step {trained['step']}; "
                          f"copy the two from the same checkpoint")
     old = dict(trained["recipe"], card=weights.load_card(path))
-    return {"step": trained["step"], "schedule": trained["schedule"], "recipe": old,
-            "model": load_file(path), "momentum": load_file(mom), "class_weights": trained.get("class_weights"),
-            "compute_s": trained.get("compute_s", 0.0)}
+    state = {"step": trained["step"], "schedule": trained["schedule"], "recipe": old,
+             "model": load_file(path), "momentum": load_file(mom), "class_weights": trained.get("class_weights")}
+    if trained.get("compute_s") is not None:
+        state["compute_s"] = trained["compute_s"]
+    else:  # an older trainer: the train log saved beside the model (campaign.sh save) has the times
+        state["compute_s"] = logged_compute(path[: -len(".safetensors")] + ".train_log.csv", trained["step"])
+    return state
 
 
 class LowLevelDropout:
