@@ -1,6 +1,6 @@
 """The campaign's curves: each run's validation mIoU per exit (and, where tracked, with the
 ASPP's output zeroed) against the step, images seen and CPU-hours (the trainer's per-step times
-summed, one core per run), as a Markdown table.
+summed: the wall time of its steps, on however many cores it shared), as a Markdown table.
 
     python3 scripts/study/curves.py runs/campaign/add runs/campaign/autodeeplab ...
 """
@@ -17,7 +17,7 @@ def rows(path):
 
 
 def main():
-    print("| run | step | images seen | CPU-hours | val mIoU per exit | ASPP zeroed (low-level branch alone) |")
+    print("| run | step | images seen | run-hours | val mIoU per exit | ASPP zeroed (low-level branch alone) |")
     print("|---|---|---|---|---|---|")
     for run in sys.argv[1:]:
         train = rows(os.path.join(run, "train_log.csv"))
