@@ -5,13 +5,13 @@ GPU speed: bf16 autocast (weights, BatchNorm statistics and the loss stay f32), 
 cudnn.benchmark, optionally torch.compile. The recipe is the reference's: SGD with Nesterov
 momentum 0.9, weight decay 4e-5, poly learning rate, class weights 1 / ln(1.02 + frequency),
 every exit's cross-entropy averaged. Ours, recorded in the recipe when used: the extendable
-`wsd` schedule with decays branched off it (schedule.py), exit weights and self-distillation
-(loss.py).
+`wsd` schedule with decays branched off it and forks (schedule.py), exit weights and
+self-distillation (loss.py), the low-level branch dropped in training (LowLevelDropout).
 
 The run folder holds `checkpoint.pt` (weights, optimiser, step, schedule: `--resume` continues
 exactly, the batches depend only on seed and step), `model.safetensors` (our file, card
 embedded, what `add` opens; its provenance records the step, schedule and recipe) beside
-`optimizer.safetensors` (the momentum buffers: with the model file, all a run needs to continue
+`model.optimizer.safetensors` (the momentum buffers: with the model file, all a run needs to continue
 exactly on another machine, `--resume-from-model`), `train_log.csv` (the columns `add train`
 writes), `val_log.csv` (mIoU and per-class IoU of every exit on held-out images, every
 `--eval-every` steps) and, with `--track-shared`, `shared_log.csv`: every exit's mIoU with the
