@@ -40,7 +40,7 @@ extra_of() {
 }
 # a variant forked off another run (at the step that run had reached) instead of started fresh
 fork_of() { case $1 in add_lld) echo add ;; esac; }
-pids() { for n in $RUNS; do [[ -f "$C/$n.pid" ]] && kill -0 "$(cat "$C/$n.pid")" 2>/dev/null && cat "$C/$n.pid"; done; true; }
+pids() { for n in $RUNS; do running "$n" && cat "$C/$n.pid"; done; true; }
 
 prepare() {
     mkdir -p "$C"
@@ -106,7 +106,7 @@ start_one() {
 status() {
     for n in $RUNS; do
         local state="stopped"
-        [[ -f "$C/$n.pid" ]] && kill -0 "$(cat "$C/$n.pid")" 2>/dev/null && state="running"
+        running "$n" && state="running"
         local last
         last=$(awk -F, 'NR == 1 {for (i = 1; i <= NF; i++) c[$i] = i} END {if (NR > 1) printf "step %s, loss %s, lr %s, %s img/s", $c["step"], $c["loss"], $c["lr"], $c["images_per_s"]}' "$C/$n/train_log.csv" 2>/dev/null || true)
         echo "$n: $state; ${last:-no step yet}"
@@ -141,13 +141,14 @@ save() {
 # exit is printed. Prints the step last.
 decay() {
     local n s step=0 steps=${DECAY_STEPS:-400}
+    local -A at
     stop_all
     for n in $RUNS; do
-        s=$(ckpt_step "$n")
-        ((s > step)) && step=$s
+        at[$n]=$(ckpt_step "$n")
+        ((at[$n] > step)) && step=${at[$n]}
     done
     for n in $RUNS; do
-        if (($(ckpt_step "$n") < step)); then
+        if ((at[$n] < step)); then
             echo "$n: catching up to step $step" >&2
             UNTIL=$step start_one "$n" >&2
         fi

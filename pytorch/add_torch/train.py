@@ -42,10 +42,6 @@ LOSS_KEYS = ("exit_weights", "distill", "distill_temperature", "low_level_dropou
 EXTENDABLE = {"steps"}
 
 
-def poly_lr(base, step, total):
-    return schedule.poly(base, step, total)
-
-
 class Run:
     """Process group, device and rank; rank 0 alone writes files."""
 
